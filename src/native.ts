@@ -1,0 +1,161 @@
+/**
+ * The one typed surface of the C++ addon (native/). Everything native goes through here.
+ *
+ * Conventions (STYLE.md §3): hot calls take integers and reusable buffers; offsets are plain
+ * numbers (< 2^53); system-call failures throw an Error whose `code` is the errno name
+ * (`ENOSPC`, `ENOENT`, `EWOULDBLOCK`, `EIO`…) and whose `errno` is the number. The TS layers map
+ * those to StoreError codes.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** madvise(2) advice values accepted by {@link NativeAddon.advise}. */
+export const Advice = {
+  normal: 0,
+  sequential: 1,
+  willNeed: 2,
+  dontNeed: 3,
+  random: 4,
+} as const;
+export type AdviceValue = (typeof Advice)[keyof typeof Advice];
+
+/** mapFile flags. */
+export const MapFlags = {
+  /** Create the file (O_CREAT|O_EXCL) and preallocate sizeBytes with posix_fallocate. */
+  create: 1,
+  /** Map PROT_READ only (inspect/verify of a foreign store). */
+  readOnly: 2,
+} as const;
+
+/** Result slots written by {@link NativeAddon.scanRecords} into a caller-owned Float64Array(8). */
+export const ScanSlot = {
+  /** Position within the mapping where valid data ends (first byte not part of a valid record). */
+  endPosition: 0,
+  /** Number of valid records (BLANK marker not counted). */
+  records: 1,
+  /** storeTimestamp (ms) of the last valid record, 0 if none. */
+  lastStoreTimestamp: 2,
+  /** Why the scan stopped: a {@link ScanStop} value. */
+  stop: 3,
+  /** storeTimestamp of the first valid record, 0 if none. */
+  firstStoreTimestamp: 4,
+} as const;
+
+/** Why a record scan stopped. */
+export const ScanStop = {
+  /** Reached `end`, or a zero totalSize (never-written space). */
+  end: 0,
+  /** A BLANK end-of-segment marker at endPosition (the segment is full; continue in the next one). */
+  blank: 1,
+  badMagic: 2,
+  /** totalSize smaller than the fixed header or larger than what is left before `end`. */
+  badSize: 3,
+  crcMismatch: 4,
+  /** Lengths inside the record do not add up to totalSize (torn write). */
+  lengthMismatch: 5,
+  /** The record's physicalOffset field differs from segmentFromOffset + position. */
+  offsetMismatch: 6,
+} as const;
+
+export interface ProbeResult {
+  /** operations completed */
+  ops: number;
+  /** fdatasync calls made (group commit probe) */
+  syncs: number;
+  /** wall time in nanoseconds */
+  elapsedNs: number;
+}
+
+export interface NativeAddon {
+  /** CRC-32 (IEEE) of buf[offset, offset+length), unmasked, as an unsigned 32-bit number. */
+  crc32(buf: Uint8Array, offset: number, length: number): number;
+
+  /**
+   * Map a file MAP_SHARED. With MapFlags.create the file must not exist; it is created with
+   * mode 0644 and preallocated to sizeBytes with posix_fallocate (so later writes into the
+   * mapping cannot hit ENOSPC); on failure the partial file is unlinked and the error thrown.
+   * Without create, sizeBytes 0 means "the file's current size"; otherwise it must equal it.
+   * The fd is closed before returning. The returned ArrayBuffer is external over the whole
+   * mapping; munmap happens only in its finalizer (when no JS object references it any more).
+   */
+  mapFile(filePath: string, sizeBytes: number, flags: number): ArrayBuffer;
+
+  /** msync(MS_SYNC) of [offset, offset+length) on a libuv worker thread. Rejects with an errno error. */
+  flush(mapping: ArrayBuffer, offset: number, length: number): Promise<void>;
+  /** Same, blocking the calling thread. */
+  flushSync(mapping: ArrayBuffer, offset: number, length: number): void;
+
+  /** madvise(2) over [offset, offset+length). */
+  advise(mapping: ArrayBuffer, offset: number, length: number, advice: AdviceValue): void;
+
+  /**
+   * Pre-touch every page of [offset, offset+length) on a worker thread by writing a zero byte
+   * into it, so later appends do not take first-touch page faults. Only for never-written space.
+   */
+  prefault(mapping: ArrayBuffer, offset: number, length: number): Promise<void>;
+
+  /**
+   * Scan RocketMQ commit log records in mapping[start, end). segmentFromOffset is the
+   * segment's first physical offset (its file name). With checkCrc, verifies each body CRC.
+   * Writes results into out (see ScanSlot) and returns endPosition.
+   */
+  scanRecords(
+    mapping: ArrayBuffer,
+    start: number,
+    end: number,
+    segmentFromOffset: number,
+    checkCrc: boolean,
+    out: Float64Array,
+  ): number;
+
+  /** Open (creating if needed) and flock(LOCK_EX|LOCK_NB) a lock file. Returns the fd; throws EWOULDBLOCK if held. */
+  lockFile(filePath: string): number;
+  /** Release and close a lock fd from lockFile. */
+  unlockFile(fd: number): void;
+
+  /** Test hook: the next `count` flush/flushSync calls fail with `errno` without touching the disk. */
+  injectFlushFailure(errno: number, count: number): void;
+
+  /** Counters for this addon instance: mappings created and mappings unmapped by finalizers. */
+  mappingCounters(): { mapped: number; unmapped: number };
+
+  /** Ceiling probe: copy `recordBytes` records `count` times into the mapping from offset 0 (memcpy). */
+  probeMemcpy(mapping: ArrayBuffer, recordBytes: number, count: number): ProbeResult;
+
+  /**
+   * Ceiling probe: `concurrency` pthreads append `recordBytes` records with write(2) to a fresh
+   * file at filePath and wait for group-committed fdatasync (one syncing thread covers every
+   * write done when its sync started), for durationMs. Runs off the JS thread.
+   */
+  probeGroupCommit(
+    filePath: string,
+    concurrency: number,
+    recordBytes: number,
+    durationMs: number,
+  ): Promise<ProbeResult>;
+}
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function load(): NativeAddon {
+  // dist/src/native.js -> ../../build/Release; src/native.ts (tests via loaders) -> ../build/Release
+  const candidates = [
+    path.join(here, '..', '..', 'build', 'Release', 'tidemq.node'),
+    path.join(here, '..', 'build', 'Release', 'tidemq.node'),
+  ];
+  let lastError: unknown;
+  for (const candidate of candidates) {
+    try {
+      return require(candidate) as NativeAddon;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(
+    `tidemq: the native addon is not built (${String(lastError)}). Run \`npm install\` (or \`npx node-gyp rebuild\`) in the tidemq package.`,
+  );
+}
+
+export const native: NativeAddon = load();
