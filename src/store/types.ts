@@ -1,0 +1,117 @@
+/** Public shapes of the storage engine facade. */
+
+/** A message to append. */
+export interface Message {
+  topic: string;
+  body: Uint8Array | string;
+  /** Defaults to 0. */
+  queueId?: number;
+  tags?: string;
+  /** One key or several; stored space-separated in the KEYS property, as RocketMQ does. */
+  keys?: string | string[];
+  properties?: Record<string, string>;
+  /** Defaults to the append time. */
+  bornTimestamp?: number;
+  /** RocketMQ's client flag field. Defaults to 0. */
+  flag?: number;
+  /** Defaults to 0. */
+  reconsumeTimes?: number;
+  /** RocketMQ sysFlag bits (transaction type and the like). Defaults to 0. */
+  sysFlag?: number;
+}
+
+/** Where and when an appended record was written. */
+export interface AppendResult {
+  /** Commit log offset of the record. */
+  physicalOffset: number;
+  queueId: number;
+  /** Per-(topic, queueId) sequence number, from 0. */
+  queueOffset: number;
+  /** RocketMQ offset message id: hex of store host (IPv4 + port) and physical offset. */
+  readonly msgId: string;
+  storeTimestamp: number;
+  /** Record size in bytes, header included. */
+  size: number;
+}
+
+/** A record read back from the commit log. `body` is a zero-copy view over the mapping. */
+export interface StoredMessage extends AppendResult {
+  topic: string;
+  tags: string | undefined;
+  keys: string[];
+  /** User and system properties as stored (TAGS and KEYS included). */
+  properties: Record<string, string>;
+  bornTimestamp: number;
+  reconsumeTimes: number;
+  flag: number;
+  sysFlag: number;
+  bodyCrc: number;
+  body: Buffer;
+}
+
+export type FlushMode = 'sync' | 'async';
+
+/** Options passed to MessageStore.open. Each overrides its env var, which overrides the default. */
+export interface StoreOptions {
+  /** TIDEMQ_FLUSH */
+  flush?: FlushMode;
+  /** TIDEMQ_FLUSH_INTERVAL_MS */
+  flushIntervalMs?: number;
+  /** TIDEMQ_FLUSH_LEAST_PAGES */
+  flushLeastPages?: number;
+  /** TIDEMQ_FLUSH_THOROUGH_INTERVAL_MS */
+  flushThoroughIntervalMs?: number;
+  /** TIDEMQ_SYNC_FLUSH_TIMEOUT_MS */
+  syncFlushTimeoutMs?: number;
+  /** TIDEMQ_SEGMENT_BYTES */
+  segmentBytes?: number;
+  /** TIDEMQ_DISPATCH_WORKERS */
+  dispatchWorkers?: number;
+  /** TIDEMQ_MAX_MESSAGE_BYTES */
+  maxMessageBytes?: number;
+  /** TIDEMQ_FILE_RESERVED_HOURS */
+  fileReservedHours?: number;
+  /** TIDEMQ_DISK_MAX_USED_RATIO */
+  diskMaxUsedRatio?: number;
+  /** TIDEMQ_DISK_CLEAN_FORCIBLY_RATIO: above it, the oldest segments go even if not expired. */
+  diskCleanForciblyRatio?: number;
+  /** TIDEMQ_DISK_WARNING_RATIO: above it, writes are refused with DISK_FULL. */
+  diskWarningRatio?: number;
+  /** TIDEMQ_CLEAN_INTERVAL_MS: how often retention runs. */
+  cleanIntervalMs?: number;
+  /** TIDEMQ_PREFAULT: pre-touch the next segment's pages in the background. */
+  prefault?: boolean;
+}
+
+export interface RecoveryReport {
+  /** The previous run closed cleanly (no abort marker). */
+  cleanShutdown: boolean;
+  /** Commit log offset recovery started validating from. */
+  fromOffset: number;
+  /** Where valid data ends after recovery. */
+  endOffset: number;
+  /** Bytes cut off the tail (torn or corrupt). */
+  truncatedBytes: number;
+  /** Why validation stopped, when it cut something: 'crc', 'magic', 'size', 'length', 'offset'. */
+  reason: string | undefined;
+  /** Records validated. */
+  records: number;
+  durationMs: number;
+}
+
+export interface StoreStats {
+  wrotePosition: number;
+  flushedPosition: number;
+  /** Offset of the oldest retained record. */
+  minOffset: number;
+  segments: number;
+  segmentBytes: number;
+  flushMode: FlushMode;
+  /** flush calls to the OS (msync) completed. */
+  flushes: number;
+  flushFailures: number;
+  readOnly: boolean;
+  diskFull: boolean;
+  appended: number;
+  recovery: RecoveryReport;
+}
