@@ -23,6 +23,8 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
                              Bind<UnlockFileJs>("unlockFile"),
                              Bind<InjectFlushFailureJs>("injectFlushFailure"),
                              Bind<MappingCountersJs>("mappingCounters"),
+                             Bind<SealRecordsJs>("sealRecords"),
+                             Bind<CommitJs>("commit"),
                              Bind<ProbeMemcpyJs>("probeMemcpy"),
                              Bind<ProbeGroupCommitJs>("probeGroupCommit"),
                          });

@@ -331,8 +331,9 @@ export function recordSize(topicLength: number, bodyLength: number, propertiesLe
 }
 
 /**
- * Encode a record (IPv4 hosts) at `pos` of a segment. `buf`, `view` and `bytes` are three views
- * of the same mapping. The body CRC is computed over the bytes as written into the mapping.
+ * Encode a record (IPv4 hosts) at `pos` of a segment. `buf` and `view` are two views of the same
+ * mapping. The body CRC is left 0: the record is sealed (CRC computed and stored) by
+ * native.commit on a libuv thread, before it is flushed or reported durable.
  */
 export function encodeRecord(
   buf: Buffer,
@@ -368,7 +369,7 @@ export function encodeRecord(
   let p = pos + 88;
   if (typeof body === 'string') buf.write(body, p, bodyLength, 'utf8');
   else buf.set(body, p);
-  view.setInt32(pos + OFF_BODY_CRC, bodyCrc(buf, p, bodyLength), false);
+  view.setInt32(pos + OFF_BODY_CRC, 0, false); // sealed later, off the JS thread (native.commit)
   p += bodyLength;
   if (v2) {
     view.setInt16(p, topicBytes.length, false);
