@@ -1,6 +1,6 @@
 // Shared by the native tests: the repository root (found from this file's location, so tests
 // run the same from dist/ in any checkout) and temporary directories removed at teardown.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,14 +12,18 @@ export const repoRoot = here.split(path.sep).includes('dist')
   ? path.resolve(here, '..', '..', '..')
   : path.resolve(here, '..', '..');
 
-/** The real RocketMQ 4.x segment in the shared fixtures beside the repository. */
-export const rocketmqSegmentPath = path.join(
-  repoRoot,
-  '..',
-  'shared',
-  'fixtures',
-  'rocketmq-4x-commitlog-00000000000000000000.bin',
-);
+/**
+ * The real RocketMQ 4.x segment in shared/fixtures beside the repository (CI: a clone with
+ * shared/ next to it). A git worktree one level deeper finds it one directory further up.
+ */
+export const rocketmqSegmentPath = (() => {
+  const name = 'rocketmq-4x-commitlog-00000000000000000000.bin';
+  const candidates = [
+    path.join(repoRoot, '..', 'shared', 'fixtures', name),
+    path.join(repoRoot, '..', '..', 'shared', 'fixtures', name),
+  ];
+  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0]!;
+})();
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;

@@ -19,7 +19,11 @@ t.test('native: four worker threads map, write and flush one file concurrently',
       (index) =>
         new Promise<{ index: number; counters: { mapped: number }; sameBytes: boolean; exitCode: number }>(
           (resolve, reject) => {
-            const worker = new Worker(workerScript, { workerData: { file, index, sliceBytes } });
+            // execArgv: [] keeps the test runner's loaders out of the workers (they are plain JS).
+            const worker = new Worker(workerScript, {
+              workerData: { file, index, sliceBytes },
+              execArgv: [],
+            });
             let message: { index: number; counters: { mapped: number }; sameBytes: boolean } | undefined;
             worker.on('message', (m) => {
               message = m;
