@@ -140,7 +140,11 @@ void TestScanGarbage(uint32_t seed, int iterations) {
 }
 
 void TestMappedFileAndFlush() {
-  char dir[] = "/tmp/tidemq-core-XXXXXX";
+  const char* tmp = std::getenv("TMPDIR");
+  std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tidemq-core-XXXXXX";
+  std::vector<char> dirBuf(templ.begin(), templ.end());
+  dirBuf.push_back('\0');
+  char* dir = dirBuf.data();
   if (mkdtemp(dir) == nullptr) {
     ++failures;
     return;
