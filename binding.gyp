@@ -4,7 +4,21 @@
       "target_name": "tidemq",
       "sources": [
         "native/addon.cc",
-        "native/crc32.cc"
+        "native/crc32.cc",
+        "native/dir_lock.cc",
+        "native/dir_lock_wrap.cc",
+        "native/flush.cc",
+        "native/flush_wrap.cc",
+        "native/js_util.cc",
+        "native/mapped_file.cc",
+        "native/mapped_file_wrap.cc",
+        "native/mapping_registry.cc",
+        "native/page_hints.cc",
+        "native/page_hints_wrap.cc",
+        "native/probes.cc",
+        "native/probes_wrap.cc",
+        "native/recovery_scan.cc",
+        "native/recovery_scan_wrap.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
