@@ -395,7 +395,7 @@ export class CommitLog {
     const size = view.getInt32(pos, false);
     if (size < FIXED_V1_BYTES || pos + size > seg.wrotePosition) return undefined;
     if (readInt64(view, pos + OFF_PHYSICAL_OFFSET) !== offset) return undefined;
-    return new StoredRecord(seg.mapping, view, pos, offset, this.storeHost);
+    return new StoredRecord(seg.mapping, view, pos, offset);
   }
 
   /** Records in commit-log order from `from` (a record start, or minOffset). */

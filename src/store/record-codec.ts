@@ -207,21 +207,13 @@ export class StoredRecord {
   private readonly view: DataView;
   private readonly pos: number;
   private readonly topicPos: number;
-  private readonly storeHost: HostAddress;
   private topicCache: string | undefined;
   private propsCache: Record<string, string> | undefined;
 
-  constructor(
-    buffer: ArrayBuffer,
-    view: DataView,
-    pos: number,
-    physicalOffset: number,
-    storeHost: HostAddress,
-  ) {
+  constructor(buffer: ArrayBuffer, view: DataView, pos: number, physicalOffset: number) {
     this.view = view;
     this.pos = pos;
     this.physicalOffset = physicalOffset;
-    this.storeHost = storeHost;
     this.size = view.getInt32(pos, false);
     this.queueId = view.getInt32(pos + OFF_QUEUE_ID, false);
     this.queueOffset = readInt64(view, pos + OFF_QUEUE_OFFSET);
@@ -232,8 +224,16 @@ export class StoredRecord {
     this.topicPos = layout.bodyLengthPos + 4 + bodyLength;
   }
 
+  /**
+   * The offset msgId names the broker that stored the record, so its host comes from the record
+   * itself (as RocketMQ's MessageDecoder does): records of a store written elsewhere keep theirs.
+   */
   get msgId(): string {
-    return offsetMsgId(this.storeHost, this.physicalOffset);
+    const layout = recordLayout(this.view, this.pos);
+    const hostPos = layout.storeTimestampPos + 8;
+    let id = '';
+    for (let p = hostPos; p < layout.reconsumeTimesPos; p++) id += HEX[this.view.getUint8(p)]!;
+    return id + hex32(Math.floor(this.physicalOffset / TWO_32)) + hex32(this.physicalOffset >>> 0);
   }
 
   get topic(): string {
