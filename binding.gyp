@@ -18,7 +18,9 @@
         "native/probes.cc",
         "native/probes_wrap.cc",
         "native/recovery_scan.cc",
-        "native/recovery_scan_wrap.cc"
+        "native/recovery_scan_wrap.cc",
+        "native/record_seal.cc",
+        "native/record_seal_wrap.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

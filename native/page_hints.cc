@@ -26,13 +26,20 @@ SysError AdviseRange(void* base, size_t offset, size_t length, Advice advice) {
   return Ok();
 }
 
+// Touches each page for writing with an atomic compare-and-swap of 0 for 0: it takes the write
+// fault (a locked cmpxchg always needs write access) but never changes a byte, so it is safe
+// while the JS thread is already appending into the same range.
 void PrefaultRange(void* base, size_t offset, size_t length) {
   if (length == 0) return;
-  volatile uint8_t* bytes = static_cast<uint8_t*>(base);
+  auto* bytes = static_cast<uint8_t*>(base);
   const size_t page = PageSize();
   const size_t end = offset + length;
-  bytes[offset] = 0;
-  for (size_t pos = offset - offset % page + page; pos < end; pos += page) bytes[pos] = 0;
+  auto touch = [](uint8_t* p) {
+    uint8_t expected = 0;
+    __atomic_compare_exchange_n(p, &expected, uint8_t{0}, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  };
+  touch(bytes + offset);
+  for (size_t pos = offset - offset % page + page; pos < end; pos += page) touch(bytes + pos);
 }
 
 }  // namespace tidemq

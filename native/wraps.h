@@ -21,6 +21,9 @@ Napi::Value ScanRecordsJs(const Napi::CallbackInfo& info, AddonState& state);
 // dir_lock_wrap.cc
 Napi::Value LockFileJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value UnlockFileJs(const Napi::CallbackInfo& info, AddonState& state);
+// record_seal_wrap.cc
+Napi::Value SealRecordsJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value CommitJs(const Napi::CallbackInfo& info, AddonState& state);
 // probes_wrap.cc
 Napi::Value ProbeMemcpyJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value ProbeGroupCommitJs(const Napi::CallbackInfo& info, AddonState& state);

@@ -144,6 +144,13 @@ export class CommitLog {
     return this.wroteOffset;
   }
 
+  get sealedOffset(): number {
+    for (const seg of this.segments) {
+      if (seg.sealedPosition < seg.wrotePosition) return seg.fromOffset + seg.sealedPosition;
+    }
+    return this.wroteOffset;
+  }
+
   get storeTimestampOfLastRecord(): number {
     return this.lastStoreTimestamp;
   }
@@ -309,6 +316,8 @@ export class CommitLog {
     if (seg === undefined || seg.fromOffset !== fromOffset) {
       if (seg) discardSegmentFile(seg);
       seg = this.createSegment(fromOffset);
+      // Pre-touch it on a native thread; the touch never changes a byte, so appends can start at once.
+      if (this.prefaultSegments) native.prefault(seg.mapping, 0, seg.size).catch(() => {});
     }
     this.segments.push(seg);
     this.prepareNext();
@@ -395,7 +404,7 @@ export class CommitLog {
     const size = view.getInt32(pos, false);
     if (size < FIXED_V1_BYTES || pos + size > seg.wrotePosition) return undefined;
     if (readInt64(view, pos + OFF_PHYSICAL_OFFSET) !== offset) return undefined;
-    return new StoredRecord(seg.mapping, view, pos, offset);
+    return new StoredRecord(seg.mapping, view, pos, offset, this.storeHost);
   }
 
   /** Records in commit-log order from `from` (a record start, or minOffset). */

@@ -7,6 +7,10 @@
  * of the event loop shares one flush. A waiter not covered within syncFlushTimeoutMs is rejected
  * with FLUSH_DISK_TIMEOUT.
  *
+ * Sealing: records are appended with a zero body CRC; noteAppend schedules a native commit that
+ * computes the CRCs on a libuv thread. An async put resolves once its record is sealed, so it
+ * survives a process crash (the page cache keeps it); a flush always seals first.
+ *
  * async: every flushIntervalMs, flush when at least flushLeastPages dirty pages wait, and flush
  * everything at least every flushThoroughIntervalMs.
  *
@@ -39,6 +43,10 @@ export interface FlushServiceOptions {
 
 export class FlushService {
   private waiters: Waiter[] = [];
+  /** async puts: resolved once their record is sealed (in the page cache with its CRC). */
+  private sealWaiters: Waiter[] = [];
+  private sealScheduled = false;
+  private sealing = false;
   private running: Promise<void> | undefined;
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -75,6 +83,47 @@ export class FlushService {
     });
   }
 
+  /** Called after every append: seal new records soon, off the JS thread. */
+  noteAppend(): void {
+    if (this.sealScheduled || this.sealing) return;
+    this.sealScheduled = true;
+    setImmediate(() => {
+      this.sealScheduled = false;
+      this.runSeal();
+    });
+  }
+
+  /** Resolve once every record before `target` is sealed: it then survives a process crash. */
+  waitSealed(target: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.readOnlyError());
+    if (this.log.sealedOffset >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.sealWaiters.push({ target, deadline: 0, resolve, reject });
+      this.noteAppend();
+    });
+  }
+
+  private runSeal(): void {
+    if (this.sealing || this.failure) return;
+    this.sealing = true;
+    this.sealOnce()
+      .catch((err) => this.fail(err))
+      .finally(() => {
+        this.sealing = false;
+        if (this.log.sealedOffset < this.log.wroteOffset && !this.failure) this.noteAppend();
+      });
+  }
+
+  private async sealOnce(): Promise<void> {
+    for (const seg of this.log.segments) {
+      if (seg.sealedPosition < seg.wrotePosition) await seg.commit(false);
+    }
+    const sealed = this.log.sealedOffset;
+    let covered = 0;
+    while (covered < this.sealWaiters.length && this.sealWaiters[covered]!.target <= sealed) covered++;
+    if (covered > 0) for (const w of this.sealWaiters.splice(0, covered)) w.resolve();
+  }
+
   /** Everything appended so far is on disk. */
   flushAll(): Promise<void> {
     return this.waitFor(this.log.wroteOffset);
@@ -101,7 +150,7 @@ export class FlushService {
     try {
       for (const seg of this.log.segments) {
         if (seg.flushedPosition < seg.wrotePosition) {
-          await seg.flush();
+          await seg.commit(true);
           this.flushes++;
         }
       }
@@ -113,9 +162,10 @@ export class FlushService {
     this.options.onFlushed(flushed);
     let covered = 0;
     while (covered < this.waiters.length && this.waiters[covered]!.target <= flushed) covered++;
-    if (covered === 0) return;
-    const done = this.waiters.splice(0, covered);
-    for (const w of done) w.resolve();
+    if (covered > 0) for (const w of this.waiters.splice(0, covered)) w.resolve();
+    covered = 0;
+    while (covered < this.sealWaiters.length && this.sealWaiters[covered]!.target <= flushed) covered++;
+    if (covered > 0) for (const w of this.sealWaiters.splice(0, covered)) w.resolve();
   }
 
   private fail(err: unknown): void {
@@ -125,8 +175,9 @@ export class FlushService {
       `a commit log flush failed (${String(err)}); the store is read-only so nothing unflushed is reported as stored. Check the disk, then reopen the store.`,
       { cause: err },
     );
-    const waiters = this.waiters;
+    const waiters = [...this.waiters, ...this.sealWaiters];
     this.waiters = [];
+    this.sealWaiters = [];
     for (const w of waiters) w.reject(this.readOnlyError());
     this.options.onFailure(this.failure);
   }
@@ -179,5 +230,6 @@ export class FlushService {
     this.timer = undefined;
     this.deadlineTimer = undefined;
     await this.running;
+    while (this.sealing || this.sealScheduled) await new Promise((r) => setImmediate(r));
   }
 }

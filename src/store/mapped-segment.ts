@@ -26,6 +26,8 @@ export class MappedSegment {
   readonly view: DataView;
   /** Bytes written into this segment (a position within it). */
   wrotePosition = 0;
+  /** Bytes whose records carry their body CRC (sealed); flushed ≤ sealed ≤ wrote. */
+  sealedPosition = 0;
   /** Bytes known to be on disk. */
   flushedPosition = 0;
   /** The segment ends with a BLANK marker (or is otherwise full): no more appends. */
@@ -64,13 +66,13 @@ export class MappedSegment {
     return this.fromOffset + this.wrotePosition;
   }
 
-  /** Force [flushedPosition, wrotePosition) to disk on a native thread. */
-  async flush(): Promise<number> {
-    const from = this.flushedPosition;
+  /** Seal [sealedPosition, wrotePosition) and, with `flush`, force everything sealed to disk, on a native thread. */
+  async commit(flush: boolean): Promise<void> {
+    const flushFrom = this.flushedPosition;
     const to = this.wrotePosition;
-    if (to <= from) return to;
-    await native.flush(this.mapping, from, to - from);
-    if (to > this.flushedPosition) this.flushedPosition = to;
-    return to;
+    if (to <= (flush ? flushFrom : this.sealedPosition)) return;
+    const sealed = await native.commit(this.mapping, Math.min(this.sealedPosition, to), to, flushFrom, flush);
+    if (sealed > this.sealedPosition) this.sealedPosition = sealed;
+    if (flush && sealed > this.flushedPosition) this.flushedPosition = sealed;
   }
 }

@@ -212,14 +212,19 @@ export class MessageStore {
   append(msg: Message): AppendResult {
     this.checkWritable();
     try {
-      return this.log.append(msg);
+      const r = this.log.append(msg);
+      this.flusher.noteAppend();
+      return r;
     } catch (err) {
       if (err instanceof StoreError && err.code === 'DISK_FULL') this.diskFull = true;
       throw err;
     }
   }
 
-  /** Append, then resolve per flush policy: sync — once the record is on disk; async — at once. */
+  /**
+   * Append, then resolve per flush policy: sync — once the record is on disk (group commit);
+   * async — once it is sealed in the page cache (survives a process crash, not a power loss).
+   */
   put(msg: Message): Promise<AppendResult> {
     let r: AppendReceipt;
     try {
@@ -227,8 +232,9 @@ export class MessageStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.config.flush === 'async') return Promise.resolve(r);
-    return this.flusher.waitFor(r.physicalOffset + r.size).then(() => r);
+    const end = r.physicalOffset + r.size;
+    if (this.config.flush === 'async') return this.flusher.waitSealed(end).then(() => r);
+    return this.flusher.waitFor(end).then(() => r);
   }
 
   /** Everything appended so far is on disk. Rejects with STORE_READ_ONLY if a flush failed. */

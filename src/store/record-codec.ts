@@ -207,13 +207,21 @@ export class StoredRecord {
   private readonly view: DataView;
   private readonly pos: number;
   private readonly topicPos: number;
+  private readonly storeHost: HostAddress;
   private topicCache: string | undefined;
   private propsCache: Record<string, string> | undefined;
 
-  constructor(buffer: ArrayBuffer, view: DataView, pos: number, physicalOffset: number) {
+  constructor(
+    buffer: ArrayBuffer,
+    view: DataView,
+    pos: number,
+    physicalOffset: number,
+    storeHost: HostAddress,
+  ) {
     this.view = view;
     this.pos = pos;
     this.physicalOffset = physicalOffset;
+    this.storeHost = storeHost;
     this.size = view.getInt32(pos, false);
     this.queueId = view.getInt32(pos + OFF_QUEUE_ID, false);
     this.queueOffset = readInt64(view, pos + OFF_QUEUE_OFFSET);
@@ -224,16 +232,14 @@ export class StoredRecord {
     this.topicPos = layout.bodyLengthPos + 4 + bodyLength;
   }
 
-  /**
-   * The offset msgId names the broker that stored the record, so its host comes from the record
-   * itself (as RocketMQ's MessageDecoder does): records of a store written elsewhere keep theirs.
-   */
+  /** Offset message id from the record's own store host (IPv4) and offset. */
   get msgId(): string {
-    const layout = recordLayout(this.view, this.pos);
-    const hostPos = layout.storeTimestampPos + 8;
-    let id = '';
-    for (let p = hostPos; p < layout.reconsumeTimesPos; p++) id += HEX[this.view.getUint8(p)]!;
-    return id + hex32(Math.floor(this.physicalOffset / TWO_32)) + hex32(this.physicalOffset >>> 0);
+    const v = this.view;
+    if (v.getInt32(this.pos + OFF_SYS_FLAG, false) & SYSFLAG_STOREHOST_V6) {
+      return offsetMsgId(this.storeHost, this.physicalOffset);
+    }
+    const at = recordLayout(v, this.pos).storeTimestampPos + 8;
+    return offsetMsgId({ ip: v.getUint32(at, false), port: v.getInt32(at + 4, false) }, this.physicalOffset);
   }
 
   get topic(): string {
@@ -331,8 +337,9 @@ export function recordSize(topicLength: number, bodyLength: number, propertiesLe
 }
 
 /**
- * Encode a record (IPv4 hosts) at `pos` of a segment. `buf`, `view` and `bytes` are three views
- * of the same mapping. The body CRC is computed over the bytes as written into the mapping.
+ * Encode a record (IPv4 hosts) at `pos` of a segment. `buf` and `view` are two views of the same
+ * mapping. The body CRC is left 0: the record is sealed (CRC computed and stored) by
+ * native.commit on a libuv thread, before it is flushed or reported durable.
  */
 export function encodeRecord(
   buf: Buffer,
@@ -368,7 +375,7 @@ export function encodeRecord(
   let p = pos + 88;
   if (typeof body === 'string') buf.write(body, p, bodyLength, 'utf8');
   else buf.set(body, p);
-  view.setInt32(pos + OFF_BODY_CRC, bodyCrc(buf, p, bodyLength), false);
+  view.setInt32(pos + OFF_BODY_CRC, 0, false); // sealed later, off the JS thread (native.commit)
   p += bodyLength;
   if (v2) {
     view.setInt16(p, topicBytes.length, false);

@@ -176,12 +176,12 @@ export function recoverCommitLog(
   const kept: MappedSegment[] = [];
   for (const seg of segments) {
     if (seg.fromOffset + seg.size <= end && end > seg.fromOffset) {
-      seg.wrotePosition = seg.flushedPosition = seg.size;
+      seg.wrotePosition = seg.sealedPosition = seg.flushedPosition = seg.size;
       seg.full = true;
       kept.push(seg);
     } else if (end >= seg.fromOffset && end < seg.fromOffset + seg.size) {
       const pos = end - seg.fromOffset;
-      seg.wrotePosition = seg.flushedPosition = pos;
+      seg.wrotePosition = seg.sealedPosition = seg.flushedPosition = pos;
       if (reason !== undefined) truncatedBytes += zeroTail(seg, pos);
       kept.push(seg);
     } else {
@@ -203,7 +203,8 @@ export function recoverCommitLog(
     renameSync(replacement.filePath, activeShort.filePath);
     rmdirSync(sideDir);
     kept[kept.length - 1] = MappedSegment.open(log.dir, activeShort.fromOffset, size);
-    kept[kept.length - 1]!.wrotePosition = kept[kept.length - 1]!.flushedPosition = activeShort.wrotePosition;
+    const adopted = kept[kept.length - 1]!;
+    adopted.wrotePosition = adopted.sealedPosition = adopted.flushedPosition = activeShort.wrotePosition;
   }
   for (const seg of kept) log.adopt(seg);
   if (kept.length === 0) log.startAt(end - (end % size));
