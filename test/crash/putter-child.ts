@@ -1,6 +1,6 @@
 /**
  * Child process of the SIGKILL crash test: opens the store, runs `concurrency` put() loops
- * (sync mode) or one append() loop (async mode), and prints `ok <seq> <physicalOffset>
+ * (sync mode) or pipelined put() batches in seq order (async mode), and prints `ok <seq> <physicalOffset>
  * <queueId> <queueOffset>` for each put that resolved, with a synchronous write, before doing
  * anything else. The parent kills it with SIGKILL at a moment of its choosing.
  *
@@ -52,10 +52,18 @@ try {
     };
     await Promise.all(Array.from({ length: config.concurrency }, loop));
   } else {
+    // Pipelined async puts: appended in seq order, each reported once it resolves (sealed: its
+    // record is complete in the page cache, which a process crash does not lose).
     while (next < config.maxPuts) {
-      const seq = next++;
-      report(seq, store.append(crashMessage(config.round, seq, config.maxFillerBytes)));
-      if (seq % 32 === 31) await yieldToLoop();
+      const batch: Promise<void>[] = [];
+      for (let i = 0; i < 32 && next < config.maxPuts; i++) {
+        const seq = next++;
+        batch.push(
+          store.put(crashMessage(config.round, seq, config.maxFillerBytes)).then((r) => report(seq, r)),
+        );
+      }
+      await Promise.all(batch);
+      await yieldToLoop();
     }
   }
   writeSync(1, 'done\n');

@@ -1,5 +1,5 @@
 /**
- * Child process for the torn-tail suite: appends sampleMessage(seed, i) for i = 0, 1, … until at
+ * Child process for the torn-tail suite: puts sampleMessage(seed, i) for i = 0, 1, … until at
  * least `count` records are written and the last segment holds at least `minInLastSegment`
  * records with `minFreeInLastSegment` bytes still free, prints `rec <i> <physicalOffset> <size>`
  * for each, then ends as told:
@@ -35,7 +35,9 @@ const store = await MessageStore.open(config.dir, {
 let inSegment = 0;
 let segmentStart = -1;
 for (let i = 0; ; i++) {
-  const r = store.append(sampleMessage(config.seed, i));
+  // put() in async mode resolves once the record is sealed (complete with its CRC in the page
+  // cache), so it survives the SIGKILL below; the checkpoint stays behind (nothing is flushed).
+  const r = await store.put(sampleMessage(config.seed, i));
   writeSync(1, `rec ${i} ${r.physicalOffset} ${r.size}\n`);
   const start = r.physicalOffset - (r.physicalOffset % config.segmentBytes);
   if (start !== segmentStart) {
