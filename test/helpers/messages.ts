@@ -53,3 +53,10 @@ export function bodyBytes(message: Message): Buffer {
     ? Buffer.from(message.body, 'utf8')
     : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
 }
+
+/** Body of disk-full test message i: 8 KiB naming i, so a parent can check any of them. */
+export function diskFullBody(i: number): Buffer {
+  const body = Buffer.alloc(8 * 1024, (i % 251) + 1);
+  body.write(`disk-full ${i};`, 0, 'latin1');
+  return body;
+}
