@@ -195,19 +195,36 @@ t.test(
   },
 );
 
-t.test('segment rule S0: a never-written segment after the active one is dropped', async (t) => {
-  const dir = tempDir(t);
-  let store = await MessageStore.open(dir, opts);
-  const written = fill(store, 100);
-  await crash(store);
-  const segs = segments(dir);
-  const lastFrom = Number(segs[segs.length - 1]);
-  // the segment prepared ahead of time, left behind by the crash: preallocated zeros
-  writeFileSync(path.join(dir, 'commitlog', String(lastFrom + SEG).padStart(20, '0')), Buffer.alloc(SEG));
-  store = await MessageStore.open(dir, opts);
-  t.same(bodies(store), written);
-  t.equal(segments(dir).length, segs.length, 'the empty trailing segment is gone');
-  await store.close();
+t.test('segment rule S0: never-written segments after the active one are dropped first', async (t) => {
+  // A crash leaves the segment prepared ahead on disk (full size, zeros), or a 0-byte file if it
+  // died between create and preallocate. Neither may make the active segment a "middle" one.
+  for (const trailer of ['prepared', 'empty file'] as const) {
+    const dir = tempDir(t);
+    let store = await MessageStore.open(dir, opts);
+    const written = fill(store, 100);
+    await crash(store);
+    const segs = segments(dir);
+    const last = path.join(dir, 'commitlog', segs[segs.length - 1]!);
+    store = await MessageStore.open(dir, opts);
+    const recs = [...store.scan()];
+    await store.close();
+    writeFileSync(path.join(dir, 'abort'), '1');
+    const next = String(Number(segs[segs.length - 1]) + SEG).padStart(20, '0');
+    writeFileSync(
+      path.join(dir, 'commitlog', next),
+      trailer === 'prepared' ? Buffer.alloc(SEG) : Buffer.alloc(0),
+    );
+    // and the active segment cut short in the middle of the 90th record (S2 must still apply)
+    truncateSync(last, (recs[90]!.physicalOffset % SEG) + 20);
+    store = await MessageStore.open(dir, opts);
+    t.equal(store.stats().recovery.endOffset, recs[90]!.physicalOffset, `${trailer}: log ends at the cut`);
+    t.same(bodies(store), written.slice(0, 90), `${trailer}: records before the cut kept`);
+    store.append({ topic: 'rt', body: 'continues' });
+    await store.close();
+    store = await MessageStore.open(dir, opts);
+    t.same(bodies(store), [...written.slice(0, 90), 'continues'], `${trailer}: appends continue at the cut`);
+    await store.close();
+  }
 });
 
 t.test('segment rule S1: a middle segment of the wrong size refuses to open', async (t) => {

@@ -29,9 +29,9 @@ const INVALID: Record<string, string[]> = {
   TIDEMQ_DISK_WARNING_RATIO: ['1.5', '-1', 'abc'],
   TIDEMQ_CLEAN_INTERVAL_MS: ['-1', 'abc'],
   TIDEMQ_PREFAULT: ['maybe', '2'],
-  TIDEMQ_CQ_ENTRIES_PER_FILE: ['0', '12.5', 'many'],
-  TIDEMQ_INDEX_HASH_SLOTS: ['-5', '1e99'],
-  TIDEMQ_INDEX_MAX_ENTRIES: ['1', 'x'],
+  TIDEMQ_CQ_ENTRIES_PER_FILE: ['abc', '-1', '0', '1.5'],
+  TIDEMQ_INDEX_HASH_SLOTS: ['abc', '-1', '0'],
+  TIDEMQ_INDEX_MAX_ENTRIES: ['abc', '-1', '0'],
 };
 
 /** The variables DESIGN.md's flush policy table names. */
