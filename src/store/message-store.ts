@@ -482,6 +482,9 @@ export class MessageStore {
   }
 
   private async doClose(): Promise<void> {
+    // No periodic dispatch flush or retention may start from here on: a task still in flight when
+    // the worker pools are destroyed makes Piscina emit an unhandled 'error' event.
+    for (const t of this.timers) clearInterval(t);
     let flushError: unknown;
     if (!this.flusher.failed) {
       try {

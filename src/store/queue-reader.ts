@@ -187,17 +187,18 @@ export class QueueReader {
       if (idx.indexCount <= 1) continue;
       if (idx.endTimestamp < beginMs || idx.beginTimestamp > endMs) continue;
       offsets.length = 0;
-      idx.lookup(`${topic}#${key}`, max * 4, beginMs, endMs, offsets);
-      for (const phys of offsets) {
-        if (seen.has(phys)) continue;
+      // Candidates are verified against the real record as the chain is walked, so colliding keys
+      // and entries outside [beginMs, endMs] (the index keeps whole seconds) never use up `max`.
+      idx.lookup(`${topic}#${key}`, max - found.length, beginMs, endMs, offsets, (phys) => {
+        if (seen.has(phys)) return false;
         seen.add(phys);
         const rec = this.log.get(phys);
-        if (!rec || rec.topic !== topic) continue;
-        if (!rec.keys.includes(key) && rec.properties[PROPERTY_UNIQ_KEY] !== key) continue;
-        if (rec.storeTimestamp < beginMs || rec.storeTimestamp > endMs) continue;
+        if (!rec || rec.topic !== topic) return false;
+        if (!rec.keys.includes(key) && rec.properties[PROPERTY_UNIQ_KEY] !== key) return false;
+        if (rec.storeTimestamp < beginMs || rec.storeTimestamp > endMs) return false;
         found.push(rec);
-        if (found.length >= max) break;
-      }
+        return true;
+      });
     }
     for (const [file] of this.indexFiles) if (!files.includes(file)) this.indexFiles.delete(file);
     return found;
