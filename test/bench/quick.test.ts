@@ -1,0 +1,63 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { runBench } from '../../bench/run.js';
+import type { ResultLine } from '../../bench/spec.js';
+import { native } from '../../src/native.js';
+
+async function storeLanded(): Promise<boolean> {
+  try {
+    const mod = (await import(new URL('../../src/index.js', import.meta.url).href)) as {
+      MessageStore?: unknown;
+    };
+    return mod.MessageStore !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+t.test('bench: --quick runs every scenario and each one proves its path', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tidemq-bench-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const jsonPath = path.join(dir, 'results.jsonl');
+  const started = Date.now();
+  const run = await runBench(['--quick', '--json', jsonPath, '--report', path.join(dir, 'report.svg')]);
+  t.comment(`bench --quick took ${Date.now() - started} ms`);
+
+  const lines = readFileSync(jsonPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ResultLine);
+  t.equal(lines.length, run.lines.length, 'one JSON line per scenario');
+  t.ok(lines.length >= 10, 'the quick run covers the scenario groups');
+  t.same(run.failures, [], 'no scenario failed or failed its check');
+
+  const store = await storeLanded();
+  const probes = typeof native.probeMemcpy === 'function' && typeof native.probeGroupCommit === 'function';
+  const slots = new Set([
+    'tidemq/slot/read-queue',
+    'tidemq/slot/dispatch-lag',
+    'tidemq/slot/rebuild',
+    'tidemq/slot/key-lookup',
+  ]);
+  for (const line of lines) {
+    if (line.status === 'not-available') {
+      const allowed =
+        slots.has(line.scenario) ||
+        line.scenario.startsWith('micro/record/') ||
+        (line.family === 'tidemq' && !store) ||
+        (line.family === 'limit' && !probes);
+      t.ok(allowed, `${line.scenario} may be unavailable: ${line.reason}`);
+      continue;
+    }
+    t.equal(line.status, 'ok', `${line.scenario} ran`);
+    t.ok(line.throughput.msgPerSec > 0, `${line.scenario} throughput > 0`);
+    t.ok(line.check.passed, `${line.scenario} check passed: ${line.check.description}`);
+    t.ok(
+      line.node.startsWith('v') && line.commit.length > 0 && line.machine.cpus > 0,
+      `${line.scenario} carries context`,
+    );
+  }
+  t.match(readFileSync(path.join(dir, 'report.svg'), 'utf8'), /^<svg /, 'the report is an SVG');
+});
