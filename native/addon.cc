@@ -1,17 +1,48 @@
-// Module entry: per-environment addon state (safe in worker threads).
+// Module entry: per-environment addon state (safe in worker threads). Every JS entry point is an
+// instance method that hands the environment's AddonState to its *_wrap.cc function.
 #include <napi.h>
 
+#include "addon_state.h"
 #include "crc32.h"
+#include "wraps.h"
 
 namespace tidemq {
 
 class TidemqAddon : public Napi::Addon<TidemqAddon> {
  public:
-  TidemqAddon(Napi::Env env, Napi::Object exports) {
-    DefineAddon(exports, {InstanceMethod("crc32", &TidemqAddon::Crc32Js)});
+  TidemqAddon(Napi::Env /*env*/, Napi::Object exports) {
+    DefineAddon(exports, {
+                             InstanceMethod("crc32", &TidemqAddon::Crc32Js),
+                             Bind<MapFileJs>("mapFile"),
+                             Bind<FlushJs>("flush"),
+                             Bind<FlushSyncJs>("flushSync"),
+                             Bind<AdviseJs>("advise"),
+                             Bind<PrefaultJs>("prefault"),
+                             Bind<ScanRecordsJs>("scanRecords"),
+                             Bind<LockFileJs>("lockFile"),
+                             Bind<UnlockFileJs>("unlockFile"),
+                             Bind<InjectFlushFailureJs>("injectFlushFailure"),
+                             Bind<MappingCountersJs>("mappingCounters"),
+                             Bind<SealRecordsJs>("sealRecords"),
+                             Bind<CommitJs>("commit"),
+                             Bind<ProbeMemcpyJs>("probeMemcpy"),
+                             Bind<ProbeGroupCommitJs>("probeGroupCommit"),
+                         });
   }
 
  private:
+  using WrapFn = Napi::Value (*)(const Napi::CallbackInfo&, AddonState&);
+
+  template <WrapFn Fn>
+  Napi::Value Call(const Napi::CallbackInfo& info) {
+    return Fn(info, state_);
+  }
+
+  template <WrapFn Fn>
+  static PropertyDescriptor Bind(const char* name) {
+    return InstanceMethod<&TidemqAddon::Call<Fn>>(name);
+  }
+
   Napi::Value Crc32Js(const Napi::CallbackInfo& info) {
     auto buf = info[0].As<Napi::Uint8Array>();
     size_t offset = info[1].As<Napi::Number>().Uint32Value();
@@ -21,6 +52,8 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
     }
     return Napi::Number::New(info.Env(), Crc32(buf.Data() + offset, length));
   }
+
+  AddonState state_;
 };
 
 }  // namespace tidemq

@@ -8,6 +8,7 @@ export type StoreErrorCode =
   | 'INVALID_MESSAGE'
   | 'MESSAGE_TOO_LARGE'
   | 'INVALID_CONFIG'
+  | 'INVALID_OFFSET'
   | 'STORE_LOCKED'
   | 'STORE_CLOSED'
   | 'FLUSH_DISK_TIMEOUT'

@@ -114,6 +114,26 @@ export interface NativeAddon {
   /** Release and close a lock fd from lockFile. */
   unlockFile(fd: number): void;
 
+  /**
+   * Seal records in mapping[sealStart, end): compute each body CRC (masked to 31 bits) and store
+   * it in the record. Returns the position after the last sealed record (`end` when a BLANK
+   * marker ends the range exactly).
+   */
+  sealRecords(mapping: ArrayBuffer, sealStart: number, end: number): number;
+
+  /**
+   * On a libuv thread: seal [sealStart, end) as sealRecords does, then, with `flush`, msync
+   * [flushStart, sealedEnd). Resolves with sealedEnd. An injected flush failure applies when
+   * `flush` is true.
+   */
+  commit(
+    mapping: ArrayBuffer,
+    sealStart: number,
+    end: number,
+    flushStart: number,
+    flush: boolean,
+  ): Promise<number>;
+
   /** Test hook: the next `count` flush/flushSync calls fail with `errno` without touching the disk. */
   injectFlushFailure(errno: number, count: number): void;
 

@@ -84,6 +84,8 @@ export interface StoreOptions {
 }
 
 export interface RecoveryReport {
+  /** Which row of the recovery decision table applied (see recovery.ts). */
+  rule: string;
   /** The previous run closed cleanly (no abort marker). */
   cleanShutdown: boolean;
   /** Commit log offset recovery started validating from. */

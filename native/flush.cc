@@ -1,0 +1,40 @@
+#include "flush.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+namespace tidemq {
+
+size_t PageSize() {
+  static const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return kPage;
+}
+
+SysError FlushRange(void* base, size_t offset, size_t length) {
+  if (length == 0) return Ok();
+  const size_t page = PageSize();
+  const size_t alignedStart = offset - offset % page;
+  auto* start = static_cast<uint8_t*>(base) + alignedStart;
+  if (msync(start, length + (offset - alignedStart), MS_SYNC) != 0) return Fail(errno, "msync");
+  return Ok();
+}
+
+void FlushFaults::Arm(int errnoValue, int count) {
+  errno_.store(errnoValue, std::memory_order_relaxed);
+  remaining_.store(count, std::memory_order_release);
+}
+
+int FlushFaults::Take() {
+  int left = remaining_.load(std::memory_order_acquire);
+  while (left > 0) {
+    if (remaining_.compare_exchange_weak(left, left - 1, std::memory_order_acq_rel)) {
+      return errno_.load(std::memory_order_relaxed);
+    }
+  }
+  return 0;
+}
+
+}  // namespace tidemq

@@ -1,0 +1,45 @@
+#include "page_hints.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "flush.h"
+
+namespace tidemq {
+
+SysError AdviseRange(void* base, size_t offset, size_t length, Advice advice) {
+  if (length == 0) return Ok();
+  int value = MADV_NORMAL;
+  switch (advice) {
+    case Advice::kNormal: value = MADV_NORMAL; break;
+    case Advice::kSequential: value = MADV_SEQUENTIAL; break;
+    case Advice::kWillNeed: value = MADV_WILLNEED; break;
+    case Advice::kDontNeed: value = MADV_DONTNEED; break;
+    case Advice::kRandom: value = MADV_RANDOM; break;
+  }
+  const size_t page = PageSize();
+  const size_t alignedStart = offset - offset % page;
+  auto* start = static_cast<uint8_t*>(base) + alignedStart;
+  if (madvise(start, length + (offset - alignedStart), value) != 0) return Fail(errno, "madvise");
+  return Ok();
+}
+
+// Touches each page for writing with an atomic compare-and-swap of 0 for 0: it takes the write
+// fault (a locked cmpxchg always needs write access) but never changes a byte, so it is safe
+// while the JS thread is already appending into the same range.
+void PrefaultRange(void* base, size_t offset, size_t length) {
+  if (length == 0) return;
+  auto* bytes = static_cast<uint8_t*>(base);
+  const size_t page = PageSize();
+  const size_t end = offset + length;
+  auto touch = [](uint8_t* p) {
+    uint8_t expected = 0;
+    __atomic_compare_exchange_n(p, &expected, uint8_t{0}, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  };
+  touch(bytes + offset);
+  for (size_t pos = offset - offset % page + page; pos < end; pos += page) touch(bytes + pos);
+}
+
+}  // namespace tidemq

@@ -1,0 +1,56 @@
+// An AsyncWorker that settles a Promise: Run() executes on a libuv thread and returns a
+// SysError; the promise rejects with an errno error or resolves with Result(). It can pin a JS
+// object (a mapping's ArrayBuffer) so that the memory Run() touches cannot be finalized and
+// unmapped while the work is in flight.
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <utility>
+
+#include "js_util.h"
+#include "sys_error.h"
+
+namespace tidemq {
+
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, const char* resourceName, std::string what)
+      : Napi::AsyncWorker(env, resourceName), deferred_(Napi::Promise::Deferred::New(env)),
+        what_(std::move(what)) {}
+
+  // Keeps obj alive until the worker is destroyed (on the JS thread, after settling).
+  void Pin(Napi::Object obj) { pinned_ = Napi::Persistent(obj); }
+
+  Napi::Promise Queue_() {
+    Napi::Promise promise = deferred_.Promise();
+    Queue();  // the worker deletes itself after OnOK/OnError
+    return promise;
+  }
+
+ protected:
+  virtual SysError Run() = 0;
+  virtual Napi::Value Result(Napi::Env env) { return env.Undefined(); }
+
+ private:
+  void Execute() override { status_ = Run(); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (status_) {
+      deferred_.Reject(MakeSysError(env, what_, status_).Value());
+    } else {
+      deferred_.Resolve(Result(env));
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+  Napi::Promise::Deferred deferred_;
+  std::string what_;
+  Napi::ObjectReference pinned_;
+  SysError status_;
+};
+
+}  // namespace tidemq

@@ -1,0 +1,509 @@
+/**
+ * The commit log: every message of every topic, appended in order into a queue of mapped
+ * segments. The main thread writes records straight into the mapping; durability is the flush
+ * service's business (flush-service.ts). The next segment is created ahead of time so a roll
+ * never waits on fallocate.
+ *
+ * Positions (physical offsets, global):
+ *   minOffset ≤ flushedOffset ≤ wroteOffset
+ * - wroteOffset: end of the last record in the mapping (readable by get/scan);
+ * - flushedOffset: everything before it is on disk.
+ */
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { errnoCode, StoreError } from '../errors.js';
+import { native } from '../native.js';
+import { MappedSegment, parseSegmentFileName } from './mapped-segment.js';
+import {
+  BLANK_BYTES,
+  encodeBlank,
+  encodeProperties,
+  encodeRecord,
+  FIXED_V1_BYTES,
+  type HostAddress,
+  MAGIC_BLANK,
+  MAGIC_V1,
+  MAGIC_V2,
+  NAME_VALUE_SEPARATOR,
+  OFF_MAGIC,
+  OFF_PHYSICAL_OFFSET,
+  offsetMsgId,
+  PROPERTY_KEYS,
+  PROPERTY_SEPARATOR,
+  PROPERTY_TAGS,
+  type RecordFields,
+  readInt64,
+  recordSize,
+  StoredRecord,
+} from './record-codec.js';
+import type { AppendResult, Message } from './types.js';
+
+const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+const MAX_QUEUE_ID = 65535;
+
+/** Per-topic state kept on the append path: the encoded name and the next offset of each queue. */
+interface TopicState {
+  bytes: Buffer;
+  nextQueueOffsets: number[];
+}
+
+export class AppendReceipt implements AppendResult {
+  constructor(
+    readonly physicalOffset: number,
+    readonly queueId: number,
+    readonly queueOffset: number,
+    readonly storeTimestamp: number,
+    readonly size: number,
+    private readonly storeHost: HostAddress,
+  ) {}
+
+  get msgId(): string {
+    return offsetMsgId(this.storeHost, this.physicalOffset);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      physicalOffset: this.physicalOffset,
+      queueId: this.queueId,
+      queueOffset: this.queueOffset,
+      msgId: this.msgId,
+      storeTimestamp: this.storeTimestamp,
+      size: this.size,
+    };
+  }
+}
+
+export interface CommitLogOptions {
+  dir: string;
+  segmentBytes: number;
+  maxMessageBytes: number;
+  prefault: boolean;
+  storeHost: HostAddress;
+  bornHost: HostAddress;
+}
+
+export class CommitLog {
+  readonly dir: string;
+  readonly segmentBytes: number;
+  readonly segments: MappedSegment[] = [];
+  readonly storeHost: HostAddress;
+  private readonly bornHost: HostAddress;
+  private readonly maxMessageBytes: number;
+  private readonly prefaultSegments: boolean;
+  private readonly topics = new Map<string, TopicState>();
+  private readonly fields: RecordFields = {
+    queueId: 0,
+    flag: 0,
+    queueOffset: 0,
+    physicalOffset: 0,
+    sysFlag: 0,
+    bornTimestamp: 0,
+    storeTimestamp: 0,
+    reconsumeTimes: 0,
+    preparedTransactionOffset: 0,
+  };
+  /** Created ahead of time; becomes active at the next roll. */
+  private prepared: MappedSegment | undefined;
+  private preparing = false;
+  private lastStoreTimestamp = 0;
+  appendedCount = 0;
+
+  constructor(options: CommitLogOptions) {
+    this.dir = options.dir;
+    this.segmentBytes = options.segmentBytes;
+    this.maxMessageBytes = options.maxMessageBytes;
+    this.prefaultSegments = options.prefault;
+    this.storeHost = options.storeHost;
+    this.bornHost = options.bornHost;
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Segment files present on disk, oldest first (start offsets). */
+  listSegmentFiles(): { fromOffset: number; size: number }[] {
+    const found: { fromOffset: number; size: number }[] = [];
+    for (const name of readdirSync(this.dir)) {
+      const fromOffset = parseSegmentFileName(name);
+      if (fromOffset === undefined) continue;
+      found.push({ fromOffset, size: statSync(`${this.dir}/${name}`).size });
+    }
+    return found.sort((a, b) => a.fromOffset - b.fromOffset);
+  }
+
+  get minOffset(): number {
+    return this.segments.length > 0 ? this.segments[0]!.fromOffset : 0;
+  }
+
+  get wroteOffset(): number {
+    const last = this.segments[this.segments.length - 1];
+    return last ? last.fromOffset + last.wrotePosition : 0;
+  }
+
+  get flushedOffset(): number {
+    for (const seg of this.segments) {
+      if (seg.flushedPosition < seg.wrotePosition) return seg.fromOffset + seg.flushedPosition;
+    }
+    return this.wroteOffset;
+  }
+
+  get sealedOffset(): number {
+    for (const seg of this.segments) {
+      if (seg.sealedPosition < seg.wrotePosition) return seg.fromOffset + seg.sealedPosition;
+    }
+    return this.wroteOffset;
+  }
+
+  get storeTimestampOfLastRecord(): number {
+    return this.lastStoreTimestamp;
+  }
+
+  /** Where a new log starts writing (no segments yet). */
+  startAt(offset: number): void {
+    this.lastStartOffset = offset;
+  }
+  private lastStartOffset = 0;
+
+  // --- append ------------------------------------------------------------------------------------
+
+  private topicState(topic: unknown): TopicState {
+    if (typeof topic === 'string') {
+      const known = this.topics.get(topic);
+      if (known) return known;
+    }
+    if (typeof topic !== 'string' || topic.length === 0 || !TOPIC_PATTERN.test(topic)) {
+      throw new StoreError(
+        'INVALID_TOPIC',
+        `topic ${JSON.stringify(topic)} is not valid: use 1 to 127 characters from [A-Za-z0-9_%|-].`,
+      );
+    }
+    const system = topic.startsWith('%RETRY%') || topic.startsWith('%DLQ%');
+    if (topic.length > (system ? 255 : 127)) {
+      throw new StoreError(
+        'INVALID_TOPIC',
+        `topic ${JSON.stringify(topic)} is longer than ${system ? 255 : 127} characters.`,
+      );
+    }
+    const state: TopicState = { bytes: Buffer.from(topic, 'latin1'), nextQueueOffsets: [] };
+    this.topics.set(topic, state);
+    return state;
+  }
+
+  /** Next queue offset of (topic, queueId) without creating anything. */
+  nextQueueOffset(topic: string, queueId: number): number {
+    return this.topics.get(topic)?.nextQueueOffsets[queueId] ?? 0;
+  }
+
+  /** Every (topic, queueId) seen, with its next queue offset. */
+  queueTable(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const [topic, state] of this.topics) out.set(topic, state.nextQueueOffsets.slice());
+    return out;
+  }
+
+  /** Note a recovered record in the queue table (recovery replay). */
+  noteRecord(topic: string, queueId: number, queueOffset: number, storeTimestamp: number): void {
+    const state = this.topicState(topic);
+    const q = state.nextQueueOffsets;
+    while (q.length <= queueId) q.push(0);
+    if (queueOffset + 1 > q[queueId]!) q[queueId] = queueOffset + 1;
+    if (storeTimestamp > this.lastStoreTimestamp) this.lastStoreTimestamp = storeTimestamp;
+  }
+
+  /** Encode and write one record. Validates everything before writing anything. */
+  append(msg: Message): AppendReceipt {
+    if (msg === null || typeof msg !== 'object') {
+      throw new StoreError('INVALID_MESSAGE', 'append expects a message object { topic, body, … }.');
+    }
+    const state = this.topicState(msg.topic);
+    const queueId = msg.queueId ?? 0;
+    if (!Number.isInteger(queueId) || queueId < 0 || queueId > MAX_QUEUE_ID) {
+      throw new StoreError(
+        'INVALID_MESSAGE',
+        `queueId ${String(queueId)} is not valid: use an integer 0–${MAX_QUEUE_ID}.`,
+      );
+    }
+    const body = msg.body;
+    let bodyLength: number;
+    if (typeof body === 'string') bodyLength = Buffer.byteLength(body, 'utf8');
+    else if (body instanceof Uint8Array) bodyLength = body.length;
+    else throw new StoreError('INVALID_MESSAGE', 'message body must be a Uint8Array (Buffer) or a string.');
+    if (bodyLength > this.maxMessageBytes) {
+      throw new StoreError(
+        'MESSAGE_TOO_LARGE',
+        `message body is ${bodyLength} bytes, above the limit of ${this.maxMessageBytes}: split it or raise TIDEMQ_MAX_MESSAGE_BYTES.`,
+      );
+    }
+    let propertiesText = '';
+    let propertiesLength = 0;
+    if (msg.tags !== undefined || msg.keys !== undefined || msg.properties !== undefined) {
+      propertiesText = buildProperties(msg);
+      propertiesLength = Buffer.byteLength(propertiesText, 'utf8');
+      if (propertiesLength > 32767) {
+        throw new StoreError(
+          'MESSAGE_TOO_LARGE',
+          `message properties take ${propertiesLength} bytes, above 32767.`,
+        );
+      }
+    }
+    const f = this.fields;
+    f.flag = msg.flag ?? 0;
+    f.sysFlag = msg.sysFlag ?? 0;
+    f.reconsumeTimes = msg.reconsumeTimes ?? 0;
+    if (!Number.isInteger(f.flag) || !Number.isInteger(f.sysFlag) || !Number.isInteger(f.reconsumeTimes)) {
+      throw new StoreError('INVALID_MESSAGE', 'flag, sysFlag and reconsumeTimes must be integers.');
+    }
+    const totalSize = recordSize(state.bytes.length, bodyLength, propertiesLength);
+    if (totalSize + BLANK_BYTES > this.segmentBytes) {
+      throw new StoreError(
+        'MESSAGE_TOO_LARGE',
+        `a record of ${totalSize} bytes does not fit a segment of ${this.segmentBytes} bytes: raise TIDEMQ_SEGMENT_BYTES.`,
+      );
+    }
+    let now = Date.now();
+    if (now < this.lastStoreTimestamp) now = this.lastStoreTimestamp;
+    const bornTimestamp = msg.bornTimestamp ?? now;
+    if (typeof bornTimestamp !== 'number' || !Number.isSafeInteger(bornTimestamp)) {
+      throw new StoreError('INVALID_MESSAGE', 'bornTimestamp must be an integer (ms since the epoch).');
+    }
+
+    let seg = this.segments[this.segments.length - 1];
+    if (seg === undefined || seg.full) seg = this.roll();
+    else if (seg.wrotePosition + totalSize + BLANK_BYTES > seg.size) {
+      const next = this.roll(); // may throw DISK_FULL: then nothing has been written
+      encodeBlank(seg.view, seg.wrotePosition, seg.size - seg.wrotePosition);
+      seg.wrotePosition = seg.size;
+      seg.full = true;
+      seg = next;
+    }
+
+    const q = state.nextQueueOffsets;
+    while (q.length <= queueId) q.push(0);
+    const queueOffset = q[queueId]!;
+    const pos = seg.wrotePosition;
+    const physicalOffset = seg.fromOffset + pos;
+    f.queueId = queueId;
+    f.queueOffset = queueOffset;
+    f.physicalOffset = physicalOffset;
+    f.bornTimestamp = bornTimestamp;
+    f.storeTimestamp = now;
+    encodeRecord(
+      seg.buf,
+      seg.view,
+      pos,
+      totalSize,
+      f,
+      this.bornHost,
+      this.storeHost,
+      state.bytes,
+      body,
+      bodyLength,
+      propertiesText,
+      propertiesLength,
+    );
+    seg.wrotePosition = pos + totalSize;
+    q[queueId] = queueOffset + 1;
+    this.lastStoreTimestamp = now;
+    this.appendedCount++;
+    return new AppendReceipt(physicalOffset, queueId, queueOffset, now, totalSize, this.storeHost);
+  }
+
+  // --- segments ------------------------------------------------------------------------------------
+
+  /** Make the next segment active: the prepared one, or a new one created now. */
+  private roll(): MappedSegment {
+    const last = this.segments[this.segments.length - 1];
+    const fromOffset = last ? last.fromOffset + last.size : this.lastStartOffset;
+    let seg = this.prepared;
+    this.prepared = undefined;
+    if (seg === undefined || seg.fromOffset !== fromOffset) {
+      if (seg) discardSegmentFile(seg);
+      seg = this.createSegment(fromOffset);
+      // Pre-touch it on a native thread; the touch never changes a byte, so appends can start at once.
+      if (this.prefaultSegments) native.prefault(seg.mapping, 0, seg.size).catch(() => {});
+    }
+    this.segments.push(seg);
+    this.prepareNext();
+    return seg;
+  }
+
+  private createSegment(fromOffset: number): MappedSegment {
+    try {
+      return MappedSegment.create(this.dir, fromOffset, this.segmentBytes);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new StoreError(
+          'DISK_FULL',
+          `no space for a new ${this.segmentBytes}-byte commit log segment in ${this.dir}: free disk space (retention deletes old segments) and retry.`,
+          { cause: err },
+        );
+      }
+      throw new StoreError('IO_ERROR', `cannot create commit log segment in ${this.dir}: ${String(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Create the segment after the active one in the background (off the append path). */
+  private prepareNext(): void {
+    if (this.preparing || this.prepared) return;
+    this.preparing = true;
+    setImmediate(() => {
+      this.preparing = false;
+      if (this.closed || this.prepared) return;
+      const last = this.segments[this.segments.length - 1];
+      if (!last) return;
+      try {
+        const seg = MappedSegment.create(this.dir, last.fromOffset + last.size, this.segmentBytes);
+        this.prepared = seg;
+        if (this.prefaultSegments) native.prefault(seg.mapping, 0, seg.size).catch(() => {});
+      } catch {
+        // No room now: the roll will try again and report DISK_FULL to its caller.
+      }
+    });
+  }
+
+  private closed = false;
+
+  /** Adopt segments found on disk (recovery decides positions). */
+  adopt(seg: MappedSegment): void {
+    this.segments.push(seg);
+  }
+
+  /** Drop the prepared segment's file (close) and stop preparing. */
+  close(): void {
+    this.closed = true;
+    if (this.prepared) {
+      discardSegmentFile(this.prepared);
+      this.prepared = undefined;
+    }
+  }
+
+  segmentFor(offset: number): MappedSegment | undefined {
+    const segs = this.segments;
+    if (segs.length === 0) return undefined;
+    const first = segs[0]!;
+    if (offset < first.fromOffset) return undefined;
+    const guess = Math.floor((offset - first.fromOffset) / this.segmentBytes);
+    const s = segs[guess];
+    if (s && offset >= s.fromOffset && offset < s.fromOffset + s.size) return s;
+    for (const seg of segs) if (offset >= seg.fromOffset && offset < seg.fromOffset + seg.size) return seg;
+    return undefined;
+  }
+
+  // --- reads ---------------------------------------------------------------------------------------
+
+  /** The record starting exactly at `offset`, or undefined. */
+  get(offset: number): StoredRecord | undefined {
+    if (!Number.isSafeInteger(offset) || offset < 0) return undefined;
+    const seg = this.segmentFor(offset);
+    if (!seg) return undefined;
+    const pos = offset - seg.fromOffset;
+    if (pos + FIXED_V1_BYTES > seg.wrotePosition) return undefined;
+    const view = seg.view;
+    const magic = view.getInt32(pos + OFF_MAGIC, false);
+    if (magic !== MAGIC_V1 && magic !== MAGIC_V2) return undefined;
+    const size = view.getInt32(pos, false);
+    if (size < FIXED_V1_BYTES || pos + size > seg.wrotePosition) return undefined;
+    if (readInt64(view, pos + OFF_PHYSICAL_OFFSET) !== offset) return undefined;
+    return new StoredRecord(seg.mapping, view, pos, offset, this.storeHost);
+  }
+
+  /** Records in commit-log order from `from` (a record start, or minOffset). */
+  *scan(from?: number, maxMessages = Number.POSITIVE_INFINITY): Generator<StoredRecord> {
+    let offset = from ?? this.minOffset;
+    if (offset < this.minOffset) offset = this.minOffset;
+    let count = 0;
+    while (count < maxMessages) {
+      const seg = this.segmentFor(offset);
+      if (!seg) return;
+      const pos = offset - seg.fromOffset;
+      if (pos + 8 > seg.wrotePosition) {
+        if (seg.full) {
+          offset = seg.fromOffset + seg.size;
+          continue;
+        }
+        return;
+      }
+      const magic = seg.view.getInt32(pos + OFF_MAGIC, false);
+      if (magic === MAGIC_BLANK) {
+        offset = seg.fromOffset + seg.size;
+        continue;
+      }
+      const rec = this.get(offset);
+      if (!rec) {
+        if (count === 0 && from !== undefined) {
+          throw new StoreError(
+            'INVALID_OFFSET',
+            `offset ${from} is not the start of a record in this store.`,
+          );
+        }
+        return;
+      }
+      yield rec;
+      count++;
+      offset += rec.size;
+    }
+  }
+
+  /** Remove segments whose files are gone from the list (retention), oldest first. */
+  dropOldest(count: number): MappedSegment[] {
+    return this.segments.splice(0, count);
+  }
+}
+
+function buildProperties(msg: Message): string {
+  let text = '';
+  if (msg.tags !== undefined) {
+    if (typeof msg.tags !== 'string' || msg.tags.length === 0 || hasSeparator(msg.tags)) {
+      throw new StoreError('INVALID_MESSAGE', 'tags must be a non-empty string without \\u0001 or \\u0002.');
+    }
+    text += PROPERTY_TAGS + NAME_VALUE_SEPARATOR + msg.tags + PROPERTY_SEPARATOR;
+  }
+  if (msg.keys !== undefined) {
+    const keys = typeof msg.keys === 'string' ? [msg.keys] : msg.keys;
+    if (
+      !Array.isArray(keys) ||
+      keys.some((k) => typeof k !== 'string' || k.length === 0 || hasSeparator(k) || k.includes(' '))
+    ) {
+      throw new StoreError(
+        'INVALID_MESSAGE',
+        'keys must be a non-empty string or an array of them, without spaces, \\u0001 or \\u0002.',
+      );
+    }
+    if (keys.length > 0) text += PROPERTY_KEYS + NAME_VALUE_SEPARATOR + keys.join(' ') + PROPERTY_SEPARATOR;
+  }
+  if (msg.properties !== undefined) {
+    const props = msg.properties;
+    if (props === null || typeof props !== 'object') {
+      throw new StoreError('INVALID_MESSAGE', 'properties must be an object of string values.');
+    }
+    for (const name in props) {
+      const value = props[name];
+      if (name.length === 0 || typeof value !== 'string' || hasSeparator(name) || hasSeparator(value)) {
+        throw new StoreError(
+          'INVALID_MESSAGE',
+          `property ${JSON.stringify(name)} is not valid: names and values are strings without \\u0001 or \\u0002.`,
+        );
+      }
+      if (name === PROPERTY_TAGS && msg.tags !== undefined) continue;
+      if (name === PROPERTY_KEYS && msg.keys !== undefined) continue;
+    }
+    text += encodeProperties(
+      Object.fromEntries(
+        Object.entries(props).filter(
+          ([n]) =>
+            !(n === PROPERTY_TAGS && msg.tags !== undefined) &&
+            !(n === PROPERTY_KEYS && msg.keys !== undefined),
+        ),
+      ),
+    );
+  }
+  return text;
+}
+
+function hasSeparator(s: string): boolean {
+  return s.includes(NAME_VALUE_SEPARATOR) || s.includes(PROPERTY_SEPARATOR);
+}
+
+function discardSegmentFile(seg: MappedSegment): void {
+  rmSync(seg.filePath, { force: true });
+}

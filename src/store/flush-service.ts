@@ -1,0 +1,235 @@
+/**
+ * Durability of the commit log.
+ *
+ * sync: group commit. A put registers a waiter for its end offset and the service runs one flush
+ * (msync on a native thread) covering every record written when it starts; all waiters it covers
+ * resolve together. Flushes are scheduled with setImmediate, so every put made in the same turn
+ * of the event loop shares one flush. A waiter not covered within syncFlushTimeoutMs is rejected
+ * with FLUSH_DISK_TIMEOUT.
+ *
+ * Sealing: records are appended with a zero body CRC; noteAppend schedules a native commit that
+ * computes the CRCs on a libuv thread. An async put resolves once its record is sealed, so it
+ * survives a process crash (the page cache keeps it); a flush always seals first.
+ *
+ * async: every flushIntervalMs, flush when at least flushLeastPages dirty pages wait, and flush
+ * everything at least every flushThoroughIntervalMs.
+ *
+ * A failed flush is never retried in place: the store becomes read-only, every waiter is rejected
+ * with STORE_READ_ONLY, and no success is reported for data that may not be on disk.
+ */
+import { StoreError } from '../errors.js';
+import type { CommitLog } from './commit-log.js';
+
+const PAGE_BYTES = 4096;
+
+interface Waiter {
+  target: number;
+  deadline: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export interface FlushServiceOptions {
+  mode: 'sync' | 'async';
+  intervalMs: number;
+  leastPages: number;
+  thoroughIntervalMs: number;
+  syncTimeoutMs: number;
+  /** Called once after a flush fails (the store goes read-only). */
+  onFailure: (err: StoreError) => void;
+  /** Called after each successful flush with the new flushed offset. */
+  onFlushed: (flushedOffset: number) => void;
+}
+
+export class FlushService {
+  private waiters: Waiter[] = [];
+  /** async puts: resolved once their record is sealed (in the page cache with its CRC). */
+  private sealWaiters: Waiter[] = [];
+  private sealScheduled = false;
+  private sealing = false;
+  private running: Promise<void> | undefined;
+  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private lastThoroughMs = Date.now();
+  private failure: StoreError | undefined;
+  flushes = 0;
+  flushFailures = 0;
+
+  constructor(
+    private readonly log: CommitLog,
+    private readonly options: FlushServiceOptions,
+  ) {}
+
+  start(): void {
+    if (this.options.mode === 'async') {
+      this.timer = setInterval(() => this.periodic(), this.options.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  get failed(): StoreError | undefined {
+    return this.failure;
+  }
+
+  /** Resolve once everything up to `target` is on disk (sync puts). */
+  waitFor(target: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.readOnlyError());
+    if (this.log.flushedOffset >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ target, deadline: Date.now() + this.options.syncTimeoutMs, resolve, reject });
+      if (this.deadlineTimer === undefined) this.armDeadline();
+      this.schedule();
+    });
+  }
+
+  /** Called after every append: seal new records soon, off the JS thread. */
+  noteAppend(): void {
+    if (this.sealScheduled || this.sealing) return;
+    this.sealScheduled = true;
+    setImmediate(() => {
+      this.sealScheduled = false;
+      this.runSeal();
+    });
+  }
+
+  /** Resolve once every record before `target` is sealed: it then survives a process crash. */
+  waitSealed(target: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.readOnlyError());
+    if (this.log.sealedOffset >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.sealWaiters.push({ target, deadline: 0, resolve, reject });
+      this.noteAppend();
+    });
+  }
+
+  private runSeal(): void {
+    if (this.sealing || this.failure) return;
+    this.sealing = true;
+    this.sealOnce()
+      .catch((err) => this.fail(err))
+      .finally(() => {
+        this.sealing = false;
+        if (this.log.sealedOffset < this.log.wroteOffset && !this.failure) this.noteAppend();
+      });
+  }
+
+  private async sealOnce(): Promise<void> {
+    for (const seg of this.log.segments) {
+      if (seg.sealedPosition < seg.wrotePosition) await seg.commit(false);
+    }
+    const sealed = this.log.sealedOffset;
+    let covered = 0;
+    while (covered < this.sealWaiters.length && this.sealWaiters[covered]!.target <= sealed) covered++;
+    if (covered > 0) for (const w of this.sealWaiters.splice(0, covered)) w.resolve();
+  }
+
+  /** Everything appended so far is on disk. */
+  flushAll(): Promise<void> {
+    return this.waitFor(this.log.wroteOffset);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runFlush();
+    });
+  }
+
+  private runFlush(): void {
+    if (this.running || this.failure) return;
+    this.running = this.flushOnce().finally(() => {
+      this.running = undefined;
+      if (this.waiters.length > 0 && !this.failure) this.schedule();
+    });
+  }
+
+  private async flushOnce(): Promise<void> {
+    try {
+      for (const seg of this.log.segments) {
+        if (seg.flushedPosition < seg.wrotePosition) {
+          await seg.commit(true);
+          this.flushes++;
+        }
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const flushed = this.log.flushedOffset;
+    this.options.onFlushed(flushed);
+    let covered = 0;
+    while (covered < this.waiters.length && this.waiters[covered]!.target <= flushed) covered++;
+    if (covered > 0) for (const w of this.waiters.splice(0, covered)) w.resolve();
+    covered = 0;
+    while (covered < this.sealWaiters.length && this.sealWaiters[covered]!.target <= flushed) covered++;
+    if (covered > 0) for (const w of this.sealWaiters.splice(0, covered)) w.resolve();
+  }
+
+  private fail(err: unknown): void {
+    this.flushFailures++;
+    this.failure = new StoreError(
+      'STORE_READ_ONLY',
+      `a commit log flush failed (${String(err)}); the store is read-only so nothing unflushed is reported as stored. Check the disk, then reopen the store.`,
+      { cause: err },
+    );
+    const waiters = [...this.waiters, ...this.sealWaiters];
+    this.waiters = [];
+    this.sealWaiters = [];
+    for (const w of waiters) w.reject(this.readOnlyError());
+    this.options.onFailure(this.failure);
+  }
+
+  private readOnlyError(): StoreError {
+    const f = this.failure!;
+    return new StoreError('STORE_READ_ONLY', f.message, { cause: f.cause });
+  }
+
+  private armDeadline(): void {
+    this.deadlineTimer = setTimeout(
+      () => {
+        this.deadlineTimer = undefined;
+        const now = Date.now();
+        const expired = this.waiters.filter((w) => w.deadline <= now);
+        if (expired.length > 0) {
+          this.waiters = this.waiters.filter((w) => w.deadline > now);
+          for (const w of expired) {
+            w.reject(
+              new StoreError(
+                'FLUSH_DISK_TIMEOUT',
+                `the record was written but not confirmed on disk within ${this.options.syncTimeoutMs} ms (TIDEMQ_SYNC_FLUSH_TIMEOUT_MS); it may or may not survive a crash — check disk latency.`,
+              ),
+            );
+          }
+        }
+        if (this.waiters.length > 0) this.armDeadline();
+      },
+      Math.max(1, (this.waiters[0]?.deadline ?? Date.now()) - Date.now()),
+    );
+    this.deadlineTimer.unref();
+  }
+
+  private periodic(): void {
+    if (this.running || this.failure) return;
+    const dirty = this.log.wroteOffset - this.log.flushedOffset;
+    if (dirty <= 0) return;
+    const now = Date.now();
+    const thorough = now - this.lastThoroughMs >= this.options.thoroughIntervalMs;
+    if (thorough || dirty >= this.options.leastPages * PAGE_BYTES) {
+      if (thorough) this.lastThoroughMs = now;
+      this.runFlush();
+    }
+  }
+
+  /** Stop timers; waits for a flush in progress. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.timer = undefined;
+    this.deadlineTimer = undefined;
+    await this.running;
+    while (this.sealing || this.sealScheduled) await new Promise((r) => setImmediate(r));
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * MessageStore: the storage engine facade. Opens a RocketMQ-layout store directory, recovers it,
+ * and exposes appends (synchronous writes into the mapping), puts (resolved per flush policy),
+ * flush, zero-copy reads, retention and stats.
+ *
+ * Directory: commitlog/<20-digit offset>, checkpoint, abort (exists while open: its presence at
+ * open means the last run crashed), lock (flock against a second opener), config/.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { resolveConfig, type StoreConfig } from '../config.js';
+import { errnoCode, StoreError } from '../errors.js';
+import { native } from '../native.js';
+import { Checkpoint } from './checkpoint.js';
+import { type AppendReceipt, CommitLog } from './commit-log.js';
+import { FlushService } from './flush-service.js';
+import type { StoredRecord } from './record-codec.js';
+import { parseIpv4 } from './record-codec.js';
+import { type RecoveryRule, recoverCommitLog } from './recovery.js';
+import { diskUsage, type RetentionResult, runRetention } from './retention.js';
+import type { AppendResult, Message, RecoveryReport, StoreOptions, StoreStats } from './types.js';
+
+const CHECKPOINT_FORCE_MS = 1000;
+const QUEUE_TABLE_SNAPSHOT_MS = 10_000;
+const DISK_FULL_RECHECK_MS = 100;
+
+interface QueueTableSnapshot {
+  offset: number;
+  queues: Record<string, number[]>;
+}
+
+export class MessageStore {
+  readonly dir: string;
+  readonly config: StoreConfig;
+  private readonly log: CommitLog;
+  private readonly flusher: FlushService;
+  private readonly checkpoint: Checkpoint;
+  private readonly lockFd: number;
+  private readonly recovery: RecoveryReport & { rule: RecoveryRule };
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private diskFull = false;
+  private diskFullCheckedMs = 0;
+  private lastSnapshotOffset = -1;
+  private lastSnapshotMs = 0;
+
+  private constructor(
+    dir: string,
+    config: StoreConfig,
+    log: CommitLog,
+    checkpoint: Checkpoint,
+    lockFd: number,
+    recovery: RecoveryReport & { rule: RecoveryRule },
+  ) {
+    this.dir = dir;
+    this.config = config;
+    this.log = log;
+    this.checkpoint = checkpoint;
+    this.lockFd = lockFd;
+    this.recovery = recovery;
+    this.flusher = new FlushService(log, {
+      mode: config.flush,
+      intervalMs: config.flushIntervalMs,
+      leastPages: config.flushLeastPages,
+      thoroughIntervalMs: config.flushThoroughIntervalMs,
+      syncTimeoutMs: config.syncFlushTimeoutMs,
+      onFailure: () => {},
+      onFlushed: (flushed) => this.checkpoint.noteFlushed(flushed, this.log.storeTimestampOfLastRecord),
+    });
+  }
+
+  /** Open (creating if needed) the store in `dir`. Options override TIDEMQ_* env vars. */
+  static async open(dir: string, options: StoreOptions = {}): Promise<MessageStore> {
+    const config = resolveConfig(options);
+    const root = path.resolve(dir);
+    try {
+      mkdirSync(path.join(root, 'commitlog'), { recursive: true });
+      mkdirSync(path.join(root, 'config'), { recursive: true });
+    } catch (err) {
+      throw new StoreError('IO_ERROR', `cannot create the store directory ${root}: ${String(err)}`, {
+        cause: err,
+      });
+    }
+    let lockFd: number;
+    try {
+      lockFd = native.lockFile(path.join(root, 'lock'));
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
+        throw new StoreError(
+          'STORE_LOCKED',
+          `the store ${root} is already open (in this or another process): close it first, or use another directory.`,
+          { cause: err },
+        );
+      }
+      throw new StoreError('IO_ERROR', `cannot lock ${root}: ${String(err)}`, { cause: err });
+    }
+    try {
+      const abortFile = path.join(root, 'abort');
+      const abortExists = existsSync(abortFile);
+      const checkpoint = Checkpoint.open(root);
+      const log = new CommitLog({
+        dir: path.join(root, 'commitlog'),
+        segmentBytes: config.segmentBytes,
+        maxMessageBytes: config.maxMessageBytes,
+        prefault: config.prefault,
+        storeHost: { ip: parseIpv4('127.0.0.1'), port: 10911 },
+        bornHost: { ip: parseIpv4('127.0.0.1'), port: 0 },
+      });
+      const recovery = recoverCommitLog(log, { abortExists, checkpoint: checkpoint.read() });
+      const store = new MessageStore(root, config, log, checkpoint, lockFd, recovery);
+      store.rebuildQueueTable();
+      writeFileSync(abortFile, String(process.pid));
+      checkpoint.noteFlushed(log.flushedOffset, log.storeTimestampOfLastRecord);
+      checkpoint.noteMinOffset(log.minOffset);
+      checkpoint.markClean(undefined);
+      store.start();
+      return store;
+    } catch (err) {
+      native.unlockFile(lockFd);
+      throw err;
+    }
+  }
+
+  private start(): void {
+    this.flusher.start();
+    const tick = setInterval(() => {
+      this.checkpoint.force().catch(() => {});
+      const now = Date.now();
+      if (now - this.lastSnapshotMs >= QUEUE_TABLE_SNAPSHOT_MS)
+        this.snapshotQueueTable(this.log.flushedOffset);
+    }, CHECKPOINT_FORCE_MS);
+    tick.unref();
+    this.timers.push(tick);
+    const clean = setInterval(() => {
+      try {
+        this.runRetention();
+      } catch {
+        // retention is retried at the next interval
+      }
+    }, this.config.cleanIntervalMs);
+    clean.unref();
+    this.timers.push(clean);
+  }
+
+  // --- queue table (next offset of each (topic, queueId)) ---------------------------------------------
+
+  private get queueTableFile(): string {
+    return path.join(this.dir, 'config', 'queueOffsets.json');
+  }
+
+  /** Load the last snapshot and replay the records after it; or replay the whole log. */
+  private rebuildQueueTable(): void {
+    let from = this.log.minOffset;
+    try {
+      const snap = JSON.parse(readFileSync(this.queueTableFile, 'utf8')) as QueueTableSnapshot;
+      if (
+        Number.isSafeInteger(snap.offset) &&
+        snap.offset >= this.log.minOffset &&
+        snap.offset <= this.log.wroteOffset &&
+        (snap.offset === this.log.wroteOffset || this.log.get(snap.offset) !== undefined)
+      ) {
+        for (const [topic, queues] of Object.entries(snap.queues)) {
+          queues.forEach((next, queueId) => {
+            if (next > 0) this.log.noteRecord(topic, queueId, next - 1, 0);
+          });
+        }
+        from = snap.offset;
+      }
+    } catch {
+      // no snapshot, or unreadable: replay everything
+    }
+    for (const rec of this.log.scan(from))
+      this.log.noteRecord(rec.topic, rec.queueId, rec.queueOffset, rec.storeTimestamp);
+  }
+
+  /** Write the queue table as of `offset` (a record boundary no later than the flushed end). */
+  private snapshotQueueTable(offset: number): void {
+    if (offset === this.lastSnapshotOffset || offset !== this.log.wroteOffset) return;
+    const queues: Record<string, number[]> = {};
+    for (const [topic, next] of this.log.queueTable()) queues[topic] = next;
+    const tmp = `${this.queueTableFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ offset, queues } satisfies QueueTableSnapshot));
+    renameSync(tmp, this.queueTableFile);
+    this.lastSnapshotOffset = offset;
+    this.lastSnapshotMs = Date.now();
+  }
+
+  // --- writes ----------------------------------------------------------------------------------------
+
+  private checkWritable(): void {
+    if (this.closed) throw new StoreError('STORE_CLOSED', 'the store is closed: open it again to write.');
+    const failed = this.flusher.failed;
+    if (failed) throw new StoreError('STORE_READ_ONLY', failed.message, { cause: failed.cause });
+    if (this.diskFull) {
+      const now = Date.now();
+      if (now - this.diskFullCheckedMs >= DISK_FULL_RECHECK_MS) {
+        this.diskFullCheckedMs = now;
+        this.diskFull = diskUsage(this.dir).usedRatio > this.config.diskWarningRatio;
+      }
+      if (this.diskFull) {
+        throw new StoreError(
+          'DISK_FULL',
+          `disk usage of ${this.dir} is above ${this.config.diskWarningRatio * 100}% (TIDEMQ_DISK_WARNING_RATIO): writes are refused until space is freed.`,
+        );
+      }
+    }
+  }
+
+  /** Write a message into the mapping now. Never waits for the disk. */
+  append(msg: Message): AppendResult {
+    this.checkWritable();
+    try {
+      const r = this.log.append(msg);
+      this.flusher.noteAppend();
+      return r;
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'DISK_FULL') this.diskFull = true;
+      throw err;
+    }
+  }
+
+  /**
+   * Append, then resolve per flush policy: sync — once the record is on disk (group commit);
+   * async — once it is sealed in the page cache (survives a process crash, not a power loss).
+   */
+  put(msg: Message): Promise<AppendResult> {
+    let r: AppendReceipt;
+    try {
+      r = this.append(msg) as AppendReceipt;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const end = r.physicalOffset + r.size;
+    if (this.config.flush === 'async') return this.flusher.waitSealed(end).then(() => r);
+    return this.flusher.waitFor(end).then(() => r);
+  }
+
+  /** Everything appended so far is on disk. Rejects with STORE_READ_ONLY if a flush failed. */
+  flush(): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed.'));
+    return this.flusher.flushAll();
+  }
+
+  // --- reads -----------------------------------------------------------------------------------------
+
+  /** The record at a physical offset, or undefined. Its body is a view over the mapping. */
+  get(physicalOffset: number): StoredRecord | undefined {
+    this.checkOpen();
+    return this.log.get(physicalOffset);
+  }
+
+  /** Records in commit-log order, from `fromPhysicalOffset` (a record start; default: the oldest). */
+  scan(fromPhysicalOffset?: number, maxMessages?: number): Iterable<StoredRecord> {
+    this.checkOpen();
+    return this.log.scan(fromPhysicalOffset, maxMessages);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError('STORE_CLOSED', 'the store is closed: open it again to read.');
+  }
+
+  // --- maintenance -----------------------------------------------------------------------------------
+
+  /** Apply retention now (it also runs every cleanIntervalMs). */
+  runRetention(): RetentionResult {
+    this.checkOpen();
+    const result = runRetention(this.log, this.config);
+    this.diskFull = result.diskFull;
+    this.diskFullCheckedMs = Date.now();
+    if (result.deletedSegments > 0) this.checkpoint.noteMinOffset(this.log.minOffset);
+    return result;
+  }
+
+  stats(): StoreStats {
+    return {
+      wrotePosition: this.log.wroteOffset,
+      flushedPosition: this.log.flushedOffset,
+      minOffset: this.log.minOffset,
+      segments: this.log.segments.length,
+      segmentBytes: this.config.segmentBytes,
+      flushMode: this.config.flush,
+      flushes: this.flusher.flushes,
+      flushFailures: this.flusher.flushFailures,
+      readOnly: this.flusher.failed !== undefined,
+      diskFull: this.diskFull,
+      appended: this.log.appendedCount,
+      recovery: { ...this.recovery },
+    };
+  }
+
+  /** Flush everything, record a clean end, release the directory. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    let flushError: unknown;
+    if (!this.flusher.failed) {
+      try {
+        await this.flusher.flushAll();
+      } catch (err) {
+        flushError = err;
+      }
+    }
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.flusher.stop();
+    this.log.close();
+    try {
+      if (!this.flusher.failed) {
+        const end = this.log.wroteOffset;
+        this.snapshotQueueTable(end);
+        this.checkpoint.noteFlushed(end, this.log.storeTimestampOfLastRecord);
+        this.checkpoint.markClean(end);
+        rmSync(path.join(this.dir, 'abort'), { force: true });
+      }
+    } finally {
+      native.unlockFile(this.lockFd);
+    }
+    if (flushError) throw flushError;
+  }
+}

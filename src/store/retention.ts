@@ -1,0 +1,65 @@
+/**
+ * Retention: which commit log segments to delete, and whether the disk is too full to write.
+ *
+ * RocketMQ's ladder, on the usage of the file system holding the store:
+ * - segments older than fileReservedHours (by file mtime) are deleted (RocketMQ waits for its
+ *   `deleteWhen` hour unless usage is above diskMaxUsedRatio; tidemq deletes them at any hour);
+ * - above diskCleanForciblyRatio the oldest segments go even if not expired;
+ * - above diskWarningRatio writes are refused with DISK_FULL until usage falls again.
+ * The active segment is never deleted, deletion stops at the first segment that must stay (no
+ * holes), and at most 10 segments go per run. A deleted segment's mapping stays valid for the
+ * readers that still hold views of it (the finalizer unmaps it later).
+ */
+import { rmSync, statfsSync, statSync } from 'node:fs';
+import type { StoreConfig } from '../config.js';
+import type { CommitLog } from './commit-log.js';
+
+const MAX_DELETES_PER_RUN = 10;
+
+export interface DiskUsage {
+  usedRatio: number;
+  totalBytes: number;
+  availableBytes: number;
+}
+
+export function diskUsage(dir: string): DiskUsage {
+  const s = statfsSync(dir);
+  const total = s.blocks * s.bsize;
+  const available = s.bavail * s.bsize;
+  const used = total - s.bfree * s.bsize;
+  // Usage as a user sees it (df): used / (used + available to unprivileged users).
+  const denom = used + available;
+  return { usedRatio: denom > 0 ? used / denom : 0, totalBytes: total, availableBytes: available };
+}
+
+export interface RetentionResult {
+  deletedSegments: number;
+  usedRatio: number;
+  diskFull: boolean;
+}
+
+export function runRetention(log: CommitLog, config: StoreConfig, nowMs = Date.now()): RetentionResult {
+  let usage = diskUsage(log.dir);
+  const reservedMs = config.fileReservedHours * 3_600_000;
+  const forcibly = usage.usedRatio > config.diskCleanForciblyRatio;
+  let deleted = 0;
+  while (deleted < MAX_DELETES_PER_RUN && log.segments.length > 1) {
+    const oldest = log.segments[0]!;
+    let expired: boolean;
+    try {
+      expired = statSync(oldest.filePath).mtimeMs + reservedMs <= nowMs;
+    } catch {
+      expired = true; // the file is already gone
+    }
+    if (!expired && !forcibly) break;
+    log.dropOldest(1);
+    rmSync(oldest.filePath, { force: true });
+    deleted++;
+  }
+  if (deleted > 0) usage = diskUsage(log.dir);
+  return {
+    deletedSegments: deleted,
+    usedRatio: usage.usedRatio,
+    diskFull: usage.usedRatio > config.diskWarningRatio,
+  };
+}
