@@ -39,7 +39,7 @@ function defaults(o: BenchOptions): Defaults {
     putSizes: o.sizes ?? [100, 1024],
     readSizes: o.sizes ?? [100, 1024],
     concurrency: o.concurrency ?? [1, 8, 64, 256],
-    crcSizes: o.sizes ?? [1024, 65536],
+    crcSizes: o.sizes ?? [100, 1024, 65536],
     maxBytes: 2 * GiB,
     recoveryBytes: GiB,
   };
@@ -194,6 +194,10 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
     add('micro', `micro/crc32/js/${size}`, group, 'micro-crc32', `JS table CRC32 ${sizeLabel(size)}`, {
       ...p,
       impl: 'js',
+    });
+    add('micro', `micro/crc32/store/${size}`, group, 'micro-crc32', `store bodyCrc() ${sizeLabel(size)}`, {
+      ...p,
+      impl: 'store',
     });
   }
   for (const size of o.quick ? d.readSizes : d.putSizes) {

@@ -7,12 +7,14 @@ import { groupTitle } from './catalog.js';
 import { mb, rate, ratio, us } from './format.js';
 import type { MachineInfo, ResultLine } from './spec.js';
 
-const W = 1320;
-const labelRight = 300;
-const barLeft = 310;
-const barWidth = 520;
-const latLeft = 1000;
-const latWidth = 290;
+const W = 1480;
+const labelRight = 290;
+const barLeft = 300;
+const barWidth = 420;
+/** Room right of the longest bar for its value text. */
+const latLeft = 980;
+const latWidth = 260;
+const latTextLeft = latLeft + latWidth + 12;
 const rowH = 20;
 const colors = { tidemq: '#1f6feb', peer: '#e08a1e', limit: '#8c959f', micro: '#8250df' };
 
@@ -24,6 +26,22 @@ function logScale(min: number, max: number, left: number, width: number): (v: nu
   const lo = Math.log10(min);
   const hi = Math.log10(max);
   return (v: number) => left + ((Math.log10(Math.max(min, Math.min(max, v))) - lo) / (hi - lo)) * width;
+}
+
+/** Throughput tick: 100, 1 k, 10 k, 1 M… */
+function rateTick(v: number): string {
+  if (v >= 1e9) return `${v / 1e9} G`;
+  if (v >= 1e6) return `${v / 1e6} M`;
+  if (v >= 1e3) return `${v / 1e3} k`;
+  return String(v);
+}
+
+/** Latency tick from µs: 10 ns, 1 µs, 100 µs, 10 ms, 1 s… */
+function timeTick(v: number): string {
+  if (v >= 1e6) return `${v / 1e6} s`;
+  if (v >= 1e3) return `${v / 1e3} ms`;
+  if (v >= 1) return `${v} µs`;
+  return `${Math.round(v * 1000)} ns`;
 }
 
 function decades(min: number, max: number): number[] {
@@ -69,9 +87,12 @@ export function renderReport(
   };
   const axisLabels = (at: number) => {
     for (const d of decades(tMin, tMax))
-      body.push(`<text x="${x(d)}" y="${at}" class="tick">${rate(d)}</text>`);
-    for (const d of decades(lMin, lMax))
-      body.push(`<text x="${lx(d)}" y="${at}" class="tick">${us(d).replace('.00', '')}</text>`);
+      body.push(`<text x="${x(d)}" y="${at}" class="tick">${rateTick(d)}</text>`);
+    const lat = decades(lMin, lMax);
+    const every = latWidth / Math.max(1, lat.length - 1) < 34 ? 2 : 1;
+    lat.forEach((d, i) => {
+      if (i % every === 0) body.push(`<text x="${lx(d)}" y="${at}" class="tick">${timeTick(d)}</text>`);
+    });
   };
   axisLabels(y - 8);
 
@@ -105,7 +126,7 @@ export function renderReport(
       }
       let text = `${rate(v)}${line.family === 'micro' ? ' calls' : ''}/s · ${mb(line.throughput.mbPerSec)} MB/s`;
       if (line.family === 'tidemq') {
-        text += ` · ${ratio(line.vsBestPeer?.ratio)} best peer · ${ratio(line.vsLimit?.ratio)} limit`;
+        text += ` · vs best peer ${ratio(line.vsBestPeer?.ratio)} · vs limit ${ratio(line.vsLimit?.ratio)}`;
       }
       if (!line.check.passed) text += ' · CHECK FAILED';
       body.push(
@@ -129,7 +150,7 @@ export function renderReport(
           `<line x1="${max}" y1="${cy - 6}" x2="${max}" y2="${cy + 6}" stroke="${color}" stroke-width="2"/>`,
         );
         body.push(
-          `<text x="${latLeft - 8}" y="${cy + 4}" class="lat" text-anchor="end">${esc(`p50 ${us(l.p50)} · p99 ${us(l.p99)}`)}</text>`,
+          `<text x="${latTextLeft}" y="${cy + 4}" class="lat">${esc(`p50 ${us(l.p50)} · p99 ${us(l.p99)}`)}</text>`,
         );
       }
       y += rowH;

@@ -145,7 +145,8 @@ export function addRatios(lines: ResultLine[]): void {
 function summary(line: ResultLine): string {
   if (line.status !== 'ok') return `${line.label}: ${line.status} — ${(line.reason ?? '').split('\n')[0]}`;
   const check = line.check.passed ? '' : '  CHECK FAILED';
-  return `${line.label}: ${rate(line.throughput.msgPerSec)} msg/s, ${line.throughput.mbPerSec} MB/s${check}`;
+  const unit = line.family === 'micro' ? 'calls/s' : 'msg/s';
+  return `${line.label}: ${rate(line.throughput.msgPerSec)} ${unit}, ${line.throughput.mbPerSec} MB/s${check}`;
 }
 
 export async function runBench(argv: string[]): Promise<BenchRun> {

@@ -1,46 +1,21 @@
-/**
- * The bench's view of the MessageStore facade, loaded at run time so the harness builds and runs
- * (reporting "not available") before the store has landed. The shapes come from
- * src/store/types.ts, so a changed field still fails the typecheck.
- */
-import type { AppendResult, Message, StoredMessage, StoreOptions, StoreStats } from '../src/store/types.js';
+/** The bench's view of the MessageStore facade, plus the methods issue 3 will add. */
+import { MessageStore } from '../src/index.js';
+import type { StoredRecord } from '../src/store/record-codec.js';
+import type { Message, StoreOptions } from '../src/store/types.js';
 
-export type { AppendResult, Message, StoredMessage, StoreOptions, StoreStats };
+export type { Message, StoredRecord };
 
-export interface BenchStore {
-  append(msg: Message): AppendResult;
-  appendBatch?(msgs: Message[]): unknown;
-  put(msg: Message): Promise<AppendResult>;
-  flush(): Promise<void>;
-  get(physicalOffset: number): StoredMessage | undefined;
-  scan(fromOffset?: number, max?: number): Iterable<StoredMessage>;
-  stats(): StoreStats;
-  close(): Promise<void>;
-  /** Issue 3: consume-queue reads. */
-  read?(topic: string, queueId: number, offset: number, max: number): unknown;
-  /** Issue 3: key index. */
-  queryByKey?(topic: string, key: string): unknown;
+/** Methods that have not landed yet (issue 3); the slots in scenarios/later.ts look for them. */
+export interface LaterApi {
+  read(topic: string, queueId: number, offset: number, max: number): unknown;
+  queryByKey(topic: string, key: string): unknown;
+  appendBatch(msgs: Message[]): unknown;
 }
 
-interface StoreModule {
-  MessageStore?: { open(dir: string, options?: StoreOptions): Promise<BenchStore> };
-}
+export type BenchStore = MessageStore & Partial<LaterApi>;
 
-/** Opens a store, or returns the reason it cannot (the facade is not built yet). */
-export async function openStore(dir: string, options?: StoreOptions): Promise<BenchStore | string> {
-  // A computed specifier: the facade may not exist in this checkout yet.
-  const specifier = new URL('../src/index.js', import.meta.url).href;
-  let mod: StoreModule;
-  try {
-    mod = (await import(specifier)) as StoreModule;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      return 'MessageStore is not available yet (src/index.ts has not landed)';
-    }
-    throw err;
-  }
-  if (mod.MessageStore === undefined) return 'src/index.ts does not export MessageStore yet';
-  return mod.MessageStore.open(dir, options);
+export async function openStore(dir: string, options?: StoreOptions): Promise<BenchStore> {
+  return MessageStore.open(dir, options);
 }
 
 /** Topic every bench message goes to. */

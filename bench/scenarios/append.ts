@@ -1,7 +1,7 @@
 /** tidemq: append() into the mapped commit log, single messages or batches; flush policy from env. */
 import { batchSize } from '../catalog.js';
 import { clockOverheadNs, runSyncLoop } from '../measure.js';
-import { fromLoop, notAvailable, num, syncMethod } from '../outcome.js';
+import { fromLoop, num, syncMethod } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { benchTopic, type Message, makeBody, openStore, recordBytesFor } from '../store-api.js';
 
@@ -9,7 +9,6 @@ export async function tidemqAppend(spec: ScenarioSpec, dir: string): Promise<Sce
   const bodyBytes = num(spec, 'bodyBytes');
   const batch = num(spec, 'batch');
   const store = await openStore(dir);
-  if (typeof store === 'string') return notAvailable(store);
 
   const msg: Message = { topic: benchTopic, body: makeBody(bodyBytes) };
   const msgs: Message[] = Array.from({ length: batch }, () => msg);

@@ -18,7 +18,6 @@ export async function laterSlot(spec: ScenarioSpec, dir: string): Promise<Scenar
   const need = needs[spec.kind];
   if (need === undefined) throw new Error(`no slot ${spec.kind}`);
   const store = await openStore(dir);
-  if (typeof store === 'string') return notAvailable(store);
   const present = need.method !== undefined && typeof store[need.method] === 'function';
   await store.close();
   return notAvailable(

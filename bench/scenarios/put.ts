@@ -3,7 +3,7 @@
  * share flushes (group commit). The scenario sets TIDEMQ_FLUSH=sync itself (catalog.ts).
  */
 import { runConcurrentLoop } from '../measure.js';
-import { fromLoop, notAvailable, num } from '../outcome.js';
+import { fromLoop, num } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { benchTopic, type Message, makeBody, openStore } from '../store-api.js';
 
@@ -14,7 +14,6 @@ export async function tidemqPut(spec: ScenarioSpec, dir: string): Promise<Scenar
   const bodyBytes = num(spec, 'bodyBytes');
   const concurrency = num(spec, 'concurrency');
   const store = await openStore(dir);
-  if (typeof store === 'string') return notAvailable(store);
 
   const msg: Message = { topic: benchTopic, body: makeBody(bodyBytes) };
   const first = await store.put(msg);

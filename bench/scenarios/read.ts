@@ -1,27 +1,19 @@
 /** tidemq: sequential zero-copy scan() and random get() over a prefilled commit log. */
 import { clockOverheadNs, runSyncLoop } from '../measure.js';
-import { fromLoop, notAvailable, num, syncMethod } from '../outcome.js';
+import { fromLoop, num, syncMethod } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
-import { type BenchStore, benchTopic, makeBody, openStore, type StoredMessage } from '../store-api.js';
+import { type BenchStore, benchTopic, makeBody, openStore, type StoredRecord } from '../store-api.js';
 
 /** Messages scanned per scan() call. */
 export const scanBatch = 256;
 
-/** How many messages the read scenarios prefill (and the peers, for the same work). */
+/** How many messages the read scenarios prefill (the peers prefill the same). */
 export function prefillCount(spec: ScenarioSpec): number {
-  const bodyBytes = num(spec, 'bodyBytes');
-  return Math.max(
-    1000,
-    Math.min(1_000_000, Math.floor(Math.min(spec.maxBytes, 256 * 1024 ** 2) / bodyBytes)),
-  );
+  return num(spec, 'messages');
 }
 
-async function prefill(
-  spec: ScenarioSpec,
-  dir: string,
-): Promise<{ store: BenchStore; offsets: number[] } | string> {
+async function prefill(spec: ScenarioSpec, dir: string): Promise<{ store: BenchStore; offsets: number[] }> {
   const store = await openStore(dir);
-  if (typeof store === 'string') return store;
   const body = makeBody(num(spec, 'bodyBytes'));
   const count = prefillCount(spec);
   const offsets = new Array<number>(count);
@@ -30,14 +22,13 @@ async function prefill(
 }
 
 /** A body is zero-copy when it is a view over the segment's mapping, not a copy in the JS heap. */
-function isMappingView(m: StoredMessage, segmentBytes: number): boolean {
+function isMappingView(m: StoredRecord, segmentBytes: number): boolean {
   return m.body.buffer.byteLength >= segmentBytes;
 }
 
 export async function tidemqScan(spec: ScenarioSpec, dir: string): Promise<ScenarioOutcome> {
   const bodyBytes = num(spec, 'bodyBytes');
   const filled = await prefill(spec, dir);
-  if (typeof filled === 'string') return notAvailable(filled);
   const { store, offsets } = filled;
   const segmentBytes = store.stats().segmentBytes;
   const start = offsets[0]!;
@@ -54,7 +45,7 @@ export async function tidemqScan(spec: ScenarioSpec, dir: string): Promise<Scena
     latencyUnit: `scan() call of up to ${scanBatch} messages`,
     call: () => {
       let n = 0;
-      let last: StoredMessage | undefined;
+      let last: StoredRecord | undefined;
       for (const m of store.scan(from, scanBatch)) {
         checksum += m.body[m.body.length >> 1]!;
         if (m.body.length !== bodyBytes) wrongSize++;
@@ -91,7 +82,6 @@ export async function tidemqScan(spec: ScenarioSpec, dir: string): Promise<Scena
 export async function tidemqGet(spec: ScenarioSpec, dir: string): Promise<ScenarioOutcome> {
   const bodyBytes = num(spec, 'bodyBytes');
   const filled = await prefill(spec, dir);
-  if (typeof filled === 'string') return notAvailable(filled);
   const { store, offsets } = filled;
   const segmentBytes = store.stats().segmentBytes;
   const order = randomOrder(offsets.length);

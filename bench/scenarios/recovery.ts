@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { nowNs } from '../measure.js';
-import { notAvailable, num } from '../outcome.js';
+import { num } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { openStore } from '../store-api.js';
 
@@ -17,7 +17,7 @@ interface Written {
   flushedPosition: number;
   appended: number;
 }
-type WriterMessage = Written | { type: 'unavailable'; reason: string } | { type: 'error'; message: string };
+type WriterMessage = Written | { type: 'error'; message: string };
 
 /** Env that keeps the writer's flusher from flushing (and checkpointing) during the run. */
 const holdFlushEnv = {
@@ -50,13 +50,11 @@ export async function tidemqRecovery(spec: ScenarioSpec, dir: string): Promise<S
   const writtenBytes = num(spec, 'writtenBytes');
   const bodyBytes = num(spec, 'bodyBytes');
   const written = await runWriter(dir, writtenBytes, bodyBytes);
-  if (written.type === 'unavailable') return notAvailable(written.reason);
   if (written.type === 'error') throw new Error(`recovery writer failed: ${written.message}`);
 
   const t0 = nowNs();
   const store = await openStore(dir);
   const openNs = nowNs() - t0;
-  if (typeof store === 'string') return notAvailable(store);
   const stats = store.stats();
   const rec = stats.recovery;
   const validatedBytes = rec.endOffset - rec.fromOffset;
