@@ -147,8 +147,8 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
 
     for (const size of d.readSizes) {
       const s = sizeLabel(size);
-      // enough messages that reads leave the CPU caches: up to 256 MiB of bodies or 1 M messages
-      const messages = o.quick ? 20_000 : Math.max(1000, Math.min(1_000_000, Math.floor((256 * MiB) / size)));
+      // more than the CPU caches hold: 64 MiB of bodies, at most 250 k messages (prefill time)
+      const messages = o.quick ? 20_000 : Math.max(1000, Math.min(250_000, Math.floor((64 * MiB) / size)));
       const p = { bodyBytes: size, messages };
       add('tidemq', `tidemq/read/scan/${size}`, `scan/${size}`, 'tidemq-scan', `tidemq scan() ${s}`, p);
       add('peer', `peer/lmdb/scan/${size}`, `scan/${size}`, 'lmdb-scan', `lmdb getRange() ${s}`, p);

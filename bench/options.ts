@@ -9,6 +9,8 @@ export interface BenchOptions {
   concurrency: number[] | undefined;
   durationMs: number;
   warmupMs: number;
+  /** Runs per scenario (each in a fresh process); the line reports the median by throughput. */
+  repeat: number;
   quick: boolean;
   micro: boolean;
   jsonPath: string;
@@ -28,6 +30,8 @@ export const usage = `Usage: npm run bench -- [options]      (or: tidemq bench [
   --concurrency <n,…>   concurrent putters for the sync put scenarios (default 1,8,64,256)
   --duration-ms <n>     measurement window per scenario (default 1000; --quick 150)
   --warmup-ms <n>       warm-up per scenario, excluded from the figures (default 250; --quick 50)
+  --repeat <n>          run each scenario n times, each in a fresh process, and report the
+                        median run by throughput (all n figures are in the JSON); default 1
   --quick               the whole run in under 30 s: one size, fewer scenarios, short windows
   --micro               micro-benchmarks only (benchmark.js: CRC32, record codec)
   --json <file>         JSON lines, appended (default bench-results/results.jsonl)
@@ -66,6 +70,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       concurrency: { type: 'string' },
       'duration-ms': { type: 'string' },
       'warmup-ms': { type: 'string' },
+      repeat: { type: 'string' },
       quick: { type: 'boolean', default: false },
       micro: { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -84,6 +89,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     concurrency: numberList('concurrency', values.concurrency),
     durationMs: positive('duration-ms', values['duration-ms'], quick ? 150 : 1000),
     warmupMs: positive('warmup-ms', values['warmup-ms'], quick ? 50 : 250),
+    repeat: Math.max(1, Math.round(positive('repeat', values.repeat, 1))),
     quick,
     micro: values.micro === true,
     jsonPath: values.json ?? 'bench-results/results.jsonl',

@@ -29,9 +29,9 @@ export class Progress {
     }
   }
 
-  /** A scenario finished; `summary` is its one-line result. */
-  end(summary: string): void {
-    this.done++;
+  /** A scenario finished after `runs` runs (--repeat); `summary` is its one-line result. */
+  end(summary: string, runs = 1): void {
+    this.done += runs;
     const line = `[${String(this.done).padStart(String(this.total).length)}/${this.total}] ${summary}`;
     if (this.tty) {
       this.out.write(`\r\x1b[2K${line}\n`);
