@@ -28,10 +28,10 @@ function defaults(o: BenchOptions): Defaults {
       appendSizes: o.sizes ?? [100],
       putSizes: o.sizes ?? [100],
       readSizes: o.sizes ?? [100],
-      concurrency: o.concurrency ?? [1, 64],
+      concurrency: o.concurrency ?? [8],
       crcSizes: o.sizes ?? [1024],
       maxBytes: 64 * MiB,
-      recoveryBytes: 32 * MiB,
+      recoveryBytes: 16 * MiB,
     };
   }
   return {

@@ -113,7 +113,8 @@ export interface ConcurrentLoopOptions {
 /**
  * N concurrent callers. The window is clock-driven (no timers, so callers whose promises resolve
  * in microtasks cannot starve it): a call counts when it completes inside the window, and records
- * its own call-to-completion time.
+ * its own call-to-completion time. When a call takes longer than the whole window (a slow disk),
+ * the window stretches to the first completion, so a figure is never built from zero calls.
  */
 export async function runConcurrentLoop(o: ConcurrentLoopOptions): Promise<LoopResult> {
   const recorder = new LatencyRecorder();
@@ -125,15 +126,18 @@ export async function runConcurrentLoop(o: ConcurrentLoopOptions): Promise<LoopR
   const worker = async (id: number) => {
     for (;;) {
       const t0 = nowNs();
-      if (t0 >= windowEnd) return;
+      if (t0 >= windowEnd && measuredCalls > 0) return;
       await o.call(id);
       const t1 = nowNs();
       totalCalls++;
-      if (t1 >= windowStart && t1 < windowEnd) {
-        measuredCalls++;
-        recorder.recordNsWithCount(t1 - t0, o.opsPerCall);
-        if (measuredCalls >= o.maxCalls) windowEnd = t1;
+      if (t1 < windowStart) continue;
+      if (t1 >= windowEnd) {
+        if (measuredCalls > 0) continue;
+        windowEnd = t1 + 1; // stretched to the first completion
       }
+      measuredCalls++;
+      recorder.recordNsWithCount(t1 - t0, o.opsPerCall);
+      if (measuredCalls >= o.maxCalls) windowEnd = t1;
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, (_, i) => worker(i)));

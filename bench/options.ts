@@ -28,8 +28,8 @@ export const usage = `Usage: npm run bench -- [options]      (or: tidemq bench [
   --sizes <n,…>         message body sizes in bytes (default: 100,1024,4096,65536 for append;
                         100,1024 for put and read)
   --concurrency <n,…>   concurrent putters for the sync put scenarios (default 1,8,64,256)
-  --duration-ms <n>     measurement window per scenario (default 1000; --quick 150)
-  --warmup-ms <n>       warm-up per scenario, excluded from the figures (default 250; --quick 50)
+  --duration-ms <n>     measurement window per scenario (default 1000; --quick 100)
+  --warmup-ms <n>       warm-up per scenario, excluded from the figures (default 250; --quick 30)
   --repeat <n>          run each scenario n times, each in a fresh process, and report the
                         median run by throughput (all n figures are in the JSON); default 1
   --quick               the whole run in under 30 s: one size, fewer scenarios, short windows
@@ -87,8 +87,8 @@ export function parseOptions(argv: string[]): BenchOptions {
       .filter((s) => s !== ''),
     sizes: numberList('sizes', values.sizes),
     concurrency: numberList('concurrency', values.concurrency),
-    durationMs: positive('duration-ms', values['duration-ms'], quick ? 150 : 1000),
-    warmupMs: positive('warmup-ms', values['warmup-ms'], quick ? 50 : 250),
+    durationMs: positive('duration-ms', values['duration-ms'], quick ? 100 : 1000),
+    warmupMs: positive('warmup-ms', values['warmup-ms'], quick ? 30 : 250),
     repeat: Math.max(1, Math.round(positive('repeat', values.repeat, 1))),
     quick,
     micro: values.micro === true,

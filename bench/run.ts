@@ -183,6 +183,7 @@ export async function runBench(argv: string[]): Promise<BenchRun> {
   const lines: ResultLine[] = [];
   for (const spec of catalog) {
     const runs: { outcome: ScenarioOutcome; wallMs: number }[] = [];
+    const loadAvg1m = Math.round(os.loadavg()[0]! * 100) / 100;
     for (let i = 0; i < options.repeat; i++) {
       progress.begin(
         options.repeat > 1 ? `${spec.name} (${i + 1}/${options.repeat})` : spec.name,
@@ -203,6 +204,7 @@ export async function runBench(argv: string[]): Promise<BenchRun> {
     const chosen = medianRun(runs);
     const line = toLine(spec, chosen.outcome, ctx);
     line.wallMs = chosen.wallMs;
+    line.loadAvg1m = loadAvg1m;
     if (runs.length > 1) {
       line.extra.repeatMsgPerSec = runs
         .map((r) => Math.round(r.outcome.ops / (r.outcome.elapsedMs / 1000)))

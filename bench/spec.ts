@@ -109,6 +109,8 @@ export interface ResultLine {
   warmupMs: number;
   durationMs: number;
   elapsedMs: number;
+  /** 1-minute load average when the scenario started: other work on the machine skews figures. */
+  loadAvg1m?: number;
   /** Wall time of the whole child process (setup, warm-up, measurement, teardown). */
   wallMs?: number;
   ops: number;

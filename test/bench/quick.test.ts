@@ -21,6 +21,9 @@ t.test('bench: --quick runs every scenario and each one proves its path', async 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tidemq-bench-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const jsonPath = path.join(dir, 'results.jsonl');
+  // tap's process-info hook (NODE_OPTIONS=--import …) would load into every scenario child and
+  // double the run time; the bench's children run bare, as under `npm run bench`.
+  delete process.env.NODE_OPTIONS;
   const started = Date.now();
   const run = await runBench(['--quick', '--json', jsonPath, '--report', path.join(dir, 'report.svg')]);
   t.comment(`bench --quick took ${Date.now() - started} ms`);
