@@ -4,6 +4,7 @@
 
 #include "addon_state.h"
 #include "crc32.h"
+#include "js_util.h"
 #include "wraps.h"
 
 namespace tidemq {
@@ -44,13 +45,17 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
   }
 
   Napi::Value Crc32Js(const Napi::CallbackInfo& info) {
+    if (!info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(info.Env(), "crc32: buf must be a Uint8Array");
+    }
     auto buf = info[0].As<Napi::Uint8Array>();
-    size_t offset = info[1].As<Napi::Number>().Uint32Value();
-    size_t length = info[2].As<Napi::Number>().Uint32Value();
-    if (offset + length > buf.ByteLength()) {
+    const uint64_t offset = ArgIndex(info, 1, "crc32", "offset");
+    const uint64_t length = ArgIndex(info, 2, "crc32", "length");
+    if (offset > buf.ByteLength() || length > buf.ByteLength() - offset) {
       throw Napi::RangeError::New(info.Env(), "crc32: range outside the buffer");
     }
-    return Napi::Number::New(info.Env(), Crc32(buf.Data() + offset, length));
+    return Napi::Number::New(info.Env(), Crc32(buf.Data() + offset, static_cast<size_t>(length)));
   }
 
   AddonState state_;

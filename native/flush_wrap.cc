@@ -36,7 +36,7 @@ class FlushWorker : public PromiseWorker {
 Napi::Value FlushJs(const Napi::CallbackInfo& info, AddonState& state) {
   const MappedRange range = ArgMappedRange(info, "flush", *state.mappings);
   auto* worker = new FlushWorker(info.Env(), range, state.flushFaults.Take());
-  return worker->Queue_();
+  return worker->QueueForPromise();
 }
 
 Napi::Value FlushSyncJs(const Napi::CallbackInfo& info, AddonState& state) {

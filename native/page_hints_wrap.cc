@@ -47,7 +47,7 @@ Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state) {
     throw Napi::TypeError::New(info.Env(), "prefault: the mapping is read-only");
   }
   auto* worker = new PrefaultWorker(info.Env(), range);
-  return worker->Queue_();
+  return worker->QueueForPromise();
 }
 
 }  // namespace tidemq

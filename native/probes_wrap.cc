@@ -66,7 +66,7 @@ Napi::Value ProbeGroupCommitJs(const Napi::CallbackInfo& info, AddonState& /*sta
   }
   auto* worker = new GroupCommitWorker(env, std::move(path), static_cast<unsigned>(concurrency),
                                        static_cast<size_t>(recordBytes), durationMs);
-  return worker->Queue_();
+  return worker->QueueForPromise();
 }
 
 }  // namespace tidemq

@@ -22,7 +22,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   // Keeps obj alive until the worker is destroyed (on the JS thread, after settling).
   void Pin(Napi::Object obj) { pinned_ = Napi::Persistent(obj); }
 
-  Napi::Promise Queue_() {
+  Napi::Promise QueueForPromise() {
     Napi::Promise promise = deferred_.Promise();
     Queue();  // the worker deletes itself after OnOK/OnError
     return promise;

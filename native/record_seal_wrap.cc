@@ -63,7 +63,7 @@ Napi::Value SealRecordsJs(const Napi::CallbackInfo& info, AddonState& /*state*/)
 Napi::Value CommitJs(const Napi::CallbackInfo& info, AddonState& state) {
   const CommitArgs a = ArgCommit(info, "commit");
   auto* worker = new CommitWorker(info.Env(), a, a.flush ? state.flushFaults.Take() : 0);
-  return worker->Queue_();
+  return worker->QueueForPromise();
 }
 
 }  // namespace tidemq

@@ -232,8 +232,14 @@ export class StoredRecord {
     this.topicPos = layout.bodyLengthPos + 4 + bodyLength;
   }
 
+  /** Offset message id from the record's own store host (IPv4) and offset. */
   get msgId(): string {
-    return offsetMsgId(this.storeHost, this.physicalOffset);
+    const v = this.view;
+    if (v.getInt32(this.pos + OFF_SYS_FLAG, false) & SYSFLAG_STOREHOST_V6) {
+      return offsetMsgId(this.storeHost, this.physicalOffset);
+    }
+    const at = recordLayout(v, this.pos).storeTimestampPos + 8;
+    return offsetMsgId({ ip: v.getUint32(at, false), port: v.getInt32(at + 4, false) }, this.physicalOffset);
   }
 
   get topic(): string {

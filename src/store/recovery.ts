@@ -242,7 +242,9 @@ function dataExtent(seg: MappedSegment, pos: number): number {
   let w = words.length - 1;
   const stopWord = Math.floor(pos / 4);
   while (w >= stopWord && words[w] === 0) w--;
-  return Math.max(0, (w + 1) * 4 - pos);
+  let end = (w + 1) * 4;
+  while (end > pos && seg.buf[end - 1] === 0) end--;
+  return Math.max(0, end - pos);
 }
 
 /** Zero the damaged tail after `pos` (so stale bytes can never be read as records) and force it. */

@@ -1,0 +1,201 @@
+// Standalone test of the napi-free core, built under AddressSanitizer and UBSan by
+// test/unit/native-core-sanitizer.test.ts:
+//   g++ -std=c++17 -fsanitize=address,undefined -fno-sanitize-recover=all -pthread
+//       native/test/core_test.cc native/crc32.cc native/recovery_scan.cc ... (every core .cc)
+// Every buffer the scan sees is a heap block of exactly the scanned size, so a read past `end`
+// is an ASan report. Usage: core_test [seed] [iterations]. Exit 0 and "core_test: ok" on success.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../crc32.h"
+#include "../dir_lock.h"
+#include "../flush.h"
+#include "../mapped_file.h"
+#include "../page_hints.h"
+#include "../probes.h"
+#include "../recovery_scan.h"
+
+using namespace tidemq;
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                     \
+    }                                                                 \
+  } while (0)
+
+void PutU32(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 24);
+  p[1] = uint8_t(v >> 16);
+  p[2] = uint8_t(v >> 8);
+  p[3] = uint8_t(v);
+}
+void PutU64(uint8_t* p, uint64_t v) {
+  PutU32(p, uint32_t(v >> 32));
+  PutU32(p + 4, uint32_t(v));
+}
+
+// Appends one valid V1/IPv4 record at the end of seg (physical offset = from + position).
+void AppendRecord(std::vector<uint8_t>* seg, uint64_t from, const std::string& body,
+                  const std::string& topic, const std::string& props, int64_t storeTs) {
+  const size_t total = kMinRecordBytes + body.size() + topic.size() + props.size();
+  const size_t pos = seg->size();
+  seg->resize(pos + total, 0);
+  uint8_t* r = seg->data() + pos;
+  PutU32(r, uint32_t(total));
+  PutU32(r + kOffMagic, kMagicV1);
+  PutU32(r + kOffBodyCrc,
+         Crc32(reinterpret_cast<const uint8_t*>(body.data()), body.size()) & 0x7FFFFFFFu);
+  PutU64(r + kOffPhysicalOffset, from + pos);
+  PutU64(r + 56, uint64_t(storeTs));
+  PutU32(r + 84, uint32_t(body.size()));
+  std::memcpy(r + 88, body.data(), body.size());
+  size_t p = 88 + body.size();
+  r[p++] = uint8_t(topic.size());
+  std::memcpy(r + p, topic.data(), topic.size());
+  p += topic.size();
+  r[p++] = uint8_t(props.size() >> 8);
+  r[p++] = uint8_t(props.size());
+  std::memcpy(r + p, props.data(), props.size());
+}
+
+// Scans a private heap copy of exactly [0, end) of bytes, so ASan sees any over-read.
+ScanResult ScanExact(const std::vector<uint8_t>& bytes, size_t start, size_t end, uint64_t from,
+                     bool crc) {
+  std::unique_ptr<uint8_t[]> exact(new uint8_t[end == 0 ? 1 : end]);
+  if (end > 0) std::memcpy(exact.get(), bytes.data(), end);
+  return ScanRecords(exact.get(), start, end, from, crc);
+}
+
+void TestCrc() {
+  const char* check = "123456789";
+  CHECK(Crc32(reinterpret_cast<const uint8_t*>(check), 9) == 0xCBF43926u);
+  CHECK(Crc32(nullptr, 0) == 0);
+  // Split computation through the seed equals one pass.
+  std::vector<uint8_t> data(1000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 7);
+  CHECK(Crc32(data.data() + 333, 667, Crc32(data.data(), 333)) == Crc32(data.data(), 1000));
+}
+
+void TestScanValid() {
+  std::vector<uint8_t> seg;
+  const uint64_t from = 1 << 20;
+  for (int i = 0; i < 10; ++i) {
+    AppendRecord(&seg, from, std::string(size_t(i * 13), char('a' + i)), "TopicTest", "k\1v\2",
+                 1000 + i);
+  }
+  const size_t blankAt = seg.size();
+  seg.resize(seg.size() + 64, 0);
+  PutU32(seg.data() + blankAt, 64);
+  PutU32(seg.data() + blankAt + 4, kMagicBlank);
+  ScanResult r = ScanExact(seg, 0, seg.size(), from, true);
+  CHECK(r.stop == ScanStop::kBlank);
+  CHECK(r.endPosition == blankAt);
+  CHECK(r.records == 10);
+  CHECK(r.firstStoreTimestamp == 1000 && r.lastStoreTimestamp == 1009);
+  r = ScanExact(seg, 0, seg.size(), from + 1, true);
+  CHECK(r.stop == ScanStop::kOffsetMismatch && r.endPosition == 0);
+  for (size_t cut = 0; cut <= seg.size(); ++cut) {
+    r = ScanExact(seg, 0, cut, from, true);
+    CHECK(r.endPosition <= cut);
+  }
+}
+
+void TestScanGarbage(uint32_t seed, int iterations) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> base;
+  for (int i = 0; i < 20; ++i) AppendRecord(&base, 0, std::string(size_t(i * 5), 'x'), "T", "", i);
+  for (int it = 0; it < iterations; ++it) {
+    std::vector<uint8_t> bytes;
+    if (it % 2 == 0) {
+      bytes = base;
+      for (int m = int(rng() % 8) + 1; m > 0; --m) bytes[rng() % bytes.size()] = uint8_t(rng());
+    } else {
+      bytes.resize(rng() % 2048);
+      for (auto& b : bytes) b = uint8_t(rng());
+      for (size_t p = 0; p + 8 <= bytes.size() && rng() % 10 < 7; p += 91 + rng() % 200) {
+        PutU32(bytes.data() + p, 91 + rng() % 300);
+        const uint32_t magics[] = {kMagicV1, kMagicV2, kMagicBlank};
+        PutU32(bytes.data() + p + 4, magics[rng() % 3]);
+      }
+    }
+    const size_t end = bytes.empty() ? 0 : rng() % (bytes.size() + 1);
+    const size_t start = end == 0 ? 0 : rng() % (end + 1);
+    const ScanResult r = ScanExact(bytes, start, end, 0, rng() % 2 == 0);
+    CHECK(r.endPosition >= start && r.endPosition <= end);
+  }
+}
+
+void TestMappedFileAndFlush() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tidemq-core-XXXXXX";
+  std::vector<char> dirBuf(templ.begin(), templ.end());
+  dirBuf.push_back('\0');
+  char* dir = dirBuf.data();
+  if (mkdtemp(dir) == nullptr) {
+    ++failures;
+    return;
+  }
+  const std::string path = std::string(dir) + "/seg";
+  Mapping m;
+  const char* detail = nullptr;
+  CHECK(!MapFile(path, 1 << 16, kMapCreate, &m, &detail));
+  CHECK(MapFile(path, 1 << 16, kMapCreate, &m, &detail).code == EEXIST);
+  static_cast<uint8_t*>(m.base)[100] = 42;
+  CHECK(!FlushRange(m.base, 100, 1));
+  CHECK(!AdviseRange(m.base, 10, 5000, Advice::kSequential));
+  PrefaultRange(m.base, 200, (1 << 16) - 200);
+  UnmapFile(m.base, m.length);
+  Mapping again;
+  CHECK(!MapFile(path, 0, kMapReadOnly, &again, &detail));
+  CHECK(again.length == (1 << 16) && static_cast<uint8_t*>(again.base)[100] == 42);
+  UnmapFile(again.base, again.length);
+
+  FlushFaults faults;
+  faults.Arm(EIO, 2);
+  CHECK(faults.Take() == EIO && faults.Take() == EIO && faults.Take() == 0);
+
+  int fd = -1, fd2 = -1;
+  const std::string lock = std::string(dir) + "/lock";
+  CHECK(!LockFile(lock, &fd));
+  CHECK(LockFile(lock, &fd2).code == EWOULDBLOCK);
+  CHECK(!UnlockFile(fd));
+
+  ProbeResult pr;
+  CHECK(!ProbeGroupCommit(std::string(dir) + "/probe", 3, 100, 50, &pr));
+  CHECK(pr.ops > 0 && pr.syncs > 0 && pr.syncs <= pr.ops);
+  unlink(path.c_str());
+  unlink(lock.c_str());
+  rmdir(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const uint32_t seed = argc > 1 ? uint32_t(std::strtoul(argv[1], nullptr, 10)) : 12345u;
+  const int iterations = argc > 2 ? std::atoi(argv[2]) : 2000;
+  std::printf("core_test: seed %u, %d iterations\n", seed, iterations);
+  TestCrc();
+  TestScanValid();
+  TestScanGarbage(seed, iterations);
+  TestMappedFileAndFlush();
+  if (failures != 0) {
+    std::printf("core_test: %d failures\n", failures);
+    return 1;
+  }
+  std::printf("core_test: ok\n");
+  return 0;
+}

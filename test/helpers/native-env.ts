@@ -1,0 +1,57 @@
+// Shared by the native tests: the repository root (found from this file's location, so tests
+// run the same from dist/ in any checkout) and temporary directories removed at teardown.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** dist/test/helpers/native-env.js -> ../../..; test/helpers/native-env.ts -> ../.. */
+export const repoRoot = here.split(path.sep).includes('dist')
+  ? path.resolve(here, '..', '..', '..')
+  : path.resolve(here, '..', '..');
+
+/**
+ * The real RocketMQ 4.x segment in shared/fixtures beside the repository (CI: a clone with
+ * shared/ next to it). A git worktree one level deeper finds it one directory further up.
+ */
+export const rocketmqSegmentPath = (() => {
+  const name = 'rocketmq-4x-commitlog-00000000000000000000.bin';
+  const candidates = [
+    path.join(repoRoot, '..', 'shared', 'fixtures', name),
+    path.join(repoRoot, '..', '..', 'shared', 'fixtures', name),
+  ];
+  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0]!;
+})();
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+/** A fresh directory under os.tmpdir(), removed when the test ends. */
+export function tempDir(t: Teardown, prefix = 'tidemq-native-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** mulberry32: a small seeded PRNG, so random tests can print and replay their seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** TIDEMQ_SEED from the environment, else a fresh one. */
+export function testSeed(): number {
+  const fromEnv = process.env.TIDEMQ_SEED;
+  return fromEnv !== undefined && fromEnv !== ''
+    ? Number(fromEnv) >>> 0
+    : (Date.now() ^ (Math.random() * 2 ** 32)) >>> 0;
+}

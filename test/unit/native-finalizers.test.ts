@@ -1,0 +1,24 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { tempDir } from '../helpers/native-env.js';
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'finalizer-child.js');
+
+t.test('mapped-file: finalizers unmap exactly the mappings nothing references', async (t) => {
+  const dir = tempDir(t);
+  const out = execFileSync(process.execPath, ['--expose-gc', child, dir], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!);
+  t.same(r.start, { mapped: 0, unmapped: 0 });
+  t.same(r.afterCreate, { mapped: 10, unmapped: 0 }, 'ten mappings counted');
+  t.same(r.afterDrop, { mapped: 10, unmapped: 10 }, 'all ten unmapped after gc');
+  t.equal(r.beforeViewGc, 10);
+  t.ok(r.viewReadable, 'a view over an unlinked file stays readable across gc');
+  t.equal(r.whileViewAlive, 10, 'not unmapped while a view is alive');
+  t.equal(r.afterViewDropped, 11, 'unmapped once the view is dropped');
+  t.same(r.end, { mapped: 15, unmapped: 15 }, 'mappings pinned by in-flight flushes unmapped afterwards');
+});
