@@ -151,6 +151,14 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
       const messages = o.quick ? 20_000 : Math.max(1000, Math.min(250_000, Math.floor((64 * MiB) / size)));
       const p = { bodyBytes: size, messages };
       add('tidemq', `tidemq/read/scan/${size}`, `scan/${size}`, 'tidemq-scan', `tidemq scan() ${s}`, p);
+      add(
+        'tidemq',
+        `tidemq/read/queue/${size}`,
+        `scan/${size}`,
+        'tidemq-read-queue',
+        `tidemq read() queue ${s}`,
+        p,
+      );
       add('peer', `peer/lmdb/scan/${size}`, `scan/${size}`, 'lmdb-scan', `lmdb getRange() ${s}`, p);
       add('peer', `peer/sqlite/scan/${size}`, `scan/${size}`, 'sqlite-scan', `sqlite SELECT range ${s}`, p);
       add('tidemq', `tidemq/read/get/${size}`, `get/${size}`, 'tidemq-get', `tidemq get() random ${s}`, p);
@@ -167,21 +175,33 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
       { bodyBytes: 1024, writtenBytes: d.recoveryBytes },
     );
 
-    // Slots for issue 3 (consume queues, dispatch, key index): they report "not available"
-    // until the store offers the method, rather than inventing figures.
-    const slot = { slot: true };
+    // Issue 3: dispatch to consume queues and the key index while appending, rebuild, key lookup.
+    const queueMessages = o.quick ? 20_000 : 250_000;
+    add('tidemq', 'tidemq/dispatch/100', 'dispatch', 'tidemq-dispatch', 'tidemq append + dispatch, lag', {
+      bodyBytes: 100,
+    });
     add(
       'tidemq',
-      'tidemq/slot/read-queue',
-      'slot',
-      'slot-read-queue',
-      'tidemq read() via consume queue',
-      {},
-      slot,
+      'tidemq/rebuild/1024',
+      'rebuild',
+      'tidemq-rebuild',
+      `tidemq rebuild, ${queueMessages / 1000} k × 1 KiB`,
+      {
+        bodyBytes: 1024,
+        messages: queueMessages,
+      },
     );
-    add('tidemq', 'tidemq/slot/dispatch-lag', 'slot', 'slot-dispatch', 'tidemq dispatch lag', {}, slot);
-    add('tidemq', 'tidemq/slot/rebuild', 'slot', 'slot-rebuild', 'tidemq consume-queue rebuild', {}, slot);
-    add('tidemq', 'tidemq/slot/key-lookup', 'slot', 'slot-key-lookup', 'tidemq queryByKey()', {}, slot);
+    add(
+      'tidemq',
+      'tidemq/key-lookup/100',
+      'key',
+      'tidemq-key-lookup',
+      `tidemq queryByKey(), ${queueMessages / 1000} k keys`,
+      {
+        bodyBytes: 100,
+        messages: queueMessages,
+      },
+    );
   }
 
   for (const size of d.crcSizes) {
@@ -202,30 +222,14 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
   }
   for (const size of o.quick ? d.readSizes : d.putSizes) {
     const group = `micro/record/${size}`;
-    add(
-      'micro',
-      `micro/record/encode/${size}`,
-      group,
-      'micro-record',
-      `record encode ${sizeLabel(size)}`,
-      {
-        bodyBytes: size,
-        op: 'encode',
-      },
-      { slot: true },
-    );
-    add(
-      'micro',
-      `micro/record/decode/${size}`,
-      group,
-      'micro-record',
-      `record decode ${sizeLabel(size)}`,
-      {
-        bodyBytes: size,
-        op: 'decode',
-      },
-      { slot: true },
-    );
+    add('micro', `micro/record/encode/${size}`, group, 'micro-record', `record encode ${sizeLabel(size)}`, {
+      bodyBytes: size,
+      op: 'encode',
+    });
+    add('micro', `micro/record/decode/${size}`, group, 'micro-record', `record decode ${sizeLabel(size)}`, {
+      bodyBytes: size,
+      op: 'decode',
+    });
   }
 
   return list.filter((spec) => matchesAny(spec.name, o.scenarios));
@@ -246,8 +250,12 @@ export function groupTitle(group: string): string {
       return `Random read — ${size} bodies`;
     case 'recovery':
       return 'Recovery after SIGKILL';
-    case 'slot':
-      return 'Later (issue 3)';
+    case 'dispatch':
+      return 'Dispatch to consume queues while appending at full speed (latency column: dispatch lag)';
+    case 'rebuild':
+      return 'Rebuild consume queues and key index from the commit log';
+    case 'key':
+      return 'Key lookup (index file)';
     case 'micro': {
       const n = b !== undefined ? sizeLabel(Number(b)) : '';
       return a === 'crc32' ? `Micro: CRC32 of ${n}` : `Micro: record codec, ${n} bodies`;

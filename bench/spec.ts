@@ -32,8 +32,6 @@ export interface ScenarioSpec {
   /** Measurement window (the scenario also stops at maxBytes of payload, whichever comes first). */
   durationMs: number;
   maxBytes: number;
-  /** A slot for a feature that has not landed yet: "not available" is an expected answer. */
-  slot?: boolean;
 }
 
 export interface LatencySummary {

@@ -5,14 +5,8 @@ import type { Message, StoreOptions } from '../src/store/types.js';
 
 export type { Message, StoredRecord };
 
-/** Methods that have not landed yet (issue 3); the slots in scenarios/later.ts look for them. */
-export interface LaterApi {
-  read(topic: string, queueId: number, offset: number, max: number): unknown;
-  queryByKey(topic: string, key: string): unknown;
-  appendBatch(msgs: Message[]): unknown;
-}
-
-export type BenchStore = MessageStore & Partial<LaterApi>;
+/** A batch append may land later; until then a batch is a loop of append(). */
+export type BenchStore = MessageStore & { appendBatch?: (msgs: Message[]) => unknown };
 
 export async function openStore(dir: string, options?: StoreOptions): Promise<BenchStore> {
   return MessageStore.open(dir, options);

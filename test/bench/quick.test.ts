@@ -4,18 +4,6 @@ import path from 'node:path';
 import t from 'tap';
 import { runBench } from '../../bench/run.js';
 import type { ResultLine } from '../../bench/spec.js';
-import { native } from '../../src/native.js';
-
-async function storeLanded(): Promise<boolean> {
-  try {
-    const mod = (await import(new URL('../../src/index.js', import.meta.url).href)) as {
-      MessageStore?: unknown;
-    };
-    return mod.MessageStore !== undefined;
-  } catch {
-    return false;
-  }
-}
 
 t.test('bench: --quick runs every scenario and each one proves its path', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tidemq-bench-test-'));
@@ -36,24 +24,7 @@ t.test('bench: --quick runs every scenario and each one proves its path', async 
   t.ok(lines.length >= 10, 'the quick run covers the scenario groups');
   t.same(run.failures, [], 'no scenario failed or failed its check');
 
-  const store = await storeLanded();
-  const probes = typeof native.probeMemcpy === 'function' && typeof native.probeGroupCommit === 'function';
-  const slots = new Set([
-    'tidemq/slot/read-queue',
-    'tidemq/slot/dispatch-lag',
-    'tidemq/slot/rebuild',
-    'tidemq/slot/key-lookup',
-  ]);
   for (const line of lines) {
-    if (line.status === 'not-available') {
-      const allowed =
-        slots.has(line.scenario) ||
-        line.scenario.startsWith('micro/record/') ||
-        (line.family === 'tidemq' && !store) ||
-        (line.family === 'limit' && !probes);
-      t.ok(allowed, `${line.scenario} may be unavailable: ${line.reason}`);
-      continue;
-    }
     t.equal(line.status, 'ok', `${line.scenario} ran`);
     t.ok(line.throughput.msgPerSec > 0, `${line.scenario} throughput > 0`);
     t.ok(line.check.passed, `${line.scenario} check passed: ${line.check.description}`);
