@@ -167,6 +167,7 @@ export function renderReport(
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
+<title>tidemq benchmark: throughput and latency of tidemq, its peers and the machine limits</title>
 <defs>
 <pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eef0f2"/><line x1="0" y1="0" x2="0" y2="6" stroke="#8c959f" stroke-width="2"/></pattern>
 <style>
