@@ -160,10 +160,14 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
         p,
       );
       add('peer', `peer/lmdb/scan/${size}`, `scan/${size}`, 'lmdb-scan', `lmdb getRange() ${s}`, p);
-      add('peer', `peer/sqlite/scan/${size}`, `scan/${size}`, 'sqlite-scan', `sqlite SELECT range ${s}`, p);
+      if (!o.quick) {
+        add('peer', `peer/sqlite/scan/${size}`, `scan/${size}`, 'sqlite-scan', `sqlite SELECT range ${s}`, p);
+      }
       add('tidemq', `tidemq/read/get/${size}`, `get/${size}`, 'tidemq-get', `tidemq get() random ${s}`, p);
       add('peer', `peer/lmdb/get/${size}`, `get/${size}`, 'lmdb-get', `lmdb get() random ${s}`, p);
-      add('peer', `peer/sqlite/get/${size}`, `get/${size}`, 'sqlite-get', `sqlite SELECT by id ${s}`, p);
+      if (!o.quick) {
+        add('peer', `peer/sqlite/get/${size}`, `get/${size}`, 'sqlite-get', `sqlite SELECT by id ${s}`, p);
+      }
     }
 
     add(

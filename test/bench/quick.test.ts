@@ -5,6 +5,10 @@ import t from 'tap';
 import { runBench } from '../../bench/run.js';
 import type { ResultLine } from '../../bench/spec.js';
 
+// --quick takes ~25 s on an idle 2-core machine; a machine shared with other jobs can be several
+// times slower, and a timeout there would say nothing about the bench.
+t.setTimeout(600_000);
+
 t.test('bench: --quick runs every scenario and each one proves its path', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tidemq-bench-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
