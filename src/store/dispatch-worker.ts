@@ -14,6 +14,7 @@ import { MapFlags, native } from '../native.js';
 import { ConsumeQueue } from './consume-queue.js';
 import { IndexFile, type IndexGeometry, listIndexFiles } from './index-file.js';
 import { segmentFileName } from './mapped-segment.js';
+import { collectGarbage } from './reclaim.js';
 import {
   javaHashCode,
   MAGIC_BLANK,
@@ -59,6 +60,8 @@ export interface FlushTask {
 export interface RetentionTask {
   kind: 'retention';
   minPhysicalOffset: number;
+  /** Space is short: collect garbage now so the deleted segments' mappings go. */
+  reclaim: boolean;
 }
 
 export type WorkerTask = InitTask | DispatchTask | FlushTask | RetentionTask;
@@ -105,6 +108,22 @@ function segment(fromOffset: number): Segment {
     segments.set(fromOffset, s);
   }
   return s;
+}
+
+/**
+ * Keep only the newest segment mapped between tasks: the others are behind the dispatcher for
+ * good (or deleted by retention), and a deleted segment's disk space comes back only once no
+ * thread maps it. Releasing is immediate (detach), not left to a garbage collection.
+ */
+function releaseOlderSegments(): void {
+  let newest = -1;
+  for (const from of segments.keys()) if (from > newest) newest = from;
+  for (const [from, seg] of segments) {
+    if (from !== newest) {
+      segments.delete(from);
+      native.releaseMapping(seg.mapping);
+    }
+  }
 }
 
 function topicEntry(bytes: Uint8Array, start: number, length: number): TopicEntry {
@@ -252,6 +271,7 @@ function dispatch(task: DispatchTask): DispatchResult {
   }
   for (const part of touched) progress!.setCount(part.slot, part.cq!.maxOffset);
   progress!.publish();
+  releaseOlderSegments();
   return { end, records, newSlots };
 }
 
@@ -286,7 +306,14 @@ async function flush(): Promise<void> {
 }
 
 function retention(minPhysicalOffset: number): void {
-  for (const [from] of segments) if (from < minPhysicalOffset) segments.delete(from);
+  // A deleted segment's space is only returned once no thread maps it: release this thread's
+  // private mappings of deleted segments now rather than at some later garbage collection.
+  for (const [from, seg] of segments) {
+    if (from < minPhysicalOffset) {
+      segments.delete(from);
+      native.releaseMapping(seg.mapping);
+    }
+  }
   for (const list of topicsByHash.values()) {
     for (const t of list) for (const p of t.partitions) p?.cq?.deleteBefore(minPhysicalOffset);
   }
@@ -307,12 +334,18 @@ export default async function run(task: WorkerTask): Promise<DispatchResult | un
       for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
       return undefined;
     case 'dispatch':
-      return dispatch(task);
+      try {
+        return dispatch(task);
+      } catch (err) {
+        releaseOlderSegments();
+        throw err;
+      }
     case 'flush':
       await flush();
       return undefined;
     case 'retention':
       retention(task.minPhysicalOffset);
+      if (task.reclaim) collectGarbage();
       return undefined;
   }
 }

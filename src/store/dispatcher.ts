@@ -86,7 +86,12 @@ export class Dispatcher {
         concurrentTasksPerWorker: 1,
         idleTimeout: Number.POSITIVE_INFINITY,
         execArgv: [],
+        // 'async': an idle worker waits without blocking its event loop, so native finalizers
+        // (the unmapping of released segment mappings) and timers run between tasks.
+        atomics: 'async',
       });
+      // A worker that dies (out of memory, a native fault) fails its task; the error is handled there.
+      pool.on('error', (err: Error) => d.fail(err));
       d.pools.push(pool);
     }
     await Promise.all(
@@ -131,7 +136,7 @@ export class Dispatcher {
       const ranges = this.ranges(this.dispatched[i]!, limit);
       if (ranges.length === 0) continue;
       this.busy[i] = true;
-      this.pools[i]!.run({ kind: 'dispatch', ranges } satisfies WorkerTask).then(
+      this.track(this.pools[i]!.run({ kind: 'dispatch', ranges } satisfies WorkerTask)).then(
         (r: DispatchResult) => this.completed(i, r),
         (err: Error) => {
           this.busy[i] = false;
@@ -192,7 +197,7 @@ export class Dispatcher {
   }
 
   /** A failed task (e.g. no disk space for a new consume queue file) is retried after a second. */
-  private fail(err: Error): void {
+  fail(err: Error): void {
     this.failure = err;
     for (const w of this.drainWaiters) w.reject(err);
     this.drainWaiters = [];
@@ -230,14 +235,27 @@ export class Dispatcher {
   /** Force every worker's consume queues and index to disk. Returns the offset they cover. */
   async flush(): Promise<number> {
     const covered = this.dispatchedOffset;
-    await Promise.all(this.pools.map((p) => p.run({ kind: 'flush' } satisfies WorkerTask)));
+    await Promise.all(this.pools.map((p) => this.track(p.run({ kind: 'flush' } satisfies WorkerTask))));
     return covered;
   }
 
-  async retention(minPhysicalOffset: number): Promise<void> {
+  /** Workers drop their mappings of deleted segments (and collect them at once when space is short). */
+  async retention(minPhysicalOffset: number, reclaim: boolean): Promise<void> {
     await Promise.all(
-      this.pools.map((p) => p.run({ kind: 'retention', minPhysicalOffset } satisfies WorkerTask)),
+      this.pools.map((p) =>
+        this.track(p.run({ kind: 'retention', minPhysicalOffset, reclaim } satisfies WorkerTask)),
+      ),
     );
+  }
+
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  /** Remember a task so close() can wait for it: a pool destroyed under a running task errors. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   async close(): Promise<void> {
@@ -247,6 +265,7 @@ export class Dispatcher {
       w.resolve(false);
     }
     this.waiters.clear();
+    await Promise.allSettled([...this.inFlight]);
     await Promise.all(this.pools.map((p) => p.destroy()));
   }
 }

@@ -19,6 +19,7 @@ import { Dispatcher } from './dispatcher.js';
 import { FlushService } from './flush-service.js';
 import type { IndexGeometry } from './index-file.js';
 import { DEFAULT_QUERY_MAX, QueueReader, type ReadResult } from './queue-reader.js';
+import { collectGarbage } from './reclaim.js';
 import type { StoredRecord } from './record-codec.js';
 import { parseIpv4 } from './record-codec.js';
 import { type RecoveryRule, recoverCommitLog } from './recovery.js';
@@ -199,7 +200,7 @@ export class MessageStore {
 
   /** Force consume queues and index to disk and record how far they cover (every second). */
   private async flushDispatched(): Promise<void> {
-    if (this.dispatchFlushing || this.closed) return;
+    if (this.dispatchFlushing || this.closed || this.closing) return;
     this.dispatchFlushing = true;
     try {
       const covered = await this.dispatcher.flush();
@@ -420,8 +421,17 @@ export class MessageStore {
     this.diskFullCheckedMs = Date.now();
     if (result.deletedSegments > 0) {
       this.checkpoint.noteMinOffset(this.log.minOffset);
-      this.dispatcher.retention(this.log.minOffset).catch(() => {});
       this.reader.forget();
+      const short = result.usedRatio > this.config.diskMaxUsedRatio || result.diskFull;
+      this.dispatcher.retention(this.log.minOffset, short).catch(() => {});
+      if (short) {
+        // Deleted segments keep their blocks while mapped: release the unreferenced ones now.
+        collectGarbage();
+        const after = diskUsage(this.dir).usedRatio;
+        result.usedRatio = after;
+        result.diskFull = after > this.config.diskWarningRatio;
+        this.diskFull = result.diskFull;
+      }
     }
     return result;
   }
@@ -465,7 +475,9 @@ export class MessageStore {
 
   /** Flush everything, record a clean end, release the directory. Idempotent. */
   close(): Promise<void> {
-    if (!this.closing) this.closing = this.doClose();
+    if (!this.closing) {
+      this.closing = Promise.resolve().then(() => this.doClose());
+    }
     return this.closing;
   }
 

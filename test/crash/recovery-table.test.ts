@@ -76,7 +76,7 @@ t.test('recovery table: every rule has a case below', async (t) => {
   );
   t.same(
     SEGMENT_RULES.map((r) => r.rule),
-    ['S1', 'S2', 'S3', 'S4'],
+    ['S0', 'S1', 'S2', 'S3', 'S4'],
   );
 });
 
@@ -194,6 +194,21 @@ t.test(
     await store.close();
   },
 );
+
+t.test('segment rule S0: a never-written segment after the active one is dropped', async (t) => {
+  const dir = tempDir(t);
+  let store = await MessageStore.open(dir, opts);
+  const written = fill(store, 100);
+  await crash(store);
+  const segs = segments(dir);
+  const lastFrom = Number(segs[segs.length - 1]);
+  // the segment prepared ahead of time, left behind by the crash: preallocated zeros
+  writeFileSync(path.join(dir, 'commitlog', String(lastFrom + SEG).padStart(20, '0')), Buffer.alloc(SEG));
+  store = await MessageStore.open(dir, opts);
+  t.same(bodies(store), written);
+  t.equal(segments(dir).length, segs.length, 'the empty trailing segment is gone');
+  await store.close();
+});
 
 t.test('segment rule S1: a middle segment of the wrong size refuses to open', async (t) => {
   const dir = tempDir(t);
