@@ -2,6 +2,7 @@
 
 export { CONFIG_SPECS, DEFAULTS, resolveConfig, type StoreConfig } from './config.js';
 export { StoreError, type StoreErrorCode } from './errors.js';
+export type { BatchAppendResult } from './store/commit-log.js';
 export { MessageStore } from './store/message-store.js';
 export { javaHashCode, StoredRecord } from './store/record-codec.js';
 export type {

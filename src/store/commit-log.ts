@@ -75,6 +75,16 @@ export class AppendReceipt implements AppendResult {
   }
 }
 
+/** What appendBatch wrote: offsets in message order. */
+export interface BatchAppendResult {
+  count: number;
+  physicalOffsets: Float64Array;
+  queueOffsets: Float64Array;
+  storeTimestamp: number;
+  /** Physical offset after the last record (what a durability wait targets). */
+  endOffset: number;
+}
+
 export interface CommitLogOptions {
   dir: string;
   segmentBytes: number;
@@ -212,8 +222,18 @@ export class CommitLog {
     if (queueOffset + 1 > q[queueId]!) q[queueId] = queueOffset + 1;
   }
 
-  /** Encode and write one record. Validates everything before writing anything. */
-  append(msg: Message): AppendReceipt {
+  // Per-message results of validation, filled by check() and used by write(): one slot for a
+  // single append, one per message for a batch.
+  private readonly sTopic: TopicState[] = [];
+  private readonly sBodyLength: number[] = [];
+  private readonly sProps: string[] = [];
+  private readonly sPropsLength: number[] = [];
+  private readonly sTotal: number[] = [];
+  /** Queue offset given to the last record write() wrote. */
+  private lastQueueOffset = 0;
+
+  /** Validate a message and measure its record into scratch slot `i`. Writes nothing. */
+  private check(msg: Message, i: number): void {
     if (msg === null || typeof msg !== 'object') {
       throw new StoreError('INVALID_MESSAGE', 'append expects a message object { topic, body, … }.');
     }
@@ -248,12 +268,15 @@ export class CommitLog {
         );
       }
     }
-    const f = this.fields;
-    f.flag = msg.flag ?? 0;
-    f.sysFlag = msg.sysFlag ?? 0;
-    f.reconsumeTimes = msg.reconsumeTimes ?? 0;
-    if (!Number.isInteger(f.flag) || !Number.isInteger(f.sysFlag) || !Number.isInteger(f.reconsumeTimes)) {
+    if (
+      (msg.flag !== undefined && !Number.isInteger(msg.flag)) ||
+      (msg.sysFlag !== undefined && !Number.isInteger(msg.sysFlag)) ||
+      (msg.reconsumeTimes !== undefined && !Number.isInteger(msg.reconsumeTimes))
+    ) {
       throw new StoreError('INVALID_MESSAGE', 'flag, sysFlag and reconsumeTimes must be integers.');
+    }
+    if (msg.bornTimestamp !== undefined && !Number.isSafeInteger(msg.bornTimestamp)) {
+      throw new StoreError('INVALID_MESSAGE', 'bornTimestamp must be an integer (ms since the epoch).');
     }
     const totalSize = recordSize(state.bytes.length, bodyLength, propertiesLength);
     if (totalSize + BLANK_BYTES > this.segmentBytes) {
@@ -262,13 +285,22 @@ export class CommitLog {
         `a record of ${totalSize} bytes does not fit a segment of ${this.segmentBytes} bytes: raise TIDEMQ_SEGMENT_BYTES.`,
       );
     }
-    let now = Date.now();
-    if (now < this.lastStoreTimestamp) now = this.lastStoreTimestamp;
-    const bornTimestamp = msg.bornTimestamp ?? now;
-    if (typeof bornTimestamp !== 'number' || !Number.isSafeInteger(bornTimestamp)) {
-      throw new StoreError('INVALID_MESSAGE', 'bornTimestamp must be an integer (ms since the epoch).');
-    }
+    this.sTopic[i] = state;
+    this.sBodyLength[i] = bodyLength;
+    this.sProps[i] = propertiesText;
+    this.sPropsLength[i] = propertiesLength;
+    this.sTotal[i] = totalSize;
+  }
 
+  /** Store time for the next records: wall clock, never going backwards. */
+  private clock(): number {
+    const now = Date.now();
+    return now < this.lastStoreTimestamp ? this.lastStoreTimestamp : now;
+  }
+
+  /** Write a message checked into slot `i`. Returns its physical offset. May throw DISK_FULL. */
+  private write(msg: Message, i: number, now: number): number {
+    const totalSize = this.sTotal[i]!;
     let seg = this.segments[this.segments.length - 1];
     if (seg === undefined || seg.full) seg = this.roll();
     else if (seg.wrotePosition + totalSize + BLANK_BYTES > seg.size) {
@@ -278,7 +310,12 @@ export class CommitLog {
       seg.full = true;
       seg = next;
     }
-
+    const f = this.fields;
+    f.flag = msg.flag ?? 0;
+    f.sysFlag = msg.sysFlag ?? 0;
+    f.reconsumeTimes = msg.reconsumeTimes ?? 0;
+    const queueId = msg.queueId ?? 0;
+    const state = this.sTopic[i]!;
     const q = state.nextQueueOffsets;
     while (q.length <= queueId) q.push(0);
     // Prepared and rolled-back transactional records take no queue offset (RocketMQ: 0).
@@ -290,7 +327,7 @@ export class CommitLog {
     f.queueId = queueId;
     f.queueOffset = queueOffset;
     f.physicalOffset = physicalOffset;
-    f.bornTimestamp = bornTimestamp;
+    f.bornTimestamp = msg.bornTimestamp ?? now;
     f.storeTimestamp = now;
     encodeRecord(
       seg.buf,
@@ -301,16 +338,59 @@ export class CommitLog {
       this.bornHost,
       this.storeHost,
       state.bytes,
-      body,
-      bodyLength,
-      propertiesText,
-      propertiesLength,
+      msg.body,
+      this.sBodyLength[i]!,
+      this.sProps[i]!,
+      this.sPropsLength[i]!,
     );
     seg.wrotePosition = pos + totalSize;
     if (consumesOffset) q[queueId] = queueOffset + 1;
     this.lastStoreTimestamp = now;
     this.appendedCount++;
-    return new AppendReceipt(physicalOffset, queueId, queueOffset, now, totalSize, this.storeHost);
+    this.lastQueueOffset = queueOffset;
+    return physicalOffset;
+  }
+
+  /** Encode and write one record. Validates everything before writing anything. */
+  append(msg: Message): AppendReceipt {
+    this.check(msg, 0);
+    const now = this.clock();
+    const physicalOffset = this.write(msg, 0, now);
+    return new AppendReceipt(
+      physicalOffset,
+      msg.queueId ?? 0,
+      this.lastQueueOffset,
+      now,
+      this.sTotal[0]!,
+      this.storeHost,
+    );
+  }
+
+  /**
+   * Write several records with one store timestamp. Every message is validated before the first
+   * is written, so bad input writes nothing. Running out of disk part-way (DISK_FULL) leaves the
+   * leading records written; the error's `written` says how many.
+   */
+  appendBatch(msgs: readonly Message[]): BatchAppendResult {
+    if (!Array.isArray(msgs))
+      throw new StoreError('INVALID_MESSAGE', 'appendBatch expects an array of messages.');
+    const n = msgs.length;
+    for (let i = 0; i < n; i++) this.check(msgs[i]!, i);
+    const now = this.clock();
+    const physicalOffsets = new Float64Array(n);
+    const queueOffsets = new Float64Array(n);
+    let end = this.wroteOffset;
+    for (let i = 0; i < n; i++) {
+      try {
+        physicalOffsets[i] = this.write(msgs[i]!, i, now);
+      } catch (err) {
+        if (err instanceof StoreError) Object.assign(err, { written: i });
+        throw err;
+      }
+      queueOffsets[i] = this.lastQueueOffset;
+      end = physicalOffsets[i]! + this.sTotal[i]!;
+    }
+    return { count: n, physicalOffsets, queueOffsets, storeTimestamp: now, endOffset: end };
   }
 
   // --- segments ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { resolveConfig, type StoreConfig } from '../config.js';
 import { errnoCode, StoreError } from '../errors.js';
 import { native } from '../native.js';
 import { Checkpoint } from './checkpoint.js';
-import { type AppendReceipt, CommitLog } from './commit-log.js';
+import { type AppendReceipt, type BatchAppendResult, CommitLog } from './commit-log.js';
 import { recoverDerived } from './derived-recovery.js';
 import { Dispatcher } from './dispatcher.js';
 import { FlushService } from './flush-service.js';
@@ -288,6 +288,35 @@ export class MessageStore {
       if (err instanceof StoreError && err.code === 'DISK_FULL') this.diskFull = true;
       throw err;
     }
+  }
+
+  /**
+   * Write several messages at once (one store timestamp, no result object per message). Every
+   * message is validated before any is written.
+   */
+  appendBatch(msgs: readonly Message[]): BatchAppendResult {
+    this.checkWritable();
+    try {
+      const r = this.log.appendBatch(msgs);
+      this.flusher.noteAppend();
+      return r;
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'DISK_FULL') this.diskFull = true;
+      if ((err as { written?: number }).written) this.flusher.noteAppend();
+      throw err;
+    }
+  }
+
+  /** appendBatch, resolved per flush policy like put(). */
+  putBatch(msgs: readonly Message[]): Promise<BatchAppendResult> {
+    let r: BatchAppendResult;
+    try {
+      r = this.appendBatch(msgs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.config.flush === 'async') return this.flusher.waitSealed(r.endOffset).then(() => r);
+    return this.flusher.waitFor(r.endOffset).then(() => r);
   }
 
   /**

@@ -1,0 +1,86 @@
+// appendBatch / putBatch: one validation pass before any write, offsets in message order, queue
+// offsets continuing per queue, durability per flush policy.
+import t from 'tap';
+import { type Message, MessageStore } from '../../src/index.js';
+import { tempDir } from '../helpers/native-env.js';
+
+const opts = { segmentBytes: 64 * 1024, cqEntriesPerFile: 4096, indexHashSlots: 4096, indexMaxEntries: 8192 };
+
+t.test('append-batch: writes every message in order and rolls segments', async (t) => {
+  const store = await MessageStore.open(tempDir(t, 'tidemq-batch-'), opts);
+  t.teardown(() => store.close());
+  const msgs: Message[] = Array.from({ length: 1000 }, (_, i) => ({
+    topic: 'b',
+    queueId: i % 3,
+    body: `m${i}-${'y'.repeat(i % 50)}`,
+    keys: `k${i}`,
+  }));
+  const r = store.appendBatch(msgs);
+  t.equal(r.count, 1000);
+  t.ok(store.stats().segments > 1, 'crossed segments');
+  const scanned = [...store.scan()];
+  t.same(
+    scanned.map((m) => m.body.toString()),
+    msgs.map((m) => m.body),
+  );
+  t.same(
+    [...r.physicalOffsets],
+    scanned.map((m) => m.physicalOffset),
+  );
+  t.same(
+    [...r.queueOffsets],
+    scanned.map((m) => m.queueOffset),
+  );
+  t.equal(r.endOffset, store.stats().wrotePosition);
+  t.ok(
+    scanned.every((m) => m.storeTimestamp === r.storeTimestamp),
+    'one store timestamp',
+  );
+  t.same(
+    scanned.filter((m) => m.queueId === 1).map((m) => m.queueOffset),
+    Array.from({ length: 333 }, (_, i) => i),
+  );
+  await store.waitForDispatch();
+  t.equal(store.queryByKey('b', 'k999')[0]?.body.toString(), msgs[999]!.body);
+});
+
+t.test('append-batch: one bad message rejects the whole batch and writes nothing', async (t) => {
+  const store = await MessageStore.open(tempDir(t, 'tidemq-batch-'), opts);
+  t.teardown(() => store.close());
+  store.append({ topic: 'b', body: 'before' });
+  const before = store.stats().wrotePosition;
+  t.throws(
+    () =>
+      store.appendBatch([
+        { topic: 'b', body: 'ok' },
+        { topic: 'bad topic', body: 'x' },
+      ]),
+    {
+      code: 'INVALID_TOPIC',
+    },
+  );
+  t.throws(
+    () =>
+      store.appendBatch([
+        { topic: 'b', body: 'ok' },
+        { topic: 'b', body: 42 as unknown as string },
+      ]),
+    {
+      code: 'INVALID_MESSAGE',
+    },
+  );
+  t.throws(() => store.appendBatch('nope' as unknown as Message[]), { code: 'INVALID_MESSAGE' });
+  t.equal(store.stats().wrotePosition, before, 'nothing written');
+  t.equal(store.append({ topic: 'b', body: 'after' }).queueOffset, 1, 'queue offsets untouched');
+});
+
+t.test('append-batch: putBatch in sync mode resolves after the batch is on disk', async (t) => {
+  const store = await MessageStore.open(tempDir(t, 'tidemq-batch-'), { ...opts, flush: 'sync' });
+  t.teardown(() => store.close());
+  const r = await store.putBatch([
+    { topic: 'b', body: 'one' },
+    { topic: 'b', body: 'two' },
+  ]);
+  t.ok(store.stats().flushedPosition >= r.endOffset, 'flushed past the batch');
+  t.ok(store.stats().flushes >= 1);
+});

@@ -1,0 +1,99 @@
+// Index file format (RocketMQ's IndexFile): 40-byte header, hash slots holding the newest entry
+// number, 20-byte entries chained through prevIndex, keys hashed as |String.hashCode|, lookups
+// newest first within a time range, a file that reports full, RocketMQ's default geometry.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import {
+  INDEX_ENTRY_BYTES,
+  INDEX_HEADER_BYTES,
+  IndexFile,
+  indexFileBytes,
+  indexKeyHash,
+  listIndexFiles,
+} from '../../src/store/index-file.js';
+import { javaHashCode } from '../../src/store/record-codec.js';
+import { tempDir } from '../helpers/native-env.js';
+
+const geometry = { slots: 16, entries: 64 };
+
+t.test('index-file: header, slots and chained entries are laid out as RocketMQ does', async (t) => {
+  const dir = path.join(tempDir(t, 'tidemq-index-'), 'index');
+  const base = Date.UTC(2026, 0, 1);
+  const idx = IndexFile.create(dir, base, geometry);
+  t.equal(path.basename(idx.filePath).length, 17, 'named yyyyMMddHHmmssSSS');
+  t.same(listIndexFiles(path.dirname(dir)), [idx.filePath]);
+  t.equal(idx.indexCount, 1, 'entries are numbered from 1');
+  // two keys in the same slot: "Aa" and "BB" share a hash code
+  t.equal(javaHashCode('Aa'), javaHashCode('BB'));
+  t.ok(idx.put('Aa', 1000, base + 1500));
+  t.ok(idx.put('BB', 2000, base + 4200));
+  const slotOf = (k: string) => indexKeyHash(k) % geometry.slots;
+  let other = 'other';
+  while (slotOf(other) === slotOf('Aa')) other += '!';
+  t.ok(idx.put(other, 3000, base + 9000));
+  await idx.flush();
+  const bytes = readFileSync(idx.filePath);
+  t.equal(bytes.length, indexFileBytes(geometry), 'size = 40 + slots×4 + entries×20');
+  t.equal(Number(bytes.readBigInt64BE(0)), base + 1500, 'beginTimestamp');
+  t.equal(Number(bytes.readBigInt64BE(8)), base + 9000, 'endTimestamp');
+  t.equal(Number(bytes.readBigInt64BE(16)), 1000, 'beginPhyOffset');
+  t.equal(Number(bytes.readBigInt64BE(24)), 3000, 'endPhyOffset');
+  t.equal(bytes.readInt32BE(32), 2, 'hashSlotCount: two slots in use');
+  t.equal(bytes.readInt32BE(36), 4, 'indexCount: next entry number');
+  const slot = slotOf('Aa');
+  t.equal(bytes.readInt32BE(INDEX_HEADER_BYTES + slot * 4), 2, 'the slot holds the newest entry (BB = #2)');
+  const entry = (n: number) => {
+    const p = INDEX_HEADER_BYTES + geometry.slots * 4 + n * INDEX_ENTRY_BYTES;
+    return {
+      hash: bytes.readInt32BE(p),
+      phy: Number(bytes.readBigInt64BE(p + 4)),
+      timeDiff: bytes.readInt32BE(p + 12),
+      prev: bytes.readInt32BE(p + 16),
+    };
+  };
+  t.same(entry(1), { hash: indexKeyHash('Aa'), phy: 1000, timeDiff: 0, prev: 0 });
+  t.same(
+    entry(2),
+    { hash: indexKeyHash('BB'), phy: 2000, timeDiff: 2, prev: 1 },
+    'chained to #1, seconds since begin',
+  );
+  t.equal(entry(3).timeDiff, 7);
+  // lookup returns both hash matches (the caller compares real keys), newest first
+  const found: number[] = [];
+  idx.lookup('Aa', 10, 0, Number.MAX_SAFE_INTEGER, found);
+  t.same(found, [2000, 1000]);
+  const ranged: number[] = [];
+  idx.lookup('Aa', 10, base + 3000, base + 5000, ranged);
+  t.same(ranged, [2000], 'time range filters entries');
+  const none: number[] = [];
+  idx.lookup('missing-key', 10, 0, Number.MAX_SAFE_INTEGER, none);
+  t.same(none, []);
+});
+
+t.test('index-file: |hashCode| keys, Integer.MIN_VALUE maps to 0', async (t) => {
+  t.equal(indexKeyHash('abc'), Math.abs(javaHashCode('abc')));
+  // "polygenelubricants" hashes to Integer.MIN_VALUE in Java
+  t.equal(javaHashCode('polygenelubricants'), -2147483648);
+  t.equal(indexKeyHash('polygenelubricants'), 0);
+  t.ok(indexKeyHash('negative-hash-key?') >= 0);
+});
+
+t.test('index-file: a full file refuses more entries and reopens with its contents', async (t) => {
+  const dir = path.join(tempDir(t, 'tidemq-index-'), 'index');
+  const idx = IndexFile.create(dir, Date.now(), geometry);
+  let accepted = 0;
+  while (idx.put(`k${accepted}`, accepted * 10, Date.now())) accepted++;
+  t.equal(accepted, geometry.entries - 1, 'entries 1..entries-1 (entry 0 is never used)');
+  t.ok(idx.full);
+  await idx.flush();
+  const again = IndexFile.open(idx.filePath, geometry, true)!;
+  const found: number[] = [];
+  again.lookup('k7', 5, 0, Number.MAX_SAFE_INTEGER, found);
+  t.ok(found.includes(70));
+});
+
+t.test("index-file: RocketMQ's default geometry is recognised by size", async (t) => {
+  t.equal(indexFileBytes({ slots: 5_000_000, entries: 20_000_000 }), 420_000_040);
+  t.equal(indexFileBytes({ slots: 1_000_000, entries: 4_000_000 }), 84_000_040, "tidemq's default");
+});
