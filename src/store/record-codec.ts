@@ -67,7 +67,8 @@ export const PROPERTY_SEPARATOR = '\u0002';
 const TWO_32 = 0x100000000;
 
 export function writeInt64(view: DataView, pos: number, value: number): void {
-  view.setUint32(pos, Math.floor(value / TWO_32), false);
+  const hi = value >= 0 ? (value < TWO_32 ? 0 : (value / TWO_32) >>> 0) : Math.floor(value / TWO_32);
+  view.setUint32(pos, hi >>> 0, false);
   view.setUint32(pos + 4, value >>> 0, false);
 }
 
@@ -387,8 +388,10 @@ export function encodeRecord(
     view.setInt8(p, topicBytes.length);
     p += 1;
   }
-  buf.set(topicBytes, p);
-  p += topicBytes.length;
+  const topicLength = topicBytes.length;
+  if (topicLength <= 32) for (let k = 0; k < topicLength; k++) buf[p + k] = topicBytes[k]!;
+  else buf.set(topicBytes, p);
+  p += topicLength;
   view.setInt16(p, propertiesLength, false);
   p += 2;
   if (propertiesLength > 0) buf.write(propertiesText, p, propertiesLength, 'utf8');
