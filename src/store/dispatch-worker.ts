@@ -77,6 +77,10 @@ interface Partition {
   mine: boolean;
   cq: ConsumeQueue | undefined;
   slot: number;
+  /** Task number that last wrote to this partition (to list touched partitions without a Set). */
+  touchedIn: number;
+  /** Set when entries wait for the next flush. */
+  dirty: boolean;
 }
 
 interface TopicEntry {
@@ -96,7 +100,9 @@ let progress: SharedProgress | undefined;
 const topicsByHash = new Map<number, TopicEntry[]>();
 const segments = new Map<number, Segment>();
 let index: IndexFile | undefined;
-const dirtyQueues = new Set<ConsumeQueue>();
+const dirtyQueues: Partition[] = [];
+let taskNumber = 0;
+let lastTopic: TopicEntry | undefined;
 let indexDirty = false;
 
 function segment(fromOffset: number): Segment {
@@ -127,6 +133,22 @@ function releaseOlderSegments(): void {
 }
 
 function topicEntry(bytes: Uint8Array, start: number, length: number): TopicEntry {
+  const last = lastTopic;
+  if (last && last.bytes.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (last.bytes[i] !== bytes[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return last;
+  }
+  lastTopic = lookupTopic(bytes, start, length);
+  return lastTopic;
+}
+
+function lookupTopic(bytes: Uint8Array, start: number, length: number): TopicEntry {
   let h = 0x811c9dc5;
   for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[start + i]!, 0x01000193);
   const list = topicsByHash.get(h);
@@ -167,11 +189,14 @@ function partition(t: TopicEntry, queueId: number, newSlots: DispatchResult['new
       newSlots.push({ topic: t.topic, queueId, slot });
     }
   }
-  p = {
+  const created: Partition = {
     mine,
     slot,
     cq: mine ? new ConsumeQueue(cfg.storeDir, t.topic, queueId, cfg.cqEntriesPerFile) : undefined,
+    touchedIn: -1,
+    dirty: false,
   };
+  p = created;
   while (t.partitions.length < queueId) t.partitions.push(undefined);
   t.partitions[queueId] = p;
   return p;
@@ -213,7 +238,8 @@ function dispatch(task: DispatchTask): DispatchResult {
   const cfg = init!;
   const ownsIndex = cfg.workerIndex === 0;
   const newSlots: DispatchResult['newSlots'] = [];
-  const touched = new Set<Partition>();
+  const touched: Partition[] = [];
+  const taskNo = ++taskNumber;
   let records = 0;
   let end = 0;
   for (const range of task.ranges) {
@@ -255,8 +281,14 @@ function dispatch(task: DispatchTask): DispatchResult {
         const tags = props.length > 0 ? propertyValue(props, PROPERTY_TAGS) : undefined;
         const tagsCode = tags ? javaHashCode(tags) : 0;
         if (part.cq!.append(queueOffset, phys, totalSize, tagsCode)) {
-          touched.add(part);
-          dirtyQueues.add(part.cq!);
+          if (part.touchedIn !== taskNo) {
+            part.touchedIn = taskNo;
+            touched.push(part);
+          }
+          if (!part.dirty) {
+            part.dirty = true;
+            dirtyQueues.push(part);
+          }
         }
       }
       if (ownsIndex && tranType !== 12 && props.length > 0) {
@@ -284,21 +316,35 @@ function indexKeys(
 ): void {
   let idx = currentIndex();
   if (idx.indexCount > 1 && phys <= idx.endPhyOffset) return; // already indexed (re-dispatch)
-  const put = (key: string) => {
-    if (!idx.put(`${topic}#${key}`, phys, storeTimestamp)) {
-      idx = currentIndex();
-      idx.put(`${topic}#${key}`, phys, storeTimestamp);
+  if (keys) {
+    let start = 0;
+    for (;;) {
+      const space = keys.indexOf(' ', start);
+      const key = space < 0 ? (start === 0 ? keys : keys.slice(start)) : keys.slice(start, space);
+      if (key.length > 0) idx = putKey(idx, topic, key, phys, storeTimestamp);
+      if (space < 0) break;
+      start = space + 1;
     }
-  };
-  if (keys) for (const k of keys.split(' ')) if (k.length > 0) put(k);
-  if (uniq) put(uniq);
+  }
+  if (uniq) putKey(idx, topic, uniq, phys, storeTimestamp);
   indexDirty = true;
 }
 
+/** Add `topic#key`, rolling to a new index file when the current one is full. */
+function putKey(idx: IndexFile, topic: string, key: string, phys: number, storeTimestamp: number): IndexFile {
+  const full = `${topic}#${key}`;
+  if (idx.put(full, phys, storeTimestamp)) return idx;
+  const next = currentIndex();
+  next.put(full, phys, storeTimestamp);
+  return next;
+}
+
 async function flush(): Promise<void> {
-  const queues = [...dirtyQueues];
-  dirtyQueues.clear();
-  for (const cq of queues) await cq.flush();
+  const queues = dirtyQueues.splice(0);
+  for (const part of queues) {
+    part.dirty = false;
+    await part.cq!.flush();
+  }
   if (indexDirty && index) {
     indexDirty = false;
     await index.flush();
