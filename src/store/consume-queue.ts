@@ -165,6 +165,11 @@ export class ConsumeQueue {
   }
 
   /** Raw access for hot loops: the file view and position of an entry known to exist. */
+  /** The file holding logical byte `byte` (hot loops compute the position themselves). */
+  fileAt(byte: number): { fromOffset: number; view: DataView } | undefined {
+    return this.fileFor(byte);
+  }
+
   locate(queueOffset: number): { view: DataView; pos: number } | undefined {
     const byte = queueOffset * CQ_ENTRY_BYTES;
     const f = this.fileFor(byte);

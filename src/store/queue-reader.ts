@@ -90,16 +90,18 @@ export class QueueReader {
   }
 
   private entryAt(q: ConsumeQueue, queueOffset: number): typeof this.entry | undefined {
-    let loc = q.locate(queueOffset);
-    if (!loc) {
+    const byte = queueOffset * CQ_ENTRY_BYTES;
+    let f = q.fileAt(byte);
+    if (!f) {
       q.mapNewFiles();
-      loc = q.locate(queueOffset);
-      if (!loc) return undefined;
+      f = q.fileAt(byte);
+      if (!f) return undefined;
     }
+    const pos = byte - f.fromOffset;
     const e = this.entry;
-    e.physicalOffset = readInt64(loc.view, loc.pos);
-    e.size = loc.view.getInt32(loc.pos + 8, false);
-    e.tagsCode = readInt64(loc.view, loc.pos + 12);
+    e.physicalOffset = readInt64(f.view, pos);
+    e.size = f.view.getInt32(pos + 8, false);
+    e.tagsCode = readInt64(f.view, pos + 12);
     return e;
   }
 
