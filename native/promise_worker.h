@@ -35,17 +35,28 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   void Execute() override { status_ = Run(); }
 
+  // Settling can fail when the environment is shutting down (a worker thread torn down while its
+  // flush was in flight): nobody is left to tell, and an exception escaping here would terminate
+  // the whole process.
   void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (status_) {
-      deferred_.Reject(MakeSysError(env, what_, status_).Value());
-    } else {
-      deferred_.Resolve(Result(env));
+    try {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      if (status_) {
+        deferred_.Reject(MakeSysError(env, what_, status_).Value());
+      } else {
+        deferred_.Resolve(Result(env));
+      }
+    } catch (const Napi::Error&) {
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
   Napi::Promise::Deferred deferred_;
   std::string what_;

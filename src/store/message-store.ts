@@ -335,6 +335,16 @@ export class MessageStore {
     return this.flusher.waitFor(end).then(() => r);
   }
 
+  /**
+   * Resolve once everything before `endOffset` is as durable as the flush policy promises a
+   * put(): flushed (sync) or sealed (async). For callers that append and answer later.
+   */
+  whenDurable(endOffset: number): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed.'));
+    if (this.config.flush === 'async') return this.flusher.waitSealed(endOffset);
+    return this.flusher.waitFor(endOffset);
+  }
+
   /** Everything appended so far is on disk. Rejects with STORE_READ_ONLY if a flush failed. */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed.'));

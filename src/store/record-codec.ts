@@ -60,7 +60,8 @@ export const MAX_PROPERTIES_BYTES = 32767;
 /** Property names RocketMQ uses. */
 export const PROPERTY_TAGS = 'TAGS';
 export const PROPERTY_KEYS = 'KEYS';
-export const PROPERTY_UNIQ_KEY = 'UNIQ_CLIENT_MESSAGE_ID_KEYIDX';
+/** RocketMQ's MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX: the client-made message id. */
+export const PROPERTY_UNIQ_KEY = 'UNIQ_KEY';
 export const NAME_VALUE_SEPARATOR = '\u0001';
 export const PROPERTY_SEPARATOR = '\u0002';
 
