@@ -54,7 +54,7 @@ export interface ModelRecord {
   storeTimestamp: number;
   tags: string | undefined;
   keys: string[];
-  /** The UNIQ_CLIENT_MESSAGE_ID_KEYIDX property, indexed like a key. */
+  /** The UNIQ_KEY property (the client's message id), indexed like a key. */
   uniqKey?: string | undefined;
   body: string;
 }

@@ -8,7 +8,7 @@ import type { Message } from '../../src/store/types.js';
 import { tempDir } from '../helpers/native-env.js';
 import { describe, type ModelRecord, Rng, SMALL, StoreModel, soak } from '../helpers/store-env.js';
 
-const UNIQ = 'UNIQ_CLIENT_MESSAGE_ID_KEYIDX';
+const UNIQ = 'UNIQ_KEY'; // RocketMQ's PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
 const TOPICS: { topic: string; queues: number }[] = [
   { topic: 'orders', queues: 4 },
   { topic: 'payments', queues: 2 },
