@@ -215,6 +215,9 @@ export class Broker implements BrokerCore {
     if (isSystemTopic(name)) throw new BrokerError('ILLEGAL_TOPIC', `${name} is a broker-internal topic.`);
     const t = this.registry.get(name);
     if (t) return t;
+    if (name.startsWith('%DLQ%') || name.startsWith('%RETRY%')) {
+      return this.registry.create(name, { queues: 1, type: 'MIXED' }, 1, true);
+    }
     if (this.settings.autoCreateTopics && !name.startsWith('%')) {
       return this.registry.create(name, { type: 'MIXED' }, this.settings.defaultQueues);
     }

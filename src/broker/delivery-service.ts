@@ -69,11 +69,14 @@ interface Attempt {
 
 export class DeliveryService {
   private readonly wakers = new Map<string, Set<() => void>>();
+  /** Bumped by every wake, so a wake between a pass and its wait is not lost. */
+  private readonly generations = new Map<string, number>();
   private rotation = 0;
 
   constructor(private readonly core: BrokerCore) {}
 
   wake(subscriber: string): void {
+    this.generations.set(subscriber, (this.generations.get(subscriber) ?? 0) + 1);
     const ws = this.wakers.get(subscriber);
     if (!ws) return;
     this.wakers.delete(subscriber);
@@ -110,11 +113,13 @@ export class DeliveryService {
     this.checkInvisible(invisibleMs);
     const deadline = Date.now() + Math.max(0, awaitMs);
     for (;;) {
+      const generation = this.generations.get(spec.key) ?? 0;
       const r = this.tryReceive(spec, max, invisibleMs);
       await Promise.all(r.durables);
       if (r.views.length > 0) return r.views;
       const now = Date.now();
       if (now >= deadline || this.core.closing || cancelled()) return [];
+      if ((this.generations.get(spec.key) ?? 0) !== generation) continue;
       await this.waitForWork(spec.key, r.waits, Math.min(deadline, r.nextVisibleAt) - now);
     }
   }
@@ -247,7 +252,7 @@ export class DeliveryService {
       }
     }
     attempt.waits.push([topic, queueId, h.next]);
-    if (dead.length > 0) attempt.durables.push(...this.deadLetter(spec, topic, dead));
+    if (dead.length > 0) this.deadLetter(spec, topic, dead);
     if (gone.length > 0 || dead.length > 0) {
       const o = [...gone, ...dead.map((r) => r.queueOffset)];
       attempt.durables.push(this.core.journal({ op: 'ack', s: spec.key, t: topic, q: queueId, o }));
@@ -255,13 +260,15 @@ export class DeliveryService {
     return h;
   }
 
-  /** Copy messages to %DLQ%<group> (same message id, body, properties). Journal the ack after. */
-  private deadLetter(spec: SubscriberSpec, topic: string, recs: StoredMessage[]): Promise<void>[] {
+  /**
+   * Copy messages to %DLQ%<group> (same message id, body, properties). The caller journals the
+   * ack right after: records seal in log order, so its durability covers the copies.
+   */
+  private deadLetter(spec: SubscriberSpec, topic: string, recs: StoredMessage[]): void {
     const dlq = `%DLQ%${spec.group}`;
     this.core.ensureTopic(dlq, { queues: 1, type: 'MIXED' }, true);
-    const out: Promise<void>[] = [];
     for (const rec of recs) {
-      const r = this.core.append({
+      this.core.append({
         topic: dlq,
         queueId: 0,
         body: rec.body,
@@ -269,9 +276,7 @@ export class DeliveryService {
         bornTimestamp: rec.bornTimestamp,
         reconsumeTimes: spec.maxDeliveryAttempts,
       });
-      out.push(this.core.durable(r));
     }
-    return out;
   }
 
   private deliver(spec: SubscriberSpec, h: QueueHarvest, visibleAt: number, attempt: Attempt): void {
