@@ -24,6 +24,7 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
                              Bind<UnlockFileJs>("unlockFile"),
                              Bind<InjectFlushFailureJs>("injectFlushFailure"),
                              Bind<MappingCountersJs>("mappingCounters"),
+                             Bind<ReleaseMappingJs>("releaseMapping"),
                              Bind<SealRecordsJs>("sealRecords"),
                              Bind<CommitJs>("commit"),
                              Bind<ProbeMemcpyJs>("probeMemcpy"),

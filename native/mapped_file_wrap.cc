@@ -59,4 +59,17 @@ Napi::Value MappingCountersJs(const Napi::CallbackInfo& info, AddonState& state)
   return result;
 }
 
+// Detach a mapping's ArrayBuffer so it is unmapped without waiting for a garbage collection. Every
+// view of it becomes zero-length (reads see nothing; nothing can touch unmapped memory). Only for
+// mappings the caller never handed out: the dispatch workers' private segment mappings.
+Napi::Value ReleaseMappingJs(const Napi::CallbackInfo& info, AddonState& state) {
+  Napi::ArrayBuffer buffer = ArgArrayBuffer(info, 0, "releaseMapping", "mapping");
+  MappingInfo found;
+  if (!state.mappings->Find(buffer.Data(), &found)) {
+    throw Napi::TypeError::New(info.Env(), "releaseMapping: not a mapping made by mapFile");
+  }
+  buffer.Detach();
+  return info.Env().Undefined();
+}
+
 }  // namespace tidemq

@@ -9,6 +9,7 @@ namespace tidemq {
 // mapped_file_wrap.cc
 Napi::Value MapFileJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value MappingCountersJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value ReleaseMappingJs(const Napi::CallbackInfo& info, AddonState& state);
 // flush_wrap.cc
 Napi::Value FlushJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value FlushSyncJs(const Napi::CallbackInfo& info, AddonState& state);

@@ -21,6 +21,9 @@ export interface StoreConfig {
   diskWarningRatio: number;
   cleanIntervalMs: number;
   prefault: boolean;
+  cqEntriesPerFile: number;
+  indexHashSlots: number;
+  indexMaxEntries: number;
 }
 
 /**
@@ -45,6 +48,9 @@ export const DEFAULTS: StoreConfig = {
   diskWarningRatio: 0.9,
   cleanIntervalMs: 10_000,
   prefault: true,
+  cqEntriesPerFile: 300_000,
+  indexHashSlots: 1_000_000,
+  indexMaxEntries: 4_000_000,
 };
 
 type Kind = 'flushMode' | 'int' | 'ratio' | 'bool' | 'hours';
@@ -157,6 +163,30 @@ export const CONFIG_SPECS: readonly Spec[] = [
     meaning: 'ms',
   },
   { key: 'prefault', env: 'TIDEMQ_PREFAULT', kind: 'bool', meaning: '`true` or `false`' },
+  {
+    key: 'cqEntriesPerFile',
+    env: 'TIDEMQ_CQ_ENTRIES_PER_FILE',
+    kind: 'int',
+    min: 1024,
+    max: 50_000_000,
+    meaning: 'entries (20 B each)',
+  },
+  {
+    key: 'indexHashSlots',
+    env: 'TIDEMQ_INDEX_HASH_SLOTS',
+    kind: 'int',
+    min: 1024,
+    max: 50_000_000,
+    meaning: 'slots',
+  },
+  {
+    key: 'indexMaxEntries',
+    env: 'TIDEMQ_INDEX_MAX_ENTRIES',
+    kind: 'int',
+    min: 1024,
+    max: 100_000_000,
+    meaning: 'entries',
+  },
 ];
 
 function invalid(source: string, raw: unknown, spec: Spec): StoreError {
@@ -198,7 +228,7 @@ export function resolveConfig(options: StoreOptions = {}, env: NodeJS.ProcessEnv
     if (fromOptions !== undefined) config[spec.key] = parse(spec, fromOptions, `option ${spec.key}`);
   }
   for (const key of Object.keys(options)) {
-    if (!CONFIG_SPECS.some((s) => s.key === key)) {
+    if (key !== 'rebuild' && !CONFIG_SPECS.some((s) => s.key === key)) {
       throw new StoreError(
         'INVALID_CONFIG',
         `unknown option ${JSON.stringify(key)}: see StoreOptions in the README.`,

@@ -137,6 +137,12 @@ export interface NativeAddon {
   /** Test hook: the next `count` flush/flushSync calls fail with `errno` without touching the disk. */
   injectFlushFailure(errno: number, count: number): void;
 
+  /**
+   * Detach a mapping's ArrayBuffer so it is unmapped now instead of after a garbage collection;
+   * every view of it becomes zero-length. Only for mappings never handed to users.
+   */
+  releaseMapping(mapping: ArrayBuffer): void;
+
   /** Counters for this addon instance: mappings created and mappings unmapped by finalizers. */
   mappingCounters(): { mapped: number; unmapped: number };
 

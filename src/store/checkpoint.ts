@@ -13,6 +13,7 @@
  *  72      8     flushedOffset        every commit log byte before it is on disk
  *  80      8     cleanEndOffset       end of the log at a clean close; -1 while the store is open
  *  88      8     minOffset            first retained commit log offset
+ *  96      8     dispatchedOffset     consume queue and index entries of every record before it are on disk
  * ```
  * The first 40 bytes are RocketMQ's, so a RocketMQ broker can read the file. The rest of the page
  * is ours. The page is updated in memory after every flush and forced to disk at most once a
@@ -37,6 +38,7 @@ export interface CheckpointState {
   flushedOffset: number | undefined;
   cleanEndOffset: number | undefined;
   minOffset: number | undefined;
+  dispatchedOffset: number | undefined;
 }
 
 export class Checkpoint {
@@ -72,6 +74,7 @@ export class Checkpoint {
       flushedOffset: ours ? readInt64(v, 72) : undefined,
       cleanEndOffset: ours && clean >= 0 ? clean : undefined,
       minOffset: ours ? readInt64(v, 88) : undefined,
+      dispatchedOffset: ours ? readInt64(v, 96) : undefined,
     };
   }
 
@@ -82,6 +85,13 @@ export class Checkpoint {
     v.setUint32(64, TIDEMQ_MAGIC, false);
     v.setUint32(68, VERSION, false);
     writeInt64(v, 72, flushedOffset);
+    this.dirty = true;
+  }
+
+  /** After the consume queues and index were forced to disk covering records before `offset`. */
+  noteDispatched(offset: number, logicsMsgTimestamp: number): void {
+    writeInt64(this.view, 8, logicsMsgTimestamp);
+    writeInt64(this.view, 96, offset);
     this.dirty = true;
   }
 

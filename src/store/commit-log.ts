@@ -38,6 +38,9 @@ import {
 import type { AppendResult, Message } from './types.js';
 
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+const TRANSACTION_TYPE_MASK = 0xc;
+const TRANSACTION_PREPARED = 0x4;
+const TRANSACTION_ROLLBACK = 0xc;
 const MAX_QUEUE_ID = 65535;
 
 /** Per-topic state kept on the append path: the encoded name and the next offset of each queue. */
@@ -199,12 +202,14 @@ export class CommitLog {
   }
 
   /** Note a recovered record in the queue table (recovery replay). */
-  noteRecord(topic: string, queueId: number, queueOffset: number, storeTimestamp: number): void {
+  noteRecord(topic: string, queueId: number, queueOffset: number, storeTimestamp: number, sysFlag = 0): void {
+    if (storeTimestamp > this.lastStoreTimestamp) this.lastStoreTimestamp = storeTimestamp;
+    const tranType = sysFlag & TRANSACTION_TYPE_MASK;
+    if (tranType === TRANSACTION_PREPARED || tranType === TRANSACTION_ROLLBACK) return;
     const state = this.topicState(topic);
     const q = state.nextQueueOffsets;
     while (q.length <= queueId) q.push(0);
     if (queueOffset + 1 > q[queueId]!) q[queueId] = queueOffset + 1;
-    if (storeTimestamp > this.lastStoreTimestamp) this.lastStoreTimestamp = storeTimestamp;
   }
 
   /** Encode and write one record. Validates everything before writing anything. */
@@ -276,7 +281,10 @@ export class CommitLog {
 
     const q = state.nextQueueOffsets;
     while (q.length <= queueId) q.push(0);
-    const queueOffset = q[queueId]!;
+    // Prepared and rolled-back transactional records take no queue offset (RocketMQ: 0).
+    const tranType = f.sysFlag & TRANSACTION_TYPE_MASK;
+    const consumesOffset = tranType !== TRANSACTION_PREPARED && tranType !== TRANSACTION_ROLLBACK;
+    const queueOffset = consumesOffset ? q[queueId]! : 0;
     const pos = seg.wrotePosition;
     const physicalOffset = seg.fromOffset + pos;
     f.queueId = queueId;
@@ -299,7 +307,7 @@ export class CommitLog {
       propertiesLength,
     );
     seg.wrotePosition = pos + totalSize;
-    q[queueId] = queueOffset + 1;
+    if (consumesOffset) q[queueId] = queueOffset + 1;
     this.lastStoreTimestamp = now;
     this.appendedCount++;
     return new AppendReceipt(physicalOffset, queueId, queueOffset, now, totalSize, this.storeHost);

@@ -88,6 +88,23 @@ export class ConsumeQueue {
     this.refresh();
   }
 
+  /** Map files another thread created since this instance loaded (readers). */
+  mapNewFiles(): void {
+    if (!existsSync(this.dir)) return;
+    const known = new Set(this.files.map((f) => f.fromOffset));
+    const starts = readdirSync(this.dir)
+      .map((n) => parseSegmentFileName(n))
+      .filter((n): n is number => n !== undefined && !known.has(n))
+      .sort((a, b) => a - b);
+    for (const fromOffset of starts) {
+      const file = path.join(this.dir, segmentFileName(fromOffset));
+      if (statSync(file).size !== this.fileBytes) continue;
+      const mapping = native.mapFile(file, this.fileBytes, this.readOnly ? MapFlags.readOnly : 0);
+      this.files.push({ fromOffset, mapping, view: new DataView(mapping) });
+    }
+    this.files.sort((a, b) => a.fromOffset - b.fromOffset);
+  }
+
   /**
    * Re-read the valid end from the files (after another thread appended, or at load): the first
    * entry of the last files with size ≤ 0 or offset < 0 ends the queue.

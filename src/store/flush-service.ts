@@ -39,6 +39,8 @@ export interface FlushServiceOptions {
   onFailure: (err: StoreError) => void;
   /** Called after each successful flush with the new flushed offset. */
   onFlushed: (flushedOffset: number) => void;
+  /** Called after records were sealed or flushed (dispatch may go on). */
+  onProgress: () => void;
 }
 
 export class FlushService {
@@ -122,6 +124,10 @@ export class FlushService {
     let covered = 0;
     while (covered < this.sealWaiters.length && this.sealWaiters[covered]!.target <= sealed) covered++;
     if (covered > 0) for (const w of this.sealWaiters.splice(0, covered)) w.resolve();
+    // sync: records written with append() alone are flushed too (group commit), so they reach
+    // consumers; nothing waits on them.
+    if (this.options.mode === 'sync' && this.log.flushedOffset < sealed) this.schedule();
+    this.options.onProgress();
   }
 
   /** Everything appended so far is on disk. */
@@ -160,6 +166,7 @@ export class FlushService {
     }
     const flushed = this.log.flushedOffset;
     this.options.onFlushed(flushed);
+    this.options.onProgress();
     let covered = 0;
     while (covered < this.waiters.length && this.waiters[covered]!.target <= flushed) covered++;
     if (covered > 0) for (const w of this.waiters.splice(0, covered)) w.resolve();

@@ -142,8 +142,20 @@ export class IndexFile {
     return true;
   }
 
-  /** Physical offsets of entries for `key` within [beginMs, endMs], newest first. */
-  lookup(key: string, maxResults: number, beginMs: number, endMs: number, out: number[]): void {
+  /**
+   * Physical offsets of entries for `key` within [beginMs, endMs], newest first. The index holds
+   * hashes and whole seconds only, so a candidate may be another key or slightly out of range:
+   * `accept` (when given) checks the real record, and only accepted candidates count toward
+   * maxResults.
+   */
+  lookup(
+    key: string,
+    maxResults: number,
+    beginMs: number,
+    endMs: number,
+    out: number[],
+    accept?: (phyOffset: number) => boolean,
+  ): void {
     const v = this.view;
     const keyHash = indexKeyHash(key);
     const count = this.indexCount;
@@ -158,7 +170,7 @@ export class IndexFile {
       const time = begin + v.getInt32(pos + 12, false) * 1000;
       const prev = v.getInt32(pos + 16, false);
       if (time < beginMs - 999) break; // entries are newest first along the chain
-      if (hash === keyHash && time <= endMs) out.push(phy);
+      if (hash === keyHash && time <= endMs && (accept === undefined || accept(phy))) out.push(phy);
       if (prev >= cur) break;
       cur = prev;
     }

@@ -7,13 +7,19 @@
  * open means the last run crashed), lock (flock against a second opener), config/.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { resolveConfig, type StoreConfig } from '../config.js';
 import { errnoCode, StoreError } from '../errors.js';
 import { native } from '../native.js';
 import { Checkpoint } from './checkpoint.js';
 import { type AppendReceipt, CommitLog } from './commit-log.js';
+import { recoverDerived } from './derived-recovery.js';
+import { Dispatcher } from './dispatcher.js';
 import { FlushService } from './flush-service.js';
+import type { IndexGeometry } from './index-file.js';
+import { DEFAULT_QUERY_MAX, QueueReader, type ReadResult } from './queue-reader.js';
+import { collectGarbage } from './reclaim.js';
 import type { StoredRecord } from './record-codec.js';
 import { parseIpv4 } from './record-codec.js';
 import { type RecoveryRule, recoverCommitLog } from './recovery.js';
@@ -44,6 +50,9 @@ export class MessageStore {
   private diskFullCheckedMs = 0;
   private lastSnapshotOffset = -1;
   private lastSnapshotMs = 0;
+  private dispatcher!: Dispatcher;
+  private reader!: QueueReader;
+  private dispatchFlushing = false;
 
   private constructor(
     dir: string,
@@ -67,12 +76,54 @@ export class MessageStore {
       syncTimeoutMs: config.syncFlushTimeoutMs,
       onFailure: () => {},
       onFlushed: (flushed) => this.checkpoint.noteFlushed(flushed, this.log.storeTimestampOfLastRecord),
+      onProgress: () => this.dispatcher?.kick(),
     });
+  }
+
+  private get indexGeometry(): IndexGeometry {
+    return { slots: this.config.indexHashSlots, entries: this.config.indexMaxEntries };
+  }
+
+  /** Recover consume queues and the index, then start the dispatch workers. */
+  private async startDispatch(checkpointDispatched: number | undefined, rebuild: boolean): Promise<void> {
+    const derived = recoverDerived({
+      storeDir: this.dir,
+      commitLogMin: this.log.minOffset,
+      commitLogEnd: this.log.wroteOffset,
+      queueTable: this.log.queueTable(),
+      checkpointDispatched,
+      cqEntriesPerFile: this.config.cqEntriesPerFile,
+      indexGeometry: this.indexGeometry,
+      rebuild,
+    });
+    mkdirSync(path.join(this.dir, 'consumequeue'), { recursive: true });
+    mkdirSync(path.join(this.dir, 'index'), { recursive: true });
+    this.dispatcher = await Dispatcher.start({
+      storeDir: this.dir,
+      log: this.log,
+      workers: rebuild
+        ? Math.max(this.config.dispatchWorkers, availableParallelism())
+        : this.config.dispatchWorkers,
+      from: derived.dispatchFrom,
+      cqEntriesPerFile: this.config.cqEntriesPerFile,
+      indexGeometry: this.indexGeometry,
+      slots: derived.slots,
+      nextSlot: derived.slots.length,
+      limit: () => (this.config.flush === 'sync' ? this.log.flushedOffset : this.log.sealedOffset),
+    });
+    this.reader = new QueueReader(
+      this.dir,
+      this.log,
+      () => this.dispatcher.progress,
+      this.config.cqEntriesPerFile,
+      this.indexGeometry,
+    );
   }
 
   /** Open (creating if needed) the store in `dir`. Options override TIDEMQ_* env vars. */
   static async open(dir: string, options: StoreOptions = {}): Promise<MessageStore> {
-    const config = resolveConfig(options);
+    const { rebuild = false, ...rest } = options;
+    const config = resolveConfig(rest);
     const root = path.resolve(dir);
     try {
       mkdirSync(path.join(root, 'commitlog'), { recursive: true });
@@ -108,9 +159,11 @@ export class MessageStore {
         storeHost: { ip: parseIpv4('127.0.0.1'), port: 10911 },
         bornHost: { ip: parseIpv4('127.0.0.1'), port: 0 },
       });
-      const recovery = recoverCommitLog(log, { abortExists, checkpoint: checkpoint.read() });
+      const checkpointState = checkpoint.read();
+      const recovery = recoverCommitLog(log, { abortExists, checkpoint: checkpointState });
       const store = new MessageStore(root, config, log, checkpoint, lockFd, recovery);
       store.rebuildQueueTable();
+      await store.startDispatch(checkpointState.dispatchedOffset, rebuild);
       writeFileSync(abortFile, String(process.pid));
       checkpoint.noteFlushed(log.flushedOffset, log.storeTimestampOfLastRecord);
       checkpoint.noteMinOffset(log.minOffset);
@@ -126,6 +179,7 @@ export class MessageStore {
   private start(): void {
     this.flusher.start();
     const tick = setInterval(() => {
+      this.flushDispatched().catch(() => {});
       this.checkpoint.force().catch(() => {});
       const now = Date.now();
       if (now - this.lastSnapshotMs >= QUEUE_TABLE_SNAPSHOT_MS)
@@ -142,6 +196,21 @@ export class MessageStore {
     }, this.config.cleanIntervalMs);
     clean.unref();
     this.timers.push(clean);
+  }
+
+  /** Force consume queues and index to disk and record how far they cover (every second). */
+  private async flushDispatched(): Promise<void> {
+    if (this.dispatchFlushing || this.closed || this.closing) return;
+    this.dispatchFlushing = true;
+    try {
+      const covered = await this.dispatcher.flush();
+      this.checkpoint.noteDispatched(
+        covered,
+        covered === this.log.wroteOffset ? this.log.storeTimestampOfLastRecord : 0,
+      );
+    } finally {
+      this.dispatchFlushing = false;
+    }
   }
 
   // --- queue table (next offset of each (topic, queueId)) ---------------------------------------------
@@ -257,6 +326,87 @@ export class MessageStore {
     return this.log.scan(fromPhysicalOffset, maxMessages);
   }
 
+  /**
+   * Up to maxMessages messages of (topic, queueId) from queueOffset, matching the tag filter
+   * ('*' or 'a||b'). Bodies are zero-copy. `nextQueueOffset` on the result says where to go on.
+   */
+  read(
+    topic: string,
+    queueId: number,
+    queueOffset: number,
+    maxMessages: number,
+    filter: { tags?: string } = {},
+  ): ReadResult {
+    this.checkOpen();
+    return this.reader.read(topic, queueId, queueOffset, maxMessages, filter.tags);
+  }
+
+  /** Oldest queue offset still readable. */
+  minOffset(topic: string, queueId: number): number {
+    this.checkOpen();
+    return this.reader.minOffset(topic, queueId);
+  }
+
+  /** Next queue offset to be written (only dispatched messages count). */
+  maxOffset(topic: string, queueId: number): number {
+    this.checkOpen();
+    return this.reader.maxOffset(topic, queueId);
+  }
+
+  /** First queue offset whose message was stored at or after timestampMs (maxOffset if none). */
+  offsetForTimestamp(topic: string, queueId: number, timestampMs: number): number {
+    this.checkOpen();
+    return this.reader.offsetForTimestamp(topic, queueId, timestampMs);
+  }
+
+  /** Messages of `topic` whose KEYS (or unique key) include `key`, newest first. */
+  queryByKey(
+    topic: string,
+    key: string,
+    options: { maxMessages?: number; beginMs?: number; endMs?: number } = {},
+  ): StoredRecord[] {
+    this.checkOpen();
+    return this.reader.queryByKey(
+      topic,
+      key,
+      options.maxMessages ?? DEFAULT_QUERY_MAX,
+      options.beginMs ?? 0,
+      options.endMs ?? Number.MAX_SAFE_INTEGER,
+    );
+  }
+
+  /** Long-poll primitive: true once (topic, queueId) has a message at queueOffset, false on timeout. */
+  waitForMessages(topic: string, queueId: number, queueOffset: number, timeoutMs: number): Promise<boolean> {
+    this.checkOpen();
+    return this.dispatcher.waitFor(topic, queueId, queueOffset, timeoutMs);
+  }
+
+  /** Topics with at least one message. */
+  topics(): string[] {
+    this.checkOpen();
+    return [...this.log.queueTable().keys()].sort();
+  }
+
+  /** Queue ids of `topic` that hold at least one message. */
+  queues(topic: string): number[] {
+    this.checkOpen();
+    const q = this.log.queueTable().get(topic) ?? [];
+    const ids: number[] = [];
+    q.forEach((next, id) => {
+      if (next > 0) ids.push(id);
+    });
+    return ids;
+  }
+
+  /** Resolves once everything appended so far is visible through read() and queryByKey(). */
+  async waitForDispatch(): Promise<void> {
+    this.checkOpen();
+    const target = this.log.wroteOffset;
+    if (this.config.flush === 'sync') await this.flusher.flushAll();
+    else await this.flusher.waitSealed(target);
+    await this.dispatcher.drain(target);
+  }
+
   private checkOpen(): void {
     if (this.closed) throw new StoreError('STORE_CLOSED', 'the store is closed: open it again to read.');
   }
@@ -269,7 +419,20 @@ export class MessageStore {
     const result = runRetention(this.log, this.config);
     this.diskFull = result.diskFull;
     this.diskFullCheckedMs = Date.now();
-    if (result.deletedSegments > 0) this.checkpoint.noteMinOffset(this.log.minOffset);
+    if (result.deletedSegments > 0) {
+      this.checkpoint.noteMinOffset(this.log.minOffset);
+      this.reader.forget();
+      const short = result.usedRatio > this.config.diskMaxUsedRatio || result.diskFull;
+      this.dispatcher.retention(this.log.minOffset, short).catch(() => {});
+      if (short) {
+        // Deleted segments keep their blocks while mapped: release the unreferenced ones now.
+        collectGarbage();
+        const after = diskUsage(this.dir).usedRatio;
+        result.usedRatio = after;
+        result.diskFull = after > this.config.diskWarningRatio;
+        this.diskFull = result.diskFull;
+      }
+    }
     return result;
   }
 
@@ -287,16 +450,41 @@ export class MessageStore {
       diskFull: this.diskFull,
       appended: this.log.appendedCount,
       recovery: { ...this.recovery },
+      ...this.dispatchStats(),
+    };
+  }
+
+  private dispatchStats() {
+    const d = this.dispatcher;
+    const dispatched = Math.min(d.dispatchedOffset, this.log.wroteOffset);
+    const wrote = this.log.wroteOffset;
+    let lagMs = 0;
+    if (dispatched < wrote) {
+      const rec = this.log.get(dispatched) ?? this.log.scan(dispatched, 1)[Symbol.iterator]().next().value;
+      if (rec) lagMs = Math.max(0, Date.now() - rec.storeTimestamp);
+    }
+    return {
+      dispatchedPosition: dispatched,
+      dispatchLagBytes: wrote - dispatched,
+      dispatchLagMs: lagMs,
+      dispatchRecordsPerSecond: d.recordsPerSecond,
+      dispatchWorkers: d.workers,
+      dispatchError: d.failed ? String(d.failed) : undefined,
     };
   }
 
   /** Flush everything, record a clean end, release the directory. Idempotent. */
   close(): Promise<void> {
-    if (!this.closing) this.closing = this.doClose();
+    if (!this.closing) {
+      this.closing = Promise.resolve().then(() => this.doClose());
+    }
     return this.closing;
   }
 
   private async doClose(): Promise<void> {
+    // No periodic dispatch flush or retention may start from here on: a task still in flight when
+    // the worker pools are destroyed makes Piscina emit an unhandled 'error' event.
+    for (const t of this.timers) clearInterval(t);
     let flushError: unknown;
     if (!this.flusher.failed) {
       try {
@@ -305,9 +493,20 @@ export class MessageStore {
         flushError = err;
       }
     }
+    if (!flushError && !this.flusher.failed) {
+      try {
+        await this.dispatcher.drain(this.log.wroteOffset);
+        while (this.dispatchFlushing) await new Promise((r) => setTimeout(r, 1));
+        const covered = await this.dispatcher.flush();
+        this.checkpoint.noteDispatched(covered, this.log.storeTimestampOfLastRecord);
+      } catch {
+        // derived files are rebuilt from the commit log at the next open
+      }
+    }
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     await this.flusher.stop();
+    await this.dispatcher.close();
     this.log.close();
     try {
       if (!this.flusher.failed) {

@@ -225,11 +225,14 @@ export class StoredRecord {
     this.size = view.getInt32(pos, false);
     this.queueId = view.getInt32(pos + OFF_QUEUE_ID, false);
     this.queueOffset = readInt64(view, pos + OFF_QUEUE_OFFSET);
-    const layout = recordLayout(view, pos);
-    this.storeTimestamp = readInt64(view, layout.storeTimestampPos);
-    const bodyLength = view.getInt32(layout.bodyLengthPos, false);
-    this.body = Buffer.from(buffer, layout.bodyLengthPos + 4, bodyLength);
-    this.topicPos = layout.bodyLengthPos + 4 + bodyLength;
+    // recordLayout() inlined: this constructor is on the read hot path.
+    const sysFlag = view.getInt32(pos + OFF_SYS_FLAG, false);
+    const storeTimestampPos = pos + OFF_BORN_HOST + (sysFlag & SYSFLAG_BORNHOST_V6 ? 20 : 8);
+    const bodyLengthPos = storeTimestampPos + 8 + (sysFlag & SYSFLAG_STOREHOST_V6 ? 20 : 8) + 12;
+    this.storeTimestamp = readInt64(view, storeTimestampPos);
+    const bodyLength = view.getInt32(bodyLengthPos, false);
+    this.body = Buffer.from(buffer, bodyLengthPos + 4, bodyLength);
+    this.topicPos = bodyLengthPos + 4 + bodyLength;
   }
 
   /** Offset message id from the record's own store host (IPv4) and offset. */

@@ -8,7 +8,7 @@
  * the page cache, possibly with the last record half written; a power loss leaves only flushed
  * data, with zeros or stale bytes after it. Either way valid data is a prefix of the log.
  */
-import { mkdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { StoreError } from '../errors.js';
 import { native, ScanSlot, ScanStop } from '../native.js';
@@ -51,6 +51,11 @@ export const RECOVERY_RULES: readonly { rule: RecoveryRule; when: string; action
 
 /** File-level rules, checked before any record. */
 export const SEGMENT_RULES: readonly { rule: string; when: string; action: string }[] = [
+  {
+    rule: 'S0',
+    when: 'segments after the first that never got a record (prepared ahead, or created when the process died) end the list',
+    action: 'delete them before the other rules: the active segment is the last one holding data',
+  },
   {
     rule: 'S1',
     when: 'a segment other than the last has a size other than segmentBytes',
@@ -103,6 +108,15 @@ export function recoverCommitLog(
   const started = performance.now();
   const files = log.listSegmentFiles();
   const size = log.segmentBytes;
+  // S0: a segment prepared ahead of time is on disk after a crash; it must not make a short
+  // active segment look like a short middle one (S1).
+  while (files.length > 1) {
+    const f = files[files.length - 1]!;
+    const filePath = path.join(log.dir, segmentFileName(f.fromOffset));
+    if (!neverWritten(filePath, f.size)) break;
+    rmSync(filePath, { force: true });
+    files.pop();
+  }
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
     const last = i === files.length - 1;
@@ -242,7 +256,9 @@ function dataExtent(seg: MappedSegment, pos: number): number {
   let w = words.length - 1;
   const stopWord = Math.floor(pos / 4);
   while (w >= stopWord && words[w] === 0) w--;
-  return Math.max(0, (w + 1) * 4 - pos);
+  let end = (w + 1) * 4;
+  while (end > pos && seg.buf[end - 1] === 0) end--;
+  return Math.max(0, end - pos);
 }
 
 /** Zero the damaged tail after `pos` (so stale bytes can never be read as records) and force it. */
@@ -253,4 +269,17 @@ function zeroTail(seg: MappedSegment, pos: number): number {
     native.flushSync(seg.mapping, pos, extent);
   }
   return extent;
+}
+
+/** The segment holds no record: shorter than a record header, or totalSize and magic 0 at its start. */
+function neverWritten(filePath: string, fileBytes: number): boolean {
+  if (fileBytes < 8) return true;
+  const head = Buffer.alloc(8);
+  const fd = openSync(filePath, 'r');
+  try {
+    readSync(fd, head, 0, 8, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head.readInt32BE(0) === 0 && head.readInt32BE(4) === 0;
 }

@@ -81,6 +81,14 @@ export interface StoreOptions {
   cleanIntervalMs?: number;
   /** TIDEMQ_PREFAULT: pre-touch the next segment's pages in the background. */
   prefault?: boolean;
+  /** TIDEMQ_CQ_ENTRIES_PER_FILE: consume queue file size in 20-byte entries (RocketMQ: 300,000). */
+  cqEntriesPerFile?: number;
+  /** TIDEMQ_INDEX_HASH_SLOTS: hash slots per index file (RocketMQ: 5,000,000). */
+  indexHashSlots?: number;
+  /** TIDEMQ_INDEX_MAX_ENTRIES: entries per index file (RocketMQ: 20,000,000). */
+  indexMaxEntries?: number;
+  /** Delete consume queues and the index at open and rebuild them from the commit log. */
+  rebuild?: boolean;
 }
 
 export interface RecoveryReport {
@@ -116,4 +124,15 @@ export interface StoreStats {
   diskFull: boolean;
   appended: number;
   recovery: RecoveryReport;
+  /** Everything before it is visible through consume queues and the key index. */
+  dispatchedPosition: number;
+  /** wrotePosition − dispatchedPosition. */
+  dispatchLagBytes: number;
+  /** Age of the oldest record not yet dispatched (0 when none). */
+  dispatchLagMs: number;
+  /** Records dispatched per second over the last second or so. */
+  dispatchRecordsPerSecond: number;
+  dispatchWorkers: number;
+  /** The last dispatch failure (retried every second), if any. */
+  dispatchError: string | undefined;
 }

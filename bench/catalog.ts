@@ -1,0 +1,270 @@
+/**
+ * The scenario list: tidemq, its peers and the machine's limits, grouped so that every member of
+ * a group measures the same work (same body size, same durability, same concurrency).
+ */
+import { type BenchOptions, matchesAny } from './options.js';
+import type { Family, ParamValue, ScenarioSpec } from './spec.js';
+import { recordBytesFor } from './store-api.js';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/** Messages per batch for tidemq batch appends and the peers' transactions/writes. */
+export const batchSize = 64;
+
+interface Defaults {
+  appendSizes: number[];
+  putSizes: number[];
+  readSizes: number[];
+  concurrency: number[];
+  crcSizes: number[];
+  maxBytes: number;
+  recoveryBytes: number;
+}
+
+function defaults(o: BenchOptions): Defaults {
+  if (o.quick) {
+    return {
+      appendSizes: o.sizes ?? [100],
+      putSizes: o.sizes ?? [100],
+      readSizes: o.sizes ?? [100],
+      concurrency: o.concurrency ?? [8],
+      crcSizes: o.sizes ?? [1024],
+      maxBytes: 64 * MiB,
+      recoveryBytes: 16 * MiB,
+    };
+  }
+  return {
+    appendSizes: o.sizes ?? [100, 1024, 4096, 65536],
+    putSizes: o.sizes ?? [100, 1024],
+    readSizes: o.sizes ?? [100, 1024],
+    concurrency: o.concurrency ?? [1, 8, 64, 256],
+    crcSizes: o.sizes ?? [100, 1024, 65536],
+    maxBytes: 2 * GiB,
+    recoveryBytes: GiB,
+  };
+}
+
+export function sizeLabel(bytes: number): string {
+  if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
+
+export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
+  const d = defaults(o);
+  const list: ScenarioSpec[] = [];
+  const add = (
+    family: Family,
+    name: string,
+    group: string,
+    kind: string,
+    label: string,
+    params: Record<string, ParamValue>,
+    extra: Partial<ScenarioSpec> = {},
+  ) => {
+    list.push({
+      name,
+      family,
+      group,
+      kind,
+      label,
+      params,
+      envOverrides: {},
+      warmupMs: o.warmupMs,
+      durationMs: o.durationMs,
+      maxBytes: d.maxBytes,
+      ...extra,
+    });
+  };
+
+  if (!o.micro) {
+    for (const size of d.appendSizes) {
+      const group = `append/${size}`;
+      const s = sizeLabel(size);
+      const p = { bodyBytes: size };
+      add('tidemq', `tidemq/append/single/${size}`, group, 'tidemq-append', `tidemq append() ${s}`, {
+        ...p,
+        batch: 1,
+      });
+      add(
+        'tidemq',
+        `tidemq/append/batch${batchSize}/${size}`,
+        group,
+        'tidemq-append',
+        `tidemq batch×${batchSize} ${s}`,
+        {
+          ...p,
+          batch: batchSize,
+        },
+      );
+      add('peer', `peer/lmdb/append/${size}`, group, 'lmdb-async', `lmdb put() async ${s}`, {
+        ...p,
+        batch: batchSize,
+        pipeline: 32,
+      });
+      add('peer', `peer/sqlite-normal/append/${size}`, group, 'sqlite-write', `sqlite WAL NORMAL ${s}`, {
+        ...p,
+        batch: batchSize,
+        synchronous: 'NORMAL',
+      });
+      add('peer', `peer/fs/append/${size}`, group, 'fs-write', `fs writev ${s}`, {
+        ...p,
+        batch: batchSize,
+        fdatasync: false,
+      });
+      add('limit', `limit/memcpy/${size}`, group, 'limit-memcpy', `memcpy ceiling ${s}`, {
+        ...p,
+        recordBytes: recordBytesFor(size),
+      });
+    }
+
+    for (const size of d.putSizes) {
+      for (const c of d.concurrency) {
+        const group = `put/${size}/c${c}`;
+        const s = `${sizeLabel(size)} ×${c}`;
+        const p = { bodyBytes: size, concurrency: c };
+        add('tidemq', `tidemq/put/c${c}/${size}`, group, 'tidemq-put', `tidemq put() sync ${s}`, p, {
+          envOverrides: { TIDEMQ_FLUSH: 'sync' },
+        });
+        add('peer', `peer/lmdb-durable/put/c${c}/${size}`, group, 'lmdb-durable', `lmdb durable ${s}`, p);
+        add('peer', `peer/sqlite-full/put/c${c}/${size}`, group, 'sqlite-write', `sqlite WAL FULL ${s}`, {
+          ...p,
+          batch: c,
+          synchronous: 'FULL',
+        });
+        add('peer', `peer/fs-fdatasync/put/c${c}/${size}`, group, 'fs-write', `fs writev+fdatasync ${s}`, {
+          ...p,
+          batch: c,
+          fdatasync: true,
+        });
+        add('limit', `limit/group-commit/c${c}/${size}`, group, 'limit-group-commit', `C group commit ${s}`, {
+          ...p,
+          recordBytes: recordBytesFor(size),
+        });
+      }
+    }
+
+    for (const size of d.readSizes) {
+      const s = sizeLabel(size);
+      // more than the CPU caches hold: 64 MiB of bodies, at most 250 k messages (prefill time)
+      const messages = o.quick ? 20_000 : Math.max(1000, Math.min(250_000, Math.floor((64 * MiB) / size)));
+      const p = { bodyBytes: size, messages };
+      add('tidemq', `tidemq/read/scan/${size}`, `scan/${size}`, 'tidemq-scan', `tidemq scan() ${s}`, p);
+      add(
+        'tidemq',
+        `tidemq/read/queue/${size}`,
+        `scan/${size}`,
+        'tidemq-read-queue',
+        `tidemq read() queue ${s}`,
+        p,
+      );
+      add('peer', `peer/lmdb/scan/${size}`, `scan/${size}`, 'lmdb-scan', `lmdb getRange() ${s}`, p);
+      if (!o.quick) {
+        add('peer', `peer/sqlite/scan/${size}`, `scan/${size}`, 'sqlite-scan', `sqlite SELECT range ${s}`, p);
+      }
+      add('tidemq', `tidemq/read/get/${size}`, `get/${size}`, 'tidemq-get', `tidemq get() random ${s}`, p);
+      add('peer', `peer/lmdb/get/${size}`, `get/${size}`, 'lmdb-get', `lmdb get() random ${s}`, p);
+      if (!o.quick) {
+        add('peer', `peer/sqlite/get/${size}`, `get/${size}`, 'sqlite-get', `sqlite SELECT by id ${s}`, p);
+      }
+    }
+
+    add(
+      'tidemq',
+      'tidemq/recovery',
+      'recovery',
+      'tidemq-recovery',
+      `tidemq reopen after SIGKILL, ${sizeLabel(d.recoveryBytes)}`,
+      { bodyBytes: 1024, writtenBytes: d.recoveryBytes },
+    );
+
+    // Issue 3: dispatch to consume queues and the key index while appending, rebuild, key lookup.
+    const queueMessages = o.quick ? 20_000 : 250_000;
+    add('tidemq', 'tidemq/dispatch/100', 'dispatch', 'tidemq-dispatch', 'tidemq append + dispatch, lag', {
+      bodyBytes: 100,
+    });
+    add(
+      'tidemq',
+      'tidemq/rebuild/1024',
+      'rebuild',
+      'tidemq-rebuild',
+      `tidemq rebuild, ${queueMessages / 1000} k × 1 KiB`,
+      {
+        bodyBytes: 1024,
+        messages: queueMessages,
+      },
+    );
+    add(
+      'tidemq',
+      'tidemq/key-lookup/100',
+      'key',
+      'tidemq-key-lookup',
+      `tidemq queryByKey(), ${queueMessages / 1000} k keys`,
+      {
+        bodyBytes: 100,
+        messages: queueMessages,
+      },
+    );
+  }
+
+  for (const size of d.crcSizes) {
+    const group = `micro/crc32/${size}`;
+    const p = { bytes: size };
+    add('micro', `micro/crc32/native/${size}`, group, 'micro-crc32', `native.crc32 ${sizeLabel(size)}`, {
+      ...p,
+      impl: 'native',
+    });
+    add('micro', `micro/crc32/js/${size}`, group, 'micro-crc32', `JS table CRC32 ${sizeLabel(size)}`, {
+      ...p,
+      impl: 'js',
+    });
+    add('micro', `micro/crc32/store/${size}`, group, 'micro-crc32', `store bodyCrc() ${sizeLabel(size)}`, {
+      ...p,
+      impl: 'store',
+    });
+  }
+  for (const size of o.quick ? d.readSizes : d.putSizes) {
+    const group = `micro/record/${size}`;
+    add('micro', `micro/record/encode/${size}`, group, 'micro-record', `record encode ${sizeLabel(size)}`, {
+      bodyBytes: size,
+      op: 'encode',
+    });
+    add('micro', `micro/record/decode/${size}`, group, 'micro-record', `record decode ${sizeLabel(size)}`, {
+      bodyBytes: size,
+      op: 'decode',
+    });
+  }
+
+  return list.filter((spec) => matchesAny(spec.name, o.scenarios));
+}
+
+/** A person's title for a comparison group key. */
+export function groupTitle(group: string): string {
+  const [kind, a, b] = group.split('/');
+  const size = a !== undefined && /^\d+$/.test(a) ? sizeLabel(Number(a)) : '';
+  switch (kind) {
+    case 'append':
+      return `Append, flush policy from env — ${size} bodies`;
+    case 'put':
+      return `Durable put (sync flush, group commit) — ${size} bodies, ${b?.slice(1)} concurrent putters`;
+    case 'scan':
+      return `Sequential read — ${size} bodies`;
+    case 'get':
+      return `Random read — ${size} bodies`;
+    case 'recovery':
+      return 'Recovery after SIGKILL';
+    case 'dispatch':
+      return 'Dispatch to consume queues while appending at full speed (latency column: dispatch lag)';
+    case 'rebuild':
+      return 'Rebuild consume queues and key index from the commit log';
+    case 'key':
+      return 'Key lookup (index file)';
+    case 'micro': {
+      const n = b !== undefined ? sizeLabel(Number(b)) : '';
+      return a === 'crc32' ? `Micro: CRC32 of ${n}` : `Micro: record codec, ${n} bodies`;
+    }
+    default:
+      return group;
+  }
+}

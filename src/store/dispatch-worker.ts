@@ -1,0 +1,351 @@
+/**
+ * Dispatch worker: runs in a Piscina thread. Each worker owns a fixed set of partitions
+ * ((topic, queueId) whose hash mod workerCount is its index) and is the only writer of their
+ * consume queues; worker 0 also owns the key index. The main thread hands it commit log ranges
+ * (never single messages); the worker maps the segment files itself, walks the records, writes
+ * consume queue entries and index entries, and publishes each touched queue's entry count in
+ * shared memory before the task resolves.
+ *
+ * Every task of a worker runs on the same thread (each worker is its own one-thread pool), so
+ * the per-thread state below stays coherent.
+ */
+import path from 'node:path';
+import { MapFlags, native } from '../native.js';
+import { ConsumeQueue } from './consume-queue.js';
+import { IndexFile, type IndexGeometry, listIndexFiles } from './index-file.js';
+import { segmentFileName } from './mapped-segment.js';
+import { collectGarbage } from './reclaim.js';
+import {
+  javaHashCode,
+  MAGIC_BLANK,
+  MAGIC_V1,
+  MAGIC_V2,
+  NAME_VALUE_SEPARATOR,
+  PROPERTY_KEYS,
+  PROPERTY_SEPARATOR,
+  PROPERTY_TAGS,
+  PROPERTY_UNIQ_KEY,
+  readInt64,
+  SYSFLAG_BORNHOST_V6,
+  SYSFLAG_STOREHOST_V6,
+} from './record-codec.js';
+import { SharedProgress } from './shared-progress.js';
+
+export interface InitTask {
+  kind: 'init';
+  storeDir: string;
+  cqEntriesPerFile: number;
+  indexGeometry: IndexGeometry;
+  workerIndex: number;
+  workerCount: number;
+  shared: SharedArrayBuffer;
+  slots: { topic: string; queueId: number; slot: number }[];
+}
+
+export interface DispatchRange {
+  segmentFromOffset: number;
+  start: number;
+  end: number;
+}
+
+export interface DispatchTask {
+  kind: 'dispatch';
+  ranges: DispatchRange[];
+}
+
+export interface FlushTask {
+  kind: 'flush';
+}
+
+export interface RetentionTask {
+  kind: 'retention';
+  minPhysicalOffset: number;
+  /** Space is short: collect garbage now so the deleted segments' mappings go. */
+  reclaim: boolean;
+}
+
+export type WorkerTask = InitTask | DispatchTask | FlushTask | RetentionTask;
+
+export interface DispatchResult {
+  /** Physical offset up to which this worker has dispatched. */
+  end: number;
+  records: number;
+  newSlots: { topic: string; queueId: number; slot: number }[];
+}
+
+interface Partition {
+  mine: boolean;
+  cq: ConsumeQueue | undefined;
+  slot: number;
+}
+
+interface TopicEntry {
+  bytes: Uint8Array;
+  topic: string;
+  partitions: (Partition | undefined)[];
+}
+
+interface Segment {
+  mapping: ArrayBuffer;
+  view: DataView;
+  buf: Buffer;
+}
+
+let init: InitTask | undefined;
+let progress: SharedProgress | undefined;
+const topicsByHash = new Map<number, TopicEntry[]>();
+const segments = new Map<number, Segment>();
+let index: IndexFile | undefined;
+const dirtyQueues = new Set<ConsumeQueue>();
+let indexDirty = false;
+
+function segment(fromOffset: number): Segment {
+  let s = segments.get(fromOffset);
+  if (!s) {
+    const file = path.join(init!.storeDir, 'commitlog', segmentFileName(fromOffset));
+    const mapping = native.mapFile(file, 0, MapFlags.readOnly);
+    s = { mapping, view: new DataView(mapping), buf: Buffer.from(mapping) };
+    segments.set(fromOffset, s);
+  }
+  return s;
+}
+
+/**
+ * Keep only the newest segment mapped between tasks: the others are behind the dispatcher for
+ * good (or deleted by retention), and a deleted segment's disk space comes back only once no
+ * thread maps it. Releasing is immediate (detach), not left to a garbage collection.
+ */
+function releaseOlderSegments(): void {
+  let newest = -1;
+  for (const from of segments.keys()) if (from > newest) newest = from;
+  for (const [from, seg] of segments) {
+    if (from !== newest) {
+      segments.delete(from);
+      native.releaseMapping(seg.mapping);
+    }
+  }
+}
+
+function topicEntry(bytes: Uint8Array, start: number, length: number): TopicEntry {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[start + i]!, 0x01000193);
+  const list = topicsByHash.get(h);
+  if (list) {
+    for (const e of list) {
+      if (e.bytes.length !== length) continue;
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (e.bytes[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return e;
+    }
+  }
+  const copy = Uint8Array.prototype.slice.call(bytes, start, start + length);
+  const entry: TopicEntry = { bytes: copy, topic: Buffer.from(copy).toString('utf8'), partitions: [] };
+  if (list) list.push(entry);
+  else topicsByHash.set(h, [entry]);
+  return entry;
+}
+
+export function ownerOf(topic: string, queueId: number, workerCount: number): number {
+  return ((Math.imul(javaHashCode(topic), 31) + queueId) >>> 0) % workerCount;
+}
+
+function partition(t: TopicEntry, queueId: number, newSlots: DispatchResult['newSlots']): Partition {
+  let p = t.partitions[queueId];
+  if (p) return p;
+  const cfg = init!;
+  const mine = ownerOf(t.topic, queueId, cfg.workerCount) === cfg.workerIndex;
+  let slot = -1;
+  if (mine) {
+    slot = progress!.slotFor(t.topic, queueId);
+    if (slot < 0) {
+      slot = progress!.allocateSlot();
+      newSlots.push({ topic: t.topic, queueId, slot });
+    }
+  }
+  p = {
+    mine,
+    slot,
+    cq: mine ? new ConsumeQueue(cfg.storeDir, t.topic, queueId, cfg.cqEntriesPerFile) : undefined,
+  };
+  while (t.partitions.length < queueId) t.partitions.push(undefined);
+  t.partitions[queueId] = p;
+  return p;
+}
+
+function currentIndex(): IndexFile {
+  if (index && !index.full) return index;
+  const cfg = init!;
+  if (!index) {
+    const files = listIndexFiles(cfg.storeDir);
+    const newest = files[files.length - 1];
+    const opened = newest ? IndexFile.open(newest, cfg.indexGeometry) : undefined;
+    if (opened && !opened.full) {
+      index = opened;
+      return index;
+    }
+  }
+  if (index) index.flush().catch(() => {});
+  index = IndexFile.create(path.join(cfg.storeDir, 'index'), Date.now(), cfg.indexGeometry);
+  return index;
+}
+
+/** Find `name` in a properties string: value or undefined. */
+function propertyValue(props: string, name: string): string | undefined {
+  let at = 0;
+  for (;;) {
+    const i = props.indexOf(name + NAME_VALUE_SEPARATOR, at);
+    if (i < 0) return undefined;
+    if (i === 0 || props.charCodeAt(i - 1) === 2) {
+      const start = i + name.length + 1;
+      const end = props.indexOf(PROPERTY_SEPARATOR, start);
+      return props.slice(start, end < 0 ? props.length : end);
+    }
+    at = i + 1;
+  }
+}
+
+function dispatch(task: DispatchTask): DispatchResult {
+  const cfg = init!;
+  const ownsIndex = cfg.workerIndex === 0;
+  const newSlots: DispatchResult['newSlots'] = [];
+  const touched = new Set<Partition>();
+  let records = 0;
+  let end = 0;
+  for (const range of task.ranges) {
+    const seg = segment(range.segmentFromOffset);
+    const { view, buf } = seg;
+    let pos = range.start;
+    while (pos + 8 <= range.end) {
+      const totalSize = view.getInt32(pos, false);
+      const magic = view.getInt32(pos + 4, false);
+      if (magic === MAGIC_BLANK) {
+        pos = range.end;
+        break;
+      }
+      if ((magic !== MAGIC_V1 && magic !== MAGIC_V2) || totalSize <= 0 || pos + totalSize > range.end) {
+        throw new Error(
+          `dispatch: no valid record at ${range.segmentFromOffset + pos} (magic ${magic}, size ${totalSize})`,
+        );
+      }
+      const phys = range.segmentFromOffset + pos;
+      const queueId = view.getInt32(pos + 12, false);
+      const queueOffset = readInt64(view, pos + 20);
+      const sysFlag = view.getInt32(pos + 36, false);
+      const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? 20 : 8;
+      const storeTsPos = pos + 48 + bornHostBytes;
+      const storeTimestamp = readInt64(view, storeTsPos);
+      const bodyLenPos = storeTsPos + 8 + (sysFlag & SYSFLAG_STOREHOST_V6 ? 20 : 8) + 12;
+      const bodyLength = view.getInt32(bodyLenPos, false);
+      let p = bodyLenPos + 4 + bodyLength;
+      const v2 = magic === MAGIC_V2;
+      const topicLength = v2 ? view.getUint16(p, false) : view.getUint8(p);
+      p += v2 ? 2 : 1;
+      const t = topicEntry(buf, p, topicLength);
+      p += topicLength;
+      const propsLength = view.getInt16(p, false);
+      const props = propsLength > 0 ? buf.toString('utf8', p + 2, p + 2 + propsLength) : '';
+      const tranType = sysFlag & 0xc;
+      const part = partition(t, queueId, newSlots);
+      if (part.mine && tranType !== 4 && tranType !== 12) {
+        const tags = props.length > 0 ? propertyValue(props, PROPERTY_TAGS) : undefined;
+        const tagsCode = tags ? javaHashCode(tags) : 0;
+        if (part.cq!.append(queueOffset, phys, totalSize, tagsCode)) {
+          touched.add(part);
+          dirtyQueues.add(part.cq!);
+        }
+      }
+      if (ownsIndex && tranType !== 12 && props.length > 0) {
+        const keys = propertyValue(props, PROPERTY_KEYS);
+        const uniq = propertyValue(props, PROPERTY_UNIQ_KEY);
+        if (keys || uniq) indexKeys(t.topic, keys, uniq, phys, storeTimestamp);
+      }
+      records++;
+      pos += totalSize;
+    }
+    end = range.segmentFromOffset + pos;
+  }
+  for (const part of touched) progress!.setCount(part.slot, part.cq!.maxOffset);
+  progress!.publish();
+  releaseOlderSegments();
+  return { end, records, newSlots };
+}
+
+function indexKeys(
+  topic: string,
+  keys: string | undefined,
+  uniq: string | undefined,
+  phys: number,
+  storeTimestamp: number,
+): void {
+  let idx = currentIndex();
+  if (idx.indexCount > 1 && phys <= idx.endPhyOffset) return; // already indexed (re-dispatch)
+  const put = (key: string) => {
+    if (!idx.put(`${topic}#${key}`, phys, storeTimestamp)) {
+      idx = currentIndex();
+      idx.put(`${topic}#${key}`, phys, storeTimestamp);
+    }
+  };
+  if (keys) for (const k of keys.split(' ')) if (k.length > 0) put(k);
+  if (uniq) put(uniq);
+  indexDirty = true;
+}
+
+async function flush(): Promise<void> {
+  const queues = [...dirtyQueues];
+  dirtyQueues.clear();
+  for (const cq of queues) await cq.flush();
+  if (indexDirty && index) {
+    indexDirty = false;
+    await index.flush();
+  }
+}
+
+function retention(minPhysicalOffset: number): void {
+  // A deleted segment's space is only returned once no thread maps it: release this thread's
+  // private mappings of deleted segments now rather than at some later garbage collection.
+  for (const [from, seg] of segments) {
+    if (from < minPhysicalOffset) {
+      segments.delete(from);
+      native.releaseMapping(seg.mapping);
+    }
+  }
+  for (const list of topicsByHash.values()) {
+    for (const t of list) for (const p of t.partitions) p?.cq?.deleteBefore(minPhysicalOffset);
+  }
+  if (init!.workerIndex === 0) {
+    const files = listIndexFiles(init!.storeDir);
+    for (const f of files.slice(0, -1)) {
+      const idx = IndexFile.open(f, init!.indexGeometry, true);
+      if (idx && idx.endPhyOffset < minPhysicalOffset) idx.destroy();
+    }
+  }
+}
+
+export default async function run(task: WorkerTask): Promise<DispatchResult | undefined> {
+  switch (task.kind) {
+    case 'init':
+      init = task;
+      progress = new SharedProgress(task.shared);
+      for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
+      return undefined;
+    case 'dispatch':
+      try {
+        return dispatch(task);
+      } catch (err) {
+        releaseOlderSegments();
+        throw err;
+      }
+    case 'flush':
+      await flush();
+      return undefined;
+    case 'retention':
+      retention(task.minPhysicalOffset);
+      if (task.reclaim) collectGarbage();
+      return undefined;
+  }
+}

@@ -1,0 +1,41 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { runBench } from '../../bench/run.js';
+import type { ResultLine } from '../../bench/spec.js';
+
+// --quick takes ~25 s on an idle 2-core machine; a machine shared with other jobs can be several
+// times slower, and a timeout there would say nothing about the bench.
+t.setTimeout(600_000);
+
+t.test('bench: --quick runs every scenario and each one proves its path', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tidemq-bench-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const jsonPath = path.join(dir, 'results.jsonl');
+  // tap's process-info hook (NODE_OPTIONS=--import …) would load into every scenario child and
+  // double the run time; the bench's children run bare, as under `npm run bench`.
+  delete process.env.NODE_OPTIONS;
+  const started = Date.now();
+  const run = await runBench(['--quick', '--json', jsonPath, '--report', path.join(dir, 'report.svg')]);
+  t.comment(`bench --quick took ${Date.now() - started} ms`);
+
+  const lines = readFileSync(jsonPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ResultLine);
+  t.equal(lines.length, run.lines.length, 'one JSON line per scenario');
+  t.ok(lines.length >= 10, 'the quick run covers the scenario groups');
+  t.same(run.failures, [], 'no scenario failed or failed its check');
+
+  for (const line of lines) {
+    t.equal(line.status, 'ok', `${line.scenario} ran`);
+    t.ok(line.throughput.msgPerSec > 0, `${line.scenario} throughput > 0`);
+    t.ok(line.check.passed, `${line.scenario} check passed: ${line.check.description}`);
+    t.ok(
+      line.node.startsWith('v') && line.commit.length > 0 && line.machine.cpus > 0,
+      `${line.scenario} carries context`,
+    );
+  }
+  t.match(readFileSync(path.join(dir, 'report.svg'), 'utf8'), /^<svg /, 'the report is an SVG');
+});

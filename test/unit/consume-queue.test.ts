@@ -1,0 +1,98 @@
+// Consume queue format (RocketMQ's): 20-byte big-endian entries at k × 20, files named by their
+// 20-digit logical byte offset, idempotent re-append, truncateAfter, valid end after a torn entry,
+// filler entries at the head of a queue that starts part-way.
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { ConsumeQueue, consumeQueueDir } from '../../src/store/consume-queue.js';
+import { javaHashCode } from '../../src/store/record-codec.js';
+import { tempDir } from '../helpers/native-env.js';
+
+const PER_FILE = 1024;
+
+function entryAt(file: Buffer, k: number): [number, number, number] {
+  const pos = k * 20;
+  return [Number(file.readBigInt64BE(pos)), file.readInt32BE(pos + 8), Number(file.readBigInt64BE(pos + 12))];
+}
+
+t.test(
+  'consume-queue: 20-byte big-endian entries at k×20 in files named by logical byte offset',
+  async (t) => {
+    const dir = tempDir(t, 'tidemq-cq-');
+    const cq = new ConsumeQueue(dir, 'orders', 3, PER_FILE);
+    const n = PER_FILE + 10;
+    for (let k = 0; k < n; k++) t.equal(cq.append(k, 1000 + k * 100, 100, javaHashCode(`tag${k % 3}`)), true);
+    await cq.flush();
+    const qdir = consumeQueueDir(dir, 'orders', 3);
+    t.same(
+      readdirSync(qdir).sort(),
+      ['00000000000000000000', String(PER_FILE * 20).padStart(20, '0')],
+      'two files',
+    );
+    const f0 = readFileSync(path.join(qdir, '00000000000000000000'));
+    const f1 = readFileSync(path.join(qdir, String(PER_FILE * 20).padStart(20, '0')));
+    t.equal(f0.length, PER_FILE * 20, 'file size = entries per file × 20');
+    t.same(entryAt(f0, 0), [1000, 100, javaHashCode('tag0')], 'entry 0');
+    t.same(entryAt(f0, 5), [1500, 100, javaHashCode('tag2')], 'entry 5');
+    t.same(
+      entryAt(f1, 3),
+      [1000 + (PER_FILE + 3) * 100, 100, javaHashCode(`tag${(PER_FILE + 3) % 3}`)],
+      'entry 1027',
+    );
+    t.same(entryAt(f1, 10), [0, 0, 0], 'past the end: zero');
+    t.same(
+      [...new Uint8Array(f0.buffer, f0.byteOffset + 20, 8)],
+      [0, 0, 0, 0, 0, 0, 0x04, 0x4c],
+      'commitLogOffset 1100 big-endian',
+    );
+    t.equal(cq.maxOffset, n, 'maxOffset');
+    t.equal(javaHashCode('Aa'), javaHashCode('BB'), 'Aa and BB share a hash code (2112)');
+    t.equal(javaHashCode('Aa'), 2112);
+  },
+);
+
+t.test('consume-queue: re-append is idempotent; truncateAfter drops entries past the log end', async (t) => {
+  const dir = tempDir(t, 'tidemq-cq-');
+  const cq = new ConsumeQueue(dir, 't', 0, PER_FILE);
+  for (let k = 0; k < 10; k++) cq.append(k, k * 50, 50, 0);
+  t.equal(cq.append(9, 450, 50, 0), false, 'the same record again is ignored');
+  t.equal(cq.append(4, 200, 50, 0), false, 'an older record is ignored');
+  t.equal(cq.maxOffset, 10, 'still 10 entries');
+  t.equal(cq.truncateAfter(300), 4, 'records ending past 300 dropped');
+  t.equal(cq.maxOffset, 6, '6 entries left');
+  t.equal(cq.append(6, 300, 50, 7), true, 'replay after truncation appends again');
+  await cq.flush();
+  const reopened = new ConsumeQueue(dir, 't', 0, PER_FILE);
+  t.equal(reopened.maxOffset, 7, 'reopened: 7 entries');
+  t.same(reopened.entry(6), { physicalOffset: 300, size: 50, tagsCode: 7 }, 'the replayed entry');
+});
+
+t.test('consume-queue: the valid end stops at a torn (zeroed) entry', async (t) => {
+  const dir = tempDir(t, 'tidemq-cq-');
+  const cq = new ConsumeQueue(dir, 't', 1, PER_FILE);
+  for (let k = 0; k < 20; k++) cq.append(k, k * 64, 64, 0);
+  await cq.flush();
+  const file = path.join(consumeQueueDir(dir, 't', 1), '00000000000000000000');
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(4), 0, 4, 12 * 20 + 8); // the size of entry 12 zeroed
+  closeSync(fd);
+  const reopened = new ConsumeQueue(dir, 't', 1, PER_FILE);
+  t.equal(reopened.maxOffset, 12, 'ends before the torn entry');
+  t.equal(reopened.maxPhysicalEnd, 11 * 64 + 64, 'maxPhysicalEnd from the last valid entry');
+  t.equal(reopened.append(12, 12 * 64, 64, 0), true, 'the torn entry is rewritten by replay');
+});
+
+t.test('consume-queue: a queue starting part-way gets filler entries (0, 0x7fffffff, 0)', async (t) => {
+  const dir = tempDir(t, 'tidemq-cq-');
+  const cq = new ConsumeQueue(dir, 't', 2, PER_FILE);
+  t.equal(cq.append(PER_FILE + 5, 9000, 80, 0), true);
+  await cq.flush();
+  const name = String(PER_FILE * 20).padStart(20, '0');
+  t.same(readdirSync(consumeQueueDir(dir, 't', 2)), [name], 'the file holding offset 1029');
+  const f = readFileSync(path.join(consumeQueueDir(dir, 't', 2), name));
+  for (let k = 0; k < 5; k++) t.same(entryAt(f, k), [0, 0x7fffffff, 0], `filler ${k}`);
+  t.same(entryAt(f, 5), [9000, 80, 0], 'the first real entry');
+  const reopened = new ConsumeQueue(dir, 't', 2, PER_FILE);
+  t.equal(reopened.minOffset, PER_FILE + 5, 'minOffset skips the filler');
+  t.equal(reopened.maxOffset, PER_FILE + 6, 'maxOffset');
+});
