@@ -77,6 +77,7 @@ t.test('selectors: round-robin cycles, least-loaded evens out, functions are che
   t.same(qs, [0, 1, 2, 3, 0, 1, 2, 3]);
   const pin = broker.producer({ queueSelector: () => 2 });
   for (let i = 0; i < 4; i++) await pin.send({ topic: 'T', body: 'x' });
+  await broker.store.waitForDispatch();
   const ll = broker.producer({ queueSelector: 'least-loaded' });
   const picked: number[] = [];
   for (let i = 0; i < 4; i++) picked.push((await ll.send({ topic: 'T', body: 'x' })).queueId);
@@ -95,6 +96,7 @@ t.test('priority: higher priority is delivered first among visible messages', as
   for (let i = 0; i < 10; i++) await p.send({ topic: 'P', body: `low${i}`, priority: 1 });
   await p.send({ topic: 'P', body: 'high', priority: 9 });
   await p.send({ topic: 'P', body: 'mid', priority: 5 });
+  await broker.store.waitForDispatch();
   const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { P: '*' }, awaitDuration: 100 });
   const first = await c.receive(2, 60_000);
   t.same(

@@ -26,6 +26,7 @@ t.test(
       await p.send({ topic: 'F', body: `g1-${i}`, messageGroup: 'g1' });
       await p.send({ topic: 'F', body: `g2-${i}`, messageGroup: 'g2' });
     }
+    await broker.store.waitForDispatch();
     const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { F: '*' }, awaitDuration: 100 });
     const first = await c.receive(16, 60_000);
     t.same(

@@ -82,6 +82,7 @@ t.test('pop: tag filters * and a||b; non-matching messages count as done', async
   const p = broker.producer();
   for (const tag of ['a', 'b', 'c', 'a']) await p.send({ topic: 'T', body: tag, tag });
   await p.send({ topic: 'T', body: 'none' });
+  await broker.store.waitForDispatch();
   const ab = broker.simpleConsumer({
     consumerGroup: 'AB',
     subscriptions: { T: 'a || b' },
@@ -124,7 +125,8 @@ t.test(
     const lag = Date.now() - sentAt;
     t.equal(got[0]!.body.toString(), 'yes');
     t.comment(`long-poll wake-up lag: ${lag} ms`);
-    t.ok(lag < 50, `woke within a few ms (${lag} ms)`);
+    // The store wakes waiters once the record is sealed and dispatched (a few ms idle; more under load).
+    t.ok(lag < 250, `woke promptly (${lag} ms)`);
   },
 );
 
@@ -181,6 +183,7 @@ t.test(
     const mid = Date.now();
     await sleep(20);
     for (let i = 5; i < 10; i++) await p.send({ topic: 'T', body: String(i) });
+    await broker.store.waitForDispatch();
     const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { T: '*' }, awaitDuration: 100 });
     const bodies = async () => (await c.receive(32, 60_000)).map((m) => m.body.toString());
     t.same(await bodies(), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);

@@ -22,6 +22,7 @@ for (const snapshot of [true, false]) {
     await p.recall('D', recalled.recallHandle);
     const tx = p.beginTransaction();
     await p.send({ topic: 'X', body: 'pending-tx' }, tx);
+    await broker.store.waitForDispatch();
     const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { T: '*' }, awaitDuration: 100 });
     const got = await c.receive(6, 2500);
     t.equal(got.length, 6);
