@@ -1,0 +1,374 @@
+/**
+ * DeliveryService: POP consumption. receive() picks messages, makes them invisible and hands
+ * out receipt handles; ack() finishes them; changeInvisibleDuration() moves their visibility
+ * and replaces the handle. A message whose invisible time ran out is delivered again with
+ * deliveryAttempt + 1 and a new handle; one that already had maxDeliveryAttempts deliveries is
+ * moved to %DLQ%<group> instead. Every change is a journal record (consumer-state.ts).
+ *
+ * Per receive and queue, in offset order: first the queue's entries (messages not done), then
+ * fresh messages from `next`. FIFO: a message group with a message in flight (invisible) is
+ * blocked; at most one message per group is handed out per receive; a fresh message of a
+ * blocked group is held (an entry with attempt 0) and goes out, in order, once the group frees.
+ * PRIORITY topics: candidates from a window of each queue are ranked by priority (then store
+ * time) across queues; fresh candidates not chosen are held.
+ */
+import type { StoredMessage } from '../store/types.js';
+import type { DeliveredTuple, HeldTuple, JournalRecord, QueueProgress } from './consumer-state.js';
+import type { BrokerCore } from './core.js';
+import { BrokerError } from './errors.js';
+import { formatHandle, parseHandle, toMessageView } from './message-view.js';
+import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
+import type { MessageView } from './types.js';
+
+const READ_BATCH = 256;
+const FRESH_SCAN_LIMIT = 4096;
+const PRIORITY_WINDOW = 256;
+const MAX_HELD_PER_QUEUE = 100_000;
+const MAX_POLL_SLICE_MS = 1000;
+export const MAX_BATCH = 1024;
+
+export interface Subscription {
+  topic: string;
+  filter: Set<string> | undefined;
+}
+
+export interface SubscriberSpec {
+  /** State key: the group (clustering) or group#clientId (broadcasting). */
+  key: string;
+  group: string;
+  subscriptions: Subscription[];
+  /** undefined: FIFO exactly for FIFO topics. */
+  fifo: boolean | undefined;
+  maxDeliveryAttempts: number;
+}
+
+interface Pick {
+  offset: number;
+  rec: StoredMessage;
+  attempt: number;
+  group: string | null;
+  priority: number | null;
+  fresh: boolean;
+}
+
+interface QueueHarvest {
+  topic: string;
+  queueId: number;
+  qp: QueueProgress;
+  picks: Pick[];
+  held: HeldTuple[];
+  next: number;
+}
+
+interface Attempt {
+  views: MessageView[];
+  durables: Promise<void>[];
+  waits: [string, number, number][];
+  nextVisibleAt: number;
+}
+
+export class DeliveryService {
+  private readonly wakers = new Map<string, Set<() => void>>();
+  /** Bumped by every wake, so a wake between a pass and its wait is not lost. */
+  private readonly generations = new Map<string, number>();
+  private rotation = 0;
+
+  constructor(private readonly core: BrokerCore) {}
+
+  wake(subscriber: string): void {
+    this.generations.set(subscriber, (this.generations.get(subscriber) ?? 0) + 1);
+    const ws = this.wakers.get(subscriber);
+    if (!ws) return;
+    this.wakers.delete(subscriber);
+    for (const w of ws) w();
+  }
+
+  wakeAll(): void {
+    for (const key of [...this.wakers.keys()]) this.wake(key);
+  }
+
+  checkInvisible(ms: unknown): asserts ms is number {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > this.core.settings.maxInvisibleMs) {
+      throw new BrokerError(
+        'ILLEGAL_INVISIBLE_TIME',
+        `invisible duration must be 0..${this.core.settings.maxInvisibleMs} ms, got ${String(ms)}.`,
+      );
+    }
+  }
+
+  async receive(
+    spec: SubscriberSpec,
+    max: number,
+    invisibleMs: number,
+    awaitMs: number,
+    cancelled: () => boolean = () => false,
+  ): Promise<MessageView[]> {
+    this.core.checkOpen();
+    if (!Number.isInteger(max) || max < 1 || max > MAX_BATCH) {
+      throw new BrokerError(
+        'BAD_REQUEST',
+        `maxMessageNum must be an integer from 1 to ${MAX_BATCH}, got ${max}.`,
+      );
+    }
+    this.checkInvisible(invisibleMs);
+    const deadline = Date.now() + Math.max(0, awaitMs);
+    for (;;) {
+      const generation = this.generations.get(spec.key) ?? 0;
+      const r = this.tryReceive(spec, max, invisibleMs);
+      await Promise.all(r.durables);
+      if (r.views.length > 0) return r.views;
+      const now = Date.now();
+      if (now >= deadline || this.core.closing || cancelled()) return [];
+      if ((this.generations.get(spec.key) ?? 0) !== generation) continue;
+      await this.waitForWork(spec.key, r.waits, Math.min(deadline, r.nextVisibleAt) - now);
+    }
+  }
+
+  private waitForWork(key: string, waits: [string, number, number][], ms: number): Promise<void> {
+    const slice = Math.max(1, Math.min(ms, MAX_POLL_SLICE_MS));
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.wakers.get(key)?.delete(finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, slice);
+      let ws = this.wakers.get(key);
+      if (!ws) {
+        ws = new Set();
+        this.wakers.set(key, ws);
+      }
+      ws.add(finish);
+      for (const [t, q, n] of waits) {
+        this.core.reader.waitForMessages(t, q, n, slice).then((ok) => {
+          if (ok) finish();
+        }, finish);
+      }
+    });
+  }
+
+  /** One synchronous pass over the subscriptions: pick, journal, build views. */
+  private tryReceive(spec: SubscriberSpec, max: number, invisibleMs: number): Attempt {
+    const core = this.core;
+    const now = Date.now();
+    const attempt: Attempt = { views: [], durables: [], waits: [], nextVisibleAt: Number.POSITIVE_INFINITY };
+    const subs = spec.subscriptions;
+    const start = this.rotation++;
+    for (let i = 0; i < subs.length && attempt.views.length < max; i++) {
+      const sub = subs[(start + i) % subs.length]!;
+      const info = core.topic(sub.topic);
+      if (!info) continue;
+      const fifo = spec.fifo ?? info.type === 'FIFO';
+      const priority = info.type === 'PRIORITY';
+      const want = max - attempt.views.length;
+      const harvests: QueueHarvest[] = [];
+      let collected = 0;
+      for (let j = 0; j < info.queues; j++) {
+        if (!priority && collected >= want) break;
+        const q = (start + j) % info.queues;
+        const limit = priority ? Math.max(want, PRIORITY_WINDOW) : want - collected;
+        const h = this.collect(spec, sub, q, fifo, priority, limit, now, attempt);
+        collected += h.picks.length;
+        harvests.push(h);
+      }
+      if (priority) rankByPriority(harvests, want);
+      for (const h of harvests) this.deliver(spec, h, now + invisibleMs, attempt);
+    }
+    return attempt;
+  }
+
+  private collect(
+    spec: SubscriberSpec,
+    sub: Subscription,
+    queueId: number,
+    fifo: boolean,
+    priority: boolean,
+    limit: number,
+    now: number,
+    attempt: Attempt,
+  ): QueueHarvest {
+    const { reader, state } = this.core;
+    const topic = sub.topic;
+    const qp = state.progress(spec.key, topic, queueId, () => reader.minOffset(topic, queueId));
+    const minOffset = reader.minOffset(topic, queueId);
+    if (qp.next < minOffset) qp.next = minOffset;
+    const h: QueueHarvest = { topic, queueId, qp, picks: [], held: [], next: qp.next };
+    const blocked = new Set<string>();
+    const gone: number[] = [];
+    const dead: StoredMessage[] = [];
+    for (const [o, e] of qp.entries) {
+      if (h.picks.length >= limit) break;
+      if (fifo && e.group !== null && blocked.has(e.group)) continue;
+      if (e.visibleAt > now) {
+        if (fifo && e.group !== null) blocked.add(e.group);
+        if (e.visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = e.visibleAt;
+        continue;
+      }
+      const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
+      if (!rec || rec.queueOffset !== o || !matches(sub.filter, rec)) {
+        gone.push(o);
+        continue;
+      }
+      if (e.attempt >= spec.maxDeliveryAttempts) {
+        dead.push(rec);
+        continue;
+      }
+      h.picks.push({
+        offset: o,
+        rec,
+        attempt: e.attempt + 1,
+        group: e.group,
+        priority: e.priority,
+        fresh: false,
+      });
+      if (fifo && e.group !== null) blocked.add(e.group);
+    }
+    let scanned = 0;
+    outer: while (
+      h.picks.length < limit &&
+      scanned < FRESH_SCAN_LIMIT &&
+      qp.entries.size < MAX_HELD_PER_QUEUE
+    ) {
+      const batch = reader.read(topic, queueId, h.next, READ_BATCH);
+      if (batch.length === 0) break;
+      for (const rec of batch) {
+        if (rec.queueOffset < h.next) continue;
+        if (h.picks.length >= limit) break outer;
+        h.next = rec.queueOffset + 1;
+        scanned++;
+        if (!matches(sub.filter, rec)) continue;
+        const props = rec.properties;
+        const group = fifo ? (props[P_MESSAGE_GROUP] ?? null) : null;
+        const prio = priority ? Number(props[P_PRIORITY] ?? 0) : null;
+        if (group !== null && blocked.has(group)) {
+          h.held.push([rec.queueOffset, group, prio]);
+          continue;
+        }
+        h.picks.push({ offset: rec.queueOffset, rec, attempt: 1, group, priority: prio, fresh: true });
+        if (group !== null) blocked.add(group);
+      }
+    }
+    attempt.waits.push([topic, queueId, h.next]);
+    if (dead.length > 0) this.deadLetter(spec, topic, dead);
+    if (gone.length > 0 || dead.length > 0) {
+      const o = [...gone, ...dead.map((r) => r.queueOffset)];
+      attempt.durables.push(this.core.journal({ op: 'ack', s: spec.key, t: topic, q: queueId, o }));
+    }
+    return h;
+  }
+
+  /**
+   * Copy messages to %DLQ%<group> (same message id, body, properties). The caller journals the
+   * ack right after: records seal in log order, so its durability covers the copies.
+   */
+  private deadLetter(spec: SubscriberSpec, topic: string, recs: StoredMessage[]): void {
+    const dlq = `%DLQ%${spec.group}`;
+    this.core.ensureTopic(dlq, { queues: 1, type: 'MIXED' }, true);
+    for (const rec of recs) {
+      this.core.append({
+        topic: dlq,
+        queueId: 0,
+        body: rec.body,
+        properties: { ...rec.properties, [P_ORIGIN_TOPIC]: topic },
+        bornTimestamp: rec.bornTimestamp,
+        reconsumeTimes: spec.maxDeliveryAttempts,
+      });
+    }
+  }
+
+  private deliver(spec: SubscriberSpec, h: QueueHarvest, visibleAt: number, attempt: Attempt): void {
+    if (h.picks.length === 0 && h.held.length === 0) {
+      h.qp.next = Math.max(h.qp.next, h.next);
+      return;
+    }
+    const state = this.core.state;
+    const d: DeliveredTuple[] = [];
+    let seq = state.handleSeq;
+    for (const p of h.picks) d.push([p.offset, p.attempt, ++seq, p.group, p.priority]);
+    const rec: JournalRecord = {
+      op: 'pop',
+      s: spec.key,
+      t: h.topic,
+      q: h.queueId,
+      n: h.next,
+      v: visibleAt,
+      d,
+      p: h.held,
+    };
+    attempt.durables.push(this.core.journal(rec));
+    h.picks.forEach((p, i) => {
+      const handle = formatHandle(d[i]![2], h.topic, h.queueId, p.offset);
+      attempt.views.push(toMessageView(p.rec, h.topic, p.attempt, handle));
+    });
+  }
+
+  private entryFor(spec: SubscriberSpec, handle: string): { topic: string; queueId: number; offset: number } {
+    const h = parseHandle(handle);
+    const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
+    if (!e || e.attempt === 0 || e.handle !== h.seq) {
+      throw new BrokerError(
+        'INVALID_RECEIPT_HANDLE',
+        'the receipt handle is stale: the message was acked, redelivered with a new handle, or given a new handle by changeInvisibleDuration.',
+      );
+    }
+    return h;
+  }
+
+  async ack(spec: SubscriberSpec, handle: string): Promise<void> {
+    this.core.checkOpen();
+    const h = this.entryFor(spec, handle);
+    const done = this.core.journal({ op: 'ack', s: spec.key, t: h.topic, q: h.queueId, o: [h.offset] });
+    this.wake(spec.key);
+    await done;
+  }
+
+  /** Invisible for `ms` from now; returns the new receipt handle (the old one is stale). */
+  async changeInvisibleDuration(spec: SubscriberSpec, handle: string, ms: number): Promise<string> {
+    this.core.checkOpen();
+    this.checkInvisible(ms);
+    const h = this.entryFor(spec, handle);
+    const seq = this.core.state.handleSeq + 1;
+    const v = Date.now() + ms;
+    const done = this.core.journal({
+      op: 'vis',
+      s: spec.key,
+      t: h.topic,
+      q: h.queueId,
+      o: h.offset,
+      v,
+      h: seq,
+    });
+    this.wake(spec.key);
+    await done;
+    return formatHandle(seq, h.topic, h.queueId, h.offset);
+  }
+}
+
+function matches(filter: Set<string> | undefined, rec: StoredMessage): boolean {
+  if (!filter) return true;
+  const tag = rec.tags;
+  return tag !== undefined && filter.has(tag);
+}
+
+/** Keep the `want` best picks across the queues of a PRIORITY topic; hold the fresh rest. */
+function rankByPriority(harvests: QueueHarvest[], want: number): void {
+  const all: [Pick, QueueHarvest][] = [];
+  for (const h of harvests) for (const p of h.picks) all.push([p, h]);
+  all.sort(
+    (a, b) =>
+      (b[0].priority ?? 0) - (a[0].priority ?? 0) || a[0].rec.storeTimestamp - b[0].rec.storeTimestamp,
+  );
+  const keep = new Set(all.slice(0, want).map((x) => x[0]));
+  for (const h of harvests) {
+    const kept: Pick[] = [];
+    for (const p of h.picks) {
+      if (keep.has(p)) kept.push(p);
+      else if (p.fresh) h.held.push([p.offset, p.group, p.priority]);
+    }
+    h.picks = kept;
+    h.held.sort((a, b) => a[0] - b[0]);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Broker durability: a journal in the commit log plus a periodic snapshot.
+ *
+ * Everything the broker must not forget goes through the store's commit log, so the store's
+ * recovery (validate the tail, truncate what is torn) covers it:
+ * - consumer changes (pop, ack, change of visibility, reset) and the resolution of timers and
+ *   transactions are journal records: topic `rmq_sys_tidemq_journal`, queue 0, tag = op, body =
+ *   the record as JSON (shapes in consumer-state.ts);
+ * - timed messages are records of `rmq_sys_wheel_timer` (REAL_TOPIC, REAL_QID, TIMER_DELIVER_MS);
+ * - transactional half messages are records of `RMQ_SYS_TRANS_HALF_TOPIC`.
+ * A change is applied in memory in the same synchronous step as its append, and the caller is
+ * answered only once the record is sealed (async flush: survives a process crash) or on disk
+ * (sync flush). Records that depend on another (a DLQ move after the DLQ copy, a timer "fired"
+ * after the real message, a commit after the real message) are appended after it, so the log
+ * order alone guarantees that if the later record survived, so did the earlier one.
+ *
+ * Snapshot (`config/brokerState.json`): every snapshotIntervalMs and at close, the whole state
+ * as of commit-log position P (the write position when the state was captured, a record
+ * boundary). It is written only after the log is flushed past P (fdatasync), to a .tmp file
+ * that is fsynced and renamed, so a crash leaves either the old snapshot or the new one and
+ * the log always holds everything after P. Open = load the snapshot, then scan the commit log
+ * from P and apply journal, timer and half records in log order.
+ *
+ * ```
+ * { "version": 1, "position": P, "handleSeq": n,
+ *   "consumers": { subscriber: { topic: { queueId: [next, [[offset, attempt, visibleAt, handle, group, priority]…]] } } },
+ *   "timers": [[timerRecordPhysicalOffset, deliverAtMs]…],
+ *   "transactions": [[halfRecordPhysicalOffset, checks]…] }
+ * ```
+ * Retention must not delete log segments past the snapshot position; with a snapshot every
+ * few seconds and retention measured in hours it does not (forced cleanup under disk pressure
+ * could; the broker then starts from what is left).
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { ConsumerStateSnapshot, JournalRecord } from './consumer-state.js';
+
+export const JOURNAL_TOPIC = 'rmq_sys_tidemq_journal';
+export const TIMER_TOPIC = 'rmq_sys_wheel_timer';
+export const HALF_TOPIC = 'RMQ_SYS_TRANS_HALF_TOPIC';
+
+export interface BrokerSnapshot {
+  version: 1;
+  position: number;
+  handleSeq: number;
+  consumers: ConsumerStateSnapshot;
+  timers: [number, number][];
+  transactions: [number, number][];
+}
+
+export function encodeJournal(rec: JournalRecord): string {
+  return JSON.stringify(rec);
+}
+
+export function decodeJournal(body: Buffer): JournalRecord {
+  return JSON.parse(body.toString('utf8')) as JournalRecord;
+}
+
+export function snapshotFile(storeDir: string): string {
+  return path.join(storeDir, 'config', 'brokerState.json');
+}
+
+export function readSnapshot(storeDir: string): BrokerSnapshot | undefined {
+  let text: string;
+  try {
+    text = readFileSync(snapshotFile(storeDir), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const snap = JSON.parse(text) as BrokerSnapshot;
+  if (snap.version !== 1 || !Number.isSafeInteger(snap.position)) return undefined;
+  return snap;
+}
+
+/** Atomically replace the snapshot (tmp + fsync + rename + fsync of the directory). */
+export function writeSnapshot(storeDir: string, text: string): void {
+  const file = snapshotFile(storeDir);
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dirFd = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}

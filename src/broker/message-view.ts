@@ -1,0 +1,113 @@
+/**
+ * MessageView construction from a stored record, and receipt handles.
+ *
+ * Receipt handle: `<handleSeq base36>.<queueId>.<queueOffset>.<topic>` — the sequence number is
+ * unique per delivery across restarts (it is journaled), so a handle names one delivery of one
+ * message; the consumer group comes from the consumer that acks. Treat it as opaque.
+ */
+import type { StoredMessage } from '../store/types.js';
+import { BrokerError } from './errors.js';
+import { P_DELIVER_MS, P_MESSAGE_GROUP, P_PRIORITY, P_UNIQ_KEY, RESERVED_PROPERTIES } from './properties.js';
+import type { MessageView } from './types.js';
+
+export interface ParsedHandle {
+  seq: number;
+  queueId: number;
+  offset: number;
+  topic: string;
+}
+
+export function formatHandle(seq: number, topic: string, queueId: number, offset: number): string {
+  return `${seq.toString(36)}.${queueId}.${offset}.${topic}`;
+}
+
+export function parseHandle(handle: unknown): ParsedHandle {
+  if (typeof handle === 'string') {
+    const m = /^([0-9a-z]+)\.(\d+)\.(\d+)\.([%|a-zA-Z0-9_-]+)$/.exec(handle);
+    if (m) {
+      const seq = Number.parseInt(m[1]!, 36);
+      const queueId = Number(m[2]);
+      const offset = Number(m[3]);
+      if (Number.isSafeInteger(seq) && Number.isSafeInteger(offset))
+        return { seq, queueId, offset, topic: m[4]! };
+    }
+  }
+  throw new BrokerError('INVALID_RECEIPT_HANDLE', `receipt handle ${JSON.stringify(handle)} is malformed.`);
+}
+
+/** User properties only (reserved system names removed). */
+export function userProperties(props: Record<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name in props) if (!RESERVED_PROPERTIES.has(name)) out.set(name, props[name]!);
+  return out;
+}
+
+export function messageIdOf(rec: StoredMessage): string {
+  return rec.properties[P_UNIQ_KEY] ?? rec.msgId;
+}
+
+export function toMessageView(
+  rec: StoredMessage,
+  topic: string,
+  deliveryAttempt: number,
+  receiptHandle: string,
+): MessageView {
+  const props = rec.properties;
+  const deliverMs = props[P_DELIVER_MS];
+  const priority = props[P_PRIORITY];
+  const view: MessageView = {
+    messageId: messageIdOf(rec),
+    topic,
+    body: rec.body,
+    corrupted: false,
+    keys: rec.keys,
+    bornHost: '127.0.0.1',
+    bornTimestamp: new Date(rec.bornTimestamp),
+    deliveryAttempt,
+    receiptHandle,
+    queueId: rec.queueId,
+    offset: rec.queueOffset,
+    properties: userProperties(props),
+    storeTimestamp: rec.storeTimestamp,
+  };
+  const v = view as { -readonly [K in keyof MessageView]: MessageView[K] };
+  if (rec.tags !== undefined) v.tag = rec.tags;
+  if (props[P_MESSAGE_GROUP] !== undefined) v.messageGroup = props[P_MESSAGE_GROUP];
+  if (deliverMs !== undefined) v.deliveryTimestamp = new Date(Number(deliverMs));
+  if (priority !== undefined) v.priority = Number(priority);
+  return view;
+}
+
+/** A tag filter: undefined matches everything. */
+export function parseFilter(expression: unknown): Set<string> | undefined {
+  const text =
+    typeof expression === 'string'
+      ? expression
+      : expression && typeof expression === 'object' && 'expression' in expression
+        ? (expression as { expression: unknown }).expression
+        : undefined;
+  if (typeof text !== 'string') {
+    throw new BrokerError(
+      'ILLEGAL_FILTER_EXPRESSION',
+      `filter ${JSON.stringify(expression)} is not a string.`,
+    );
+  }
+  const filterType = (expression as { filterType?: unknown }).filterType;
+  if (filterType !== undefined && filterType !== 'TAG') {
+    throw new BrokerError(
+      'ILLEGAL_FILTER_EXPRESSION',
+      `only TAG filters are supported, got ${String(filterType)}.`,
+    );
+  }
+  const trimmed = text.trim();
+  if (trimmed === '' || trimmed === '*') return undefined;
+  const tags = new Set(
+    trimmed
+      .split('||')
+      .map((t) => t.trim())
+      .filter((t) => t.length > 0),
+  );
+  if (tags.size === 0)
+    throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', `filter ${JSON.stringify(text)} is empty.`);
+  return tags;
+}

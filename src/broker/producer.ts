@@ -1,0 +1,425 @@
+/**
+ * Producer: validates a message completely before anything is written, classifies it (NORMAL,
+ * FIFO, DELAY, TRANSACTION, PRIORITY) against the topic's type, chooses the queue, and routes it:
+ * straight to its topic, to the timer topic (timer-service.ts), or to the half topic
+ * (transaction-service.ts). Resolves once the record survives a crash.
+ *
+ * Recall handle: base64url of `v1 <topic> <timer record offset> <messageId>`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Message } from '../store/types.js';
+import type { BrokerCore } from './core.js';
+import { BrokerError } from './errors.js';
+import { HALF_TOPIC, TIMER_TOPIC } from './journal.js';
+import {
+  DELAY_LEVELS_MS,
+  newMessageId,
+  P_DELAY_LEVEL,
+  P_DELIVER_MS,
+  P_MESSAGE_GROUP,
+  P_PRIORITY,
+  P_PRODUCER,
+  P_REAL_QID,
+  P_REAL_TOPIC,
+  P_TRAN_MSG,
+  P_UNIQ_KEY,
+  RESERVED_PROPERTIES,
+} from './properties.js';
+import { QueueChooser } from './queue-selector.js';
+import type { TimerService } from './timer-service.js';
+import { acceptsMessageType } from './topic-registry.js';
+import type { TransactionService } from './transaction-service.js';
+import type {
+  MessageType,
+  ProducerOptions,
+  RecallReceipt,
+  SendMessage,
+  SendReceipt,
+  TopicInfo,
+  TransactionChecker,
+} from './types.js';
+
+const MAX_PROPERTIES = 128;
+const MAX_PROPERTIES_BYTES = 16 * 1024;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export interface ProducerHost {
+  readonly core: BrokerCore;
+  readonly timers: TimerService;
+  readonly transactions: TransactionService;
+  resolveTopic(name: string): TopicInfo;
+  producerClosed(p: Producer): void;
+}
+
+export class Transaction {
+  /** Physical offset of the half message, once sent. */
+  halfOffset: number | undefined;
+  private ended = false;
+  constructor(readonly producer: Producer) {}
+
+  async commit(): Promise<void> {
+    await this.end('commit');
+  }
+
+  async rollback(): Promise<void> {
+    await this.end('rollback');
+  }
+
+  private async end(resolution: 'commit' | 'rollback'): Promise<void> {
+    if (this.halfOffset === undefined) {
+      throw new BrokerError(
+        'BAD_REQUEST',
+        'the transaction has no message: send one with producer.send(msg, tx) first.',
+      );
+    }
+    if (this.ended)
+      throw new BrokerError('TRANSACTION_ALREADY_RESOLVED', 'the transaction was already ended.');
+    await this.producer.endTransaction(this.halfOffset, resolution);
+    this.ended = true;
+  }
+}
+
+export class Producer {
+  readonly clientId: string;
+  readonly checker: TransactionChecker | undefined;
+  readonly topics: string[] | undefined;
+  private readonly chooser: QueueChooser;
+  private closed = false;
+
+  constructor(
+    private readonly host: ProducerHost,
+    options: ProducerOptions = {},
+  ) {
+    const reader = host.core.reader;
+    this.chooser = new QueueChooser(
+      options.queueSelector,
+      (t, q) => reader.maxOffset(t, q) - reader.minOffset(t, q),
+    );
+    this.checker = options.checker;
+    this.topics = options.topics;
+    this.clientId = options.clientId ?? `producer-${randomUUID()}`;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  beginTransaction(): Transaction {
+    this.checkOpen();
+    return new Transaction(this);
+  }
+
+  /** Commit or roll back by transaction id (what a server's EndTransaction carries). */
+  async endTransaction(halfOffsetOrId: number | string, resolution: 'commit' | 'rollback'): Promise<void> {
+    const p = typeof halfOffsetOrId === 'number' ? halfOffsetOrId : physicalOffsetOfId(halfOffsetOrId);
+    await this.host.transactions.end(p, resolution);
+  }
+
+  async send(message: SendMessage, transaction?: Transaction): Promise<SendReceipt> {
+    this.checkOpen();
+    const core = this.host.core;
+    const msg = message;
+    if (!msg || typeof msg !== 'object')
+      throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
+    const info = this.host.resolveTopic(msg.topic);
+    const body = checkBody(msg.body, core.settings.maxBodyBytes);
+    const props = checkProperties(msg);
+    const now = Date.now();
+    const deliverAt = deliveryTime(msg, now, core.settings.maxDelayMs);
+    if (msg.priority !== undefined && (!Number.isInteger(msg.priority) || msg.priority < 0)) {
+      throw new BrokerError(
+        'ILLEGAL_PRIORITY',
+        `priority must be a non-negative integer, got ${msg.priority}.`,
+      );
+    }
+    if (transaction !== undefined) {
+      if (!(transaction instanceof Transaction) || transaction.producer !== this) {
+        throw new BrokerError('BAD_REQUEST', 'the transaction was not begun by this producer.');
+      }
+      if (transaction.halfOffset !== undefined) {
+        throw new BrokerError(
+          'BAD_REQUEST',
+          'a transaction holds one message (as in rocketmq-client-nodejs).',
+        );
+      }
+    }
+    const type = messageType(msg, deliverAt !== undefined, transaction !== undefined);
+    if (!acceptsMessageType(info.type, type)) {
+      throw new BrokerError(
+        'MESSAGE_TYPE_MISMATCH',
+        `topic ${info.name} is ${info.type} and does not accept ${type} messages.`,
+      );
+    }
+    const queueId = this.chooser.choose(msg, info.queues);
+    const messageId = msg.messageId ?? newMessageId();
+    if (typeof messageId !== 'string' || messageId.length === 0 || CONTROL.test(messageId)) {
+      throw new BrokerError('BAD_REQUEST', 'messageId must be a non-empty string.');
+    }
+    props[P_UNIQ_KEY] = messageId;
+    if (msg.messageGroup !== undefined) props[P_MESSAGE_GROUP] = msg.messageGroup;
+    if (msg.priority !== undefined) props[P_PRIORITY] = String(msg.priority);
+    if (deliverAt !== undefined) props[P_DELIVER_MS] = String(deliverAt);
+    if (msg.delayLevel !== undefined) props[P_DELAY_LEVEL] = String(msg.delayLevel);
+    const base: Message = {
+      topic: info.name,
+      queueId,
+      body,
+      properties: props,
+      bornTimestamp: msg.bornTimestamp ?? now,
+    };
+    if (msg.tag !== undefined) base.tags = msg.tag;
+    if (msg.keys !== undefined && msg.keys.length > 0) base.keys = msg.keys;
+
+    if (transaction !== undefined) {
+      const half: Message = {
+        ...base,
+        topic: HALF_TOPIC,
+        queueId: 0,
+        properties: {
+          ...props,
+          [P_REAL_TOPIC]: info.name,
+          [P_REAL_QID]: String(queueId),
+          [P_TRAN_MSG]: 'true',
+          [P_PRODUCER]: this.clientId,
+        },
+      };
+      const r = core.append(half);
+      const rec = core.store.get(r.physicalOffset);
+      if (rec) this.host.transactions.add(rec);
+      transaction.halfOffset = r.physicalOffset;
+      await core.durable(r);
+      return {
+        messageId,
+        transactionId: r.msgId,
+        recallHandle: '',
+        topic: info.name,
+        queueId,
+        offset: r.queueOffset,
+      };
+    }
+    if (deliverAt !== undefined && deliverAt > now) {
+      const timed: Message = {
+        ...base,
+        topic: TIMER_TOPIC,
+        queueId: 0,
+        properties: { ...props, [P_REAL_TOPIC]: info.name, [P_REAL_QID]: String(queueId) },
+      };
+      const r = core.append(timed);
+      this.host.timers.add(r.physicalOffset, deliverAt);
+      await core.durable(r);
+      const recallHandle = Buffer.from(`v1 ${info.name} ${r.physicalOffset} ${messageId}`).toString(
+        'base64url',
+      );
+      return { messageId, transactionId: '', recallHandle, topic: info.name, queueId, offset: r.queueOffset };
+    }
+    const r = core.append(base);
+    await core.durable(r);
+    return {
+      messageId,
+      transactionId: '',
+      recallHandle: '',
+      topic: info.name,
+      queueId,
+      offset: r.queueOffset,
+    };
+  }
+
+  /** Cancel a timed message that has not been delivered yet. */
+  async recall(topic: string, recallHandle: string): Promise<RecallReceipt> {
+    this.checkOpen();
+    const parts =
+      typeof recallHandle === 'string'
+        ? Buffer.from(recallHandle, 'base64url').toString('utf8').split(' ')
+        : [];
+    const offset = Number(parts[2]);
+    if (parts.length !== 4 || parts[0] !== 'v1' || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new BrokerError('INVALID_RECALL_HANDLE', 'the recall handle is malformed.');
+    }
+    if (parts[1] !== topic)
+      throw new BrokerError('INVALID_RECALL_HANDLE', `the recall handle is not for topic ${topic}.`);
+    const messageId = await this.host.timers.recall(topic, offset);
+    return { messageId };
+  }
+
+  /** Same as recall (rocketmq-client-nodejs name). */
+  recallMessage(topic: string, recallHandle: string): Promise<RecallReceipt> {
+    return this.recall(topic, recallHandle);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.host.producerClosed(this);
+  }
+
+  /** Same as close (rocketmq-client-nodejs name). */
+  shutdown(): Promise<void> {
+    return this.close();
+  }
+
+  private checkOpen(): void {
+    this.host.core.checkOpen();
+    if (this.closed) throw new BrokerError('CLIENT_CLOSED', 'the producer is closed.');
+  }
+}
+
+/** Offset message id (32 hex: store host 16 + physical offset 16) → physical offset. */
+export function physicalOffsetOfId(id: string): number {
+  if (typeof id !== 'string' || !/^[0-9A-Fa-f]{32}$/.test(id)) {
+    throw new BrokerError('INVALID_TRANSACTION_ID', `transaction id ${JSON.stringify(id)} is malformed.`);
+  }
+  const hi = Number.parseInt(id.slice(16, 24), 16);
+  const lo = Number.parseInt(id.slice(24, 32), 16);
+  return hi * 0x100000000 + lo;
+}
+
+function checkBody(body: unknown, maxBytes: number): Buffer {
+  let buf: Buffer;
+  if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
+  else if (body instanceof Uint8Array) buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  else throw new BrokerError('BAD_REQUEST', 'body must be a Buffer, Uint8Array or string.');
+  if (buf.length === 0) throw new BrokerError('MESSAGE_BODY_EMPTY', 'the message body is empty.');
+  if (buf.length > maxBytes) {
+    throw new BrokerError(
+      'MESSAGE_BODY_TOO_LARGE',
+      `the body has ${buf.length} bytes; the limit is ${maxBytes}.`,
+    );
+  }
+  return buf;
+}
+
+function checkProperties(msg: SendMessage): Record<string, string> {
+  if (msg.tag !== undefined) {
+    if (
+      typeof msg.tag !== 'string' ||
+      msg.tag.trim().length === 0 ||
+      msg.tag.includes('|') ||
+      CONTROL.test(msg.tag)
+    ) {
+      throw new BrokerError(
+        'ILLEGAL_MESSAGE_TAG',
+        `tag ${JSON.stringify(msg.tag)} is not valid: non-blank, no '|', no control characters.`,
+      );
+    }
+  }
+  let total = msg.tag?.length ?? 0;
+  if (msg.keys !== undefined) {
+    if (!Array.isArray(msg.keys))
+      throw new BrokerError('ILLEGAL_MESSAGE_KEY', 'keys must be an array of strings.');
+    for (const k of msg.keys) {
+      if (typeof k !== 'string' || k.trim().length === 0 || /\s/.test(k) || CONTROL.test(k)) {
+        throw new BrokerError(
+          'ILLEGAL_MESSAGE_KEY',
+          `key ${JSON.stringify(k)} is not valid: non-blank, no spaces or control characters.`,
+        );
+      }
+      total += k.length;
+    }
+  }
+  if (msg.messageGroup !== undefined) {
+    const g = msg.messageGroup;
+    if (typeof g !== 'string' || g.trim().length === 0 || Buffer.byteLength(g) >= 64 || CONTROL.test(g)) {
+      throw new BrokerError(
+        'ILLEGAL_MESSAGE_GROUP',
+        `message group ${JSON.stringify(g)} is not valid: non-blank, under 64 bytes.`,
+      );
+    }
+  }
+  const out: Record<string, string> = {};
+  const entries: [unknown, unknown][] =
+    msg.properties === undefined
+      ? []
+      : msg.properties instanceof Map
+        ? [...msg.properties.entries()]
+        : typeof msg.properties === 'object' && msg.properties !== null
+          ? Object.entries(msg.properties)
+          : (() => {
+              throw new BrokerError('BAD_REQUEST', 'properties must be a Map or an object of strings.');
+            })();
+  if (entries.length > MAX_PROPERTIES) {
+    throw new BrokerError(
+      'MESSAGE_PROPERTIES_TOO_LARGE',
+      `${entries.length} properties; at most ${MAX_PROPERTIES}.`,
+    );
+  }
+  for (const [name, value] of entries) {
+    if (
+      typeof name !== 'string' ||
+      name.length === 0 ||
+      CONTROL.test(name) ||
+      RESERVED_PROPERTIES.has(name)
+    ) {
+      throw new BrokerError(
+        'ILLEGAL_MESSAGE_PROPERTY_KEY',
+        `property name ${JSON.stringify(name)} is reserved or not valid.`,
+      );
+    }
+    if (typeof value !== 'string' || CONTROL.test(value)) {
+      throw new BrokerError(
+        'ILLEGAL_MESSAGE_PROPERTY_KEY',
+        `property ${name} must be a string without control characters.`,
+      );
+    }
+    out[name] = value;
+    total += name.length + value.length;
+  }
+  if (total > MAX_PROPERTIES_BYTES) {
+    throw new BrokerError(
+      'MESSAGE_PROPERTIES_TOO_LARGE',
+      `tag, keys and properties take ${total} characters; at most ${MAX_PROPERTIES_BYTES}.`,
+    );
+  }
+  return out;
+}
+
+function deliveryTime(msg: SendMessage, now: number, maxDelayMs: number): number | undefined {
+  const given = [msg.delay, msg.deliveryTimestamp, msg.delayLevel].filter((x) => x !== undefined).length;
+  if (given === 0) return undefined;
+  if (given > 1)
+    throw new BrokerError(
+      'ILLEGAL_DELIVERY_TIME',
+      'give only one of delay, deliveryTimestamp and delayLevel.',
+    );
+  let at: number;
+  if (msg.delay !== undefined) {
+    if (typeof msg.delay !== 'number' || !Number.isFinite(msg.delay) || msg.delay < 0) {
+      throw new BrokerError(
+        'ILLEGAL_DELIVERY_TIME',
+        `delay must be a non-negative number of ms, got ${String(msg.delay)}.`,
+      );
+    }
+    at = now + msg.delay;
+  } else if (msg.delayLevel !== undefined) {
+    const l = msg.delayLevel;
+    if (!Number.isInteger(l) || l < 1 || l > DELAY_LEVELS_MS.length) {
+      throw new BrokerError(
+        'ILLEGAL_DELIVERY_TIME',
+        `delayLevel must be 1..${DELAY_LEVELS_MS.length}, got ${String(l)}.`,
+      );
+    }
+    at = now + DELAY_LEVELS_MS[l - 1]!;
+  } else {
+    const t = msg.deliveryTimestamp;
+    at = t instanceof Date ? t.getTime() : Number(t);
+    if (!Number.isFinite(at))
+      throw new BrokerError('ILLEGAL_DELIVERY_TIME', 'deliveryTimestamp is not a valid time.');
+  }
+  if (at - now > maxDelayMs) {
+    throw new BrokerError(
+      'ILLEGAL_DELIVERY_TIME',
+      `delivery is ${at - now} ms away; the maximum is ${maxDelayMs} ms.`,
+    );
+  }
+  return Math.round(at);
+}
+
+function messageType(msg: SendMessage, timed: boolean, transactional: boolean): MessageType {
+  const kinds: MessageType[] = [];
+  if (transactional) kinds.push('TRANSACTION');
+  if (msg.messageGroup !== undefined) kinds.push('FIFO');
+  if (timed) kinds.push('DELAY');
+  if (msg.priority !== undefined) kinds.push('PRIORITY');
+  if (kinds.length > 1) {
+    throw new BrokerError('MESSAGE_TYPE_MISMATCH', `a message can be only one of ${kinds.join(', ')}.`);
+  }
+  return kinds[0] ?? 'NORMAL';
+}

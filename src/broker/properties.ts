@@ -1,0 +1,81 @@
+/**
+ * Message properties the broker reserves (RocketMQ's names where RocketMQ has one), message ids,
+ * and the RocketMQ delay levels.
+ */
+
+export const P_UNIQ_KEY = 'UNIQ_KEY';
+export const P_MESSAGE_GROUP = '__SHARDINGKEY';
+export const P_DELIVER_MS = 'TIMER_DELIVER_MS';
+export const P_DELAY_LEVEL = 'DELAY';
+export const P_REAL_TOPIC = 'REAL_TOPIC';
+export const P_REAL_QID = 'REAL_QID';
+export const P_TRAN_MSG = 'TRAN_MSG';
+export const P_PRODUCER = 'PGROUP';
+export const P_PRIORITY = '__PRIORITY';
+export const P_ORIGIN_TOPIC = 'DLQ_ORIGIN_TOPIC';
+export const P_ORIGIN_MESSAGE_ID = 'ORIGIN_MESSAGE_ID';
+export const P_MESSAGE_TYPE = 'MSG_TYPE';
+
+/** Property names users may not set (RocketMQ MessageConst system names plus ours). */
+export const RESERVED_PROPERTIES: ReadonlySet<string> = new Set([
+  'TAGS',
+  'KEYS',
+  'WAIT',
+  'RETRY_TOPIC',
+  'MIN_OFFSET',
+  'MAX_OFFSET',
+  'BUYER_ID',
+  'TRANSFER_FLAG',
+  'CORRECTION_FLAG',
+  'MQ2_FLAG',
+  'RECONSUME_TIME',
+  'MSG_REGION',
+  'TRACE_ON',
+  'MAX_RECONSUME_TIMES',
+  'CONSUME_START_TIME',
+  'UNIQ_CLIENT_MESSAGE_ID_KEYIDX',
+  'TRANSACTION_CHECK_TIMES',
+  'CHECK_IMMUNITY_TIME_IN_SECONDS',
+  'TIMER_DELAY_SEC',
+  'TIMER_DELAY_MS',
+  'TIMER_OUT_MS',
+  P_UNIQ_KEY,
+  P_MESSAGE_GROUP,
+  P_DELIVER_MS,
+  P_DELAY_LEVEL,
+  P_REAL_TOPIC,
+  P_REAL_QID,
+  P_TRAN_MSG,
+  P_PRODUCER,
+  P_PRIORITY,
+  P_ORIGIN_TOPIC,
+  P_ORIGIN_MESSAGE_ID,
+  P_MESSAGE_TYPE,
+]);
+
+/** RocketMQ's 18 delay levels (level n is DELAY_LEVELS_MS[n-1]). */
+export const DELAY_LEVELS_MS: readonly number[] = [
+  1_000, 5_000, 10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000, 480_000,
+  540_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000,
+];
+
+/** RocketMQ's retry ladder: delay levels 3..18 (10s 30s 1m 2m … 30m 1h 2h). */
+export const RETRY_BACKOFF_MS: readonly number[] = DELAY_LEVELS_MS.slice(2);
+
+const EPOCH_2021_S = Date.UTC(2021, 0, 1) / 1000;
+let sequence = 0;
+const pidHex = (process.pid % 65535).toString(16).toUpperCase().padStart(4, '0');
+
+/**
+ * A message id in the layout rocketmq-client-nodejs uses (17 bytes as upper-case hex): version
+ * 01, a 6-byte host id (zero), pid mod 65535, seconds since 2021-01-01, a per-process sequence.
+ */
+export function newMessageId(): string {
+  const seconds = Math.max(0, Math.floor(Date.now() / 1000 - EPOCH_2021_S)) >>> 0;
+  const seq = sequence;
+  sequence = (sequence + 1) >>> 0;
+  return `01000000000000${pidHex}${seconds.toString(16).toUpperCase().padStart(8, '0')}${seq
+    .toString(16)
+    .toUpperCase()
+    .padStart(8, '0')}`;
+}

@@ -1,0 +1,61 @@
+/**
+ * Queue selection for sends. FIFO messages (with a message group) always go to the queue chosen
+ * by a stable hash of the group — Java `String.hashCode` of the group, non-negative, modulo the
+ * queue count — so one group lives in one queue and keeps its order. Other messages use the
+ * producer's selector: round-robin (default, one counter per topic), random, least-loaded (the
+ * queue with the fewest messages written, lowest id on ties), or a function.
+ */
+import { javaHashCode } from '../store/record-codec.js';
+import { BrokerError } from './errors.js';
+import type { QueueSelector, SendMessage } from './types.js';
+
+/** Queue of a FIFO message group: stable across runs and processes. */
+export function queueForMessageGroup(messageGroup: string, queues: number): number {
+  return (javaHashCode(messageGroup) & 0x7fffffff) % queues;
+}
+
+export class QueueChooser {
+  private readonly selector: QueueSelector;
+  private readonly counters = new Map<string, number>();
+  private readonly loadOf: (topic: string, queueId: number) => number;
+
+  constructor(selector: QueueSelector | undefined, loadOf: (topic: string, queueId: number) => number) {
+    const s = selector ?? 'round-robin';
+    if (typeof s !== 'function' && s !== 'round-robin' && s !== 'random' && s !== 'least-loaded') {
+      throw new BrokerError(
+        'BAD_REQUEST',
+        `queueSelector must be 'round-robin', 'random', 'least-loaded' or a function, got ${String(s)}.`,
+      );
+    }
+    this.selector = s;
+    this.loadOf = loadOf;
+  }
+
+  choose(msg: SendMessage, queues: number): number {
+    if (msg.messageGroup !== undefined) return queueForMessageGroup(msg.messageGroup, queues);
+    const s = this.selector;
+    if (typeof s === 'function') {
+      const q = s(msg, queues);
+      if (!Number.isInteger(q) || q < 0 || q >= queues) {
+        throw new BrokerError('BAD_REQUEST', `the queue selector returned ${q}; expected 0..${queues - 1}.`);
+      }
+      return q;
+    }
+    if (s === 'random') return Math.floor(Math.random() * queues);
+    if (s === 'least-loaded') {
+      let best = 0;
+      let bestLoad = Number.POSITIVE_INFINITY;
+      for (let q = 0; q < queues; q++) {
+        const load = this.loadOf(msg.topic, q);
+        if (load < bestLoad) {
+          best = q;
+          bestLoad = load;
+        }
+      }
+      return best;
+    }
+    const n = this.counters.get(msg.topic) ?? 0;
+    this.counters.set(msg.topic, n + 1);
+    return n % queues;
+  }
+}

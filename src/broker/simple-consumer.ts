@@ -1,0 +1,155 @@
+/**
+ * SimpleConsumer: receive / ack / changeInvisibleDuration, as in rocketmq-client-nodejs. The
+ * consumer group's progress lives in the broker (consumer-state.ts); consumers of one group
+ * share it (clustering) unless the group is broadcasting, where each clientId has its own.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BrokerCore } from './core.js';
+import type { DeliveryService, SubscriberSpec, Subscription } from './delivery-service.js';
+import { BrokerError } from './errors.js';
+import { parseFilter } from './message-view.js';
+import { checkGroupName } from './topic-registry.js';
+import type {
+  ConsumerOptions,
+  FilterExpression,
+  MessageView,
+  SimpleConsumerOptions,
+  TopicInfo,
+} from './types.js';
+
+export interface ConsumerHost {
+  readonly core: BrokerCore;
+  readonly delivery: DeliveryService;
+  resolveTopic(name: string): TopicInfo;
+  consumerClosed(c: { close(): Promise<void> }): void;
+}
+
+/** Validate options and build the subscriber the delivery service works for. */
+export function buildSpec(host: ConsumerHost, options: ConsumerOptions): SubscriberSpec {
+  if (!options || typeof options !== 'object')
+    throw new BrokerError('BAD_REQUEST', 'consumer options are required.');
+  checkGroupName(options.consumerGroup);
+  const model = options.messageModel ?? 'CLUSTERING';
+  if (model !== 'CLUSTERING' && model !== 'BROADCASTING') {
+    throw new BrokerError(
+      'BAD_REQUEST',
+      `messageModel must be CLUSTERING or BROADCASTING, got ${String(model)}.`,
+    );
+  }
+  const d = host.core.settings.groupDefaults;
+  const maxDeliveryAttempts = options.maxDeliveryAttempts ?? d.maxDeliveryAttempts;
+  if (!Number.isInteger(maxDeliveryAttempts) || maxDeliveryAttempts < 1) {
+    throw new BrokerError(
+      'BAD_REQUEST',
+      `maxDeliveryAttempts must be a positive integer, got ${maxDeliveryAttempts}.`,
+    );
+  }
+  const clientId = options.clientId ?? randomUUID();
+  const key = model === 'BROADCASTING' ? `${options.consumerGroup}#${clientId}` : options.consumerGroup;
+  const spec: SubscriberSpec = {
+    key,
+    group: options.consumerGroup,
+    subscriptions: [],
+    fifo: options.fifo ?? d.fifo,
+    maxDeliveryAttempts,
+  };
+  const subs =
+    options.subscriptions instanceof Map
+      ? [...options.subscriptions]
+      : Object.entries(options.subscriptions ?? {});
+  const parsed: Subscription[] = subs.map(([topic, filter]) => ({
+    topic: host.resolveTopic(topic).name,
+    filter: parseFilter(filter),
+  }));
+  spec.subscriptions = parsed;
+  return spec;
+}
+
+export class SimpleConsumer {
+  readonly spec: SubscriberSpec;
+  private readonly awaitDuration: number;
+  private closed = false;
+
+  constructor(
+    private readonly host: ConsumerHost,
+    options: SimpleConsumerOptions,
+  ) {
+    this.spec = buildSpec(host, options);
+    const a = options.awaitDuration ?? 30_000;
+    if (typeof a !== 'number' || !Number.isFinite(a) || a < 0) {
+      throw new BrokerError(
+        'BAD_REQUEST',
+        `awaitDuration must be a non-negative number of ms, got ${String(a)}.`,
+      );
+    }
+    this.awaitDuration = a;
+  }
+
+  get consumerGroup(): string {
+    return this.spec.group;
+  }
+
+  async subscribe(topic: string, filter: FilterExpression = '*'): Promise<void> {
+    this.checkOpen();
+    const t = this.host.resolveTopic(topic).name;
+    const f = parseFilter(filter);
+    this.spec.subscriptions = [
+      ...this.spec.subscriptions.filter((s) => s.topic !== t),
+      { topic: t, filter: f },
+    ];
+  }
+
+  unsubscribe(topic: string): void {
+    this.spec.subscriptions = this.spec.subscriptions.filter((s) => s.topic !== topic);
+  }
+
+  /** Up to `maxMessageNum` messages, invisible to others for `invisibleDuration` ms; long-polls. */
+  async receive(maxMessageNum = 16, invisibleDuration = 15_000): Promise<MessageView[]> {
+    this.checkOpen();
+    return this.host.delivery.receive(
+      this.spec,
+      maxMessageNum,
+      invisibleDuration,
+      this.awaitDuration,
+      () => this.closed,
+    );
+  }
+
+  async ack(message: MessageView): Promise<void> {
+    this.checkOpen();
+    await this.host.delivery.ack(this.spec, handleOf(message));
+  }
+
+  /** Make the message invisible for `invisibleDuration` ms from now; updates message.receiptHandle. */
+  async changeInvisibleDuration(message: MessageView, invisibleDuration: number): Promise<void> {
+    this.checkOpen();
+    message.receiptHandle = await this.host.delivery.changeInvisibleDuration(
+      this.spec,
+      handleOf(message),
+      invisibleDuration,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.delivery.wake(this.spec.key);
+    this.host.consumerClosed(this);
+  }
+
+  shutdown(): Promise<void> {
+    return this.close();
+  }
+
+  private checkOpen(): void {
+    this.host.core.checkOpen();
+    if (this.closed) throw new BrokerError('CLIENT_CLOSED', 'the consumer is closed.');
+  }
+}
+
+export function handleOf(message: MessageView): string {
+  if (!message || typeof message !== 'object' || typeof message.receiptHandle !== 'string') {
+    throw new BrokerError('INVALID_RECEIPT_HANDLE', 'expected a MessageView with a receiptHandle.');
+  }
+  return message.receiptHandle;
+}
