@@ -376,20 +376,7 @@ function resolveSettings(o: BrokerOptions): BrokerSettings {
   return s;
 }
 
-/**
- * Resolves once an appended record survives a crash: sealed in the page cache (async flush) or
- * on disk (sync flush). The store offers this only inside put(); until it exposes a public
- * `waitDurable(endOffset)`, reach its flush service, and fall back to a full flush.
- */
+/** Resolves once an appended record survives a crash: sealed (async flush) or on disk (sync flush). */
 function whenDurable(store: MessageStore, r: AppendResult): Promise<void> {
-  const end = r.physicalOffset + r.size;
-  const flusher = (
-    store as unknown as {
-      flusher?: { waitSealed?: (e: number) => Promise<void>; waitFor?: (e: number) => Promise<void> };
-    }
-  ).flusher;
-  if (store.config.flush === 'async' && typeof flusher?.waitSealed === 'function')
-    return flusher.waitSealed(end);
-  if (store.config.flush === 'sync' && typeof flusher?.waitFor === 'function') return flusher.waitFor(end);
-  return store.flush();
+  return store.whenDurable(r.physicalOffset + r.size);
 }
