@@ -39,8 +39,6 @@ import type { AppendResult, Message } from './types.js';
 
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
 const TRANSACTION_TYPE_MASK = 0xc;
-/** Appends that may share one clock reading within a synchronous burst (see clock()). */
-const CLOCK_REUSE = 128;
 const TRANSACTION_PREPARED = 0x4;
 const TRANSACTION_ROLLBACK = 0xc;
 const MAX_QUEUE_ID = 65535;
@@ -294,26 +292,14 @@ export class CommitLog {
     this.sTotal[i] = totalSize;
   }
 
-  private clockMs = 0;
-  private clockUses = CLOCK_REUSE;
-  private readonly expireClock = () => {
-    this.clockUses = CLOCK_REUSE;
-  };
-
   /**
-   * Store time for the next records: wall clock, never going backwards. Reading the clock costs
-   * as much as encoding a small record on some VMs, so a reading is reused by the appends of one
-   * synchronous burst — at most CLOCK_REUSE of them, and never past the current turn of the event
-   * loop — which keeps store timestamps exact to the millisecond in practice.
+   * Store time for the next record(s): wall clock, never going backwards. One reading per
+   * append() call and one per appendBatch() call (a clock reading costs about as much as encoding
+   * a small record on some VMs, which is much of what a batch saves).
    */
   private clock(): number {
-    if (this.clockUses >= CLOCK_REUSE) {
-      if (this.clockUses === CLOCK_REUSE) queueMicrotask(this.expireClock);
-      this.clockMs = Date.now();
-      this.clockUses = 0;
-    }
-    this.clockUses++;
-    return this.clockMs < this.lastStoreTimestamp ? this.lastStoreTimestamp : this.clockMs;
+    const now = Date.now();
+    return now < this.lastStoreTimestamp ? this.lastStoreTimestamp : now;
   }
 
   /** Write a message checked into slot `i`. Returns its physical offset. May throw DISK_FULL. */
