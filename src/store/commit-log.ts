@@ -32,6 +32,7 @@ import {
   PROPERTY_TAGS,
   type RecordFields,
   readInt64,
+  recordLayout,
   recordSize,
   StoredRecord,
 } from './record-codec.js';
@@ -209,6 +210,44 @@ export class CommitLog {
     const out = new Map<string, number[]>();
     for (const [topic, state] of this.topics) out.set(topic, state.nextQueueOffsets.slice());
     return out;
+  }
+
+  /**
+   * Rebuild the queue table from the records after `from` (recovery). Reads the few fields it
+   * needs in place — no record objects — and decodes each distinct topic name once.
+   */
+  replayQueueTable(from: number): void {
+    const names = new Map<string, string>();
+    let offset = Math.max(from, this.minOffset);
+    for (const seg of this.segments) {
+      const end = seg.fromOffset + seg.wrotePosition;
+      if (end <= offset) continue;
+      const v = seg.view;
+      const buf = seg.buf;
+      let pos = Math.max(0, offset - seg.fromOffset);
+      while (pos + FIXED_V1_BYTES <= seg.wrotePosition) {
+        const size = v.getInt32(pos, false);
+        const magic = v.getInt32(pos + OFF_MAGIC, false);
+        if (magic !== MAGIC_V1 && magic !== MAGIC_V2) break; // BLANK or the end
+        const queueId = v.getInt32(pos + 12, false);
+        const queueOffset = readInt64(v, pos + 20);
+        const sysFlag = v.getInt32(pos + 36, false);
+        const layout = recordLayout(v, pos);
+        const storeTimestamp = readInt64(v, layout.storeTimestampPos);
+        const topicPos = layout.bodyLengthPos + 4 + v.getInt32(layout.bodyLengthPos, false);
+        const topicLength = magic === MAGIC_V2 ? v.getUint16(topicPos, false) : v.getUint8(topicPos);
+        const start = topicPos + (magic === MAGIC_V2 ? 2 : 1);
+        const raw = buf.toString('latin1', start, start + topicLength);
+        let topic = names.get(raw);
+        if (topic === undefined) {
+          topic = buf.toString('utf8', start, start + topicLength);
+          names.set(raw, topic);
+        }
+        this.noteRecord(topic, queueId, queueOffset, storeTimestamp, sysFlag);
+        pos += size;
+      }
+      offset = seg.fromOffset + seg.size;
+    }
   }
 
   /** Note a recovered record in the queue table (recovery replay). */

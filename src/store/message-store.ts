@@ -240,8 +240,7 @@ export class MessageStore {
     } catch {
       // no snapshot, or unreadable: replay everything
     }
-    for (const rec of this.log.scan(from))
-      this.log.noteRecord(rec.topic, rec.queueId, rec.queueOffset, rec.storeTimestamp);
+    this.log.replayQueueTable(from);
   }
 
   /** Write the queue table as of `offset` (a record boundary no later than the flushed end). */
