@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /** The `tidemq` command line. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BrokerError } from '../broker/errors.js';
 import { StoreError } from '../errors.js';
 import { MessageStore } from '../store/message-store.js';
 import { inspectStore } from './inspect.js';
 import { ProgressBar } from './progress-bar.js';
+import { serve } from './serve.js';
 import { verifyStore } from './verify.js';
 
 function int(value: string): number {
@@ -15,7 +17,7 @@ function int(value: string): number {
 
 function fail(err: unknown): never {
   const msg =
-    err instanceof StoreError
+    err instanceof StoreError || err instanceof BrokerError
       ? `${err.code}: ${err.message}`
       : err instanceof Error
         ? err.message
@@ -99,6 +101,20 @@ program
         `${(total / 1e6).toFixed(1)} MB in ${secs.toFixed(2)} s (${(total / 1e6 / secs).toFixed(0)} MB/s)`,
       );
       await store.close();
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('serve')
+  .description('serve the broker over RocketMQ 5 gRPC (apache.rocketmq.v2.MessagingService)')
+  .addOption(new Option('--dir <dir>', 'store directory').env('TIDEMQ_DIR').default('./tidemq-data'))
+  .addOption(new Option('--port <port>', 'TCP port').env('TIDEMQ_PORT').default(8081).argParser(int))
+  .addOption(new Option('--host <host>', 'listen address').env('TIDEMQ_HOST').default('0.0.0.0'))
+  .action(async (opts: { dir: string; port: number; host: string }) => {
+    try {
+      await serve(opts);
     } catch (err) {
       fail(err);
     }

@@ -1,0 +1,145 @@
+/**
+ * Translation between apache.rocketmq.v2 wire objects (as decoded by @grpc/proto-loader with
+ * camelCase names, numeric enums and longs as numbers) and the embedded broker's shapes.
+ */
+import { createHash } from 'node:crypto';
+import type { MessageView, SendMessage, TopicInfo, TopicType } from '../broker/types.js';
+
+/** apache.rocketmq.v2.MessageType */
+export const MessageTypeV2 = { NORMAL: 1, FIFO: 2, DELAY: 3, TRANSACTION: 4 } as const;
+/** apache.rocketmq.v2.Permission */
+export const READ_WRITE = 4;
+/** apache.rocketmq.v2.DigestType */
+const MD5 = 2;
+/** apache.rocketmq.v2.Encoding */
+const IDENTITY = 1;
+
+export interface Timestamp {
+  seconds?: number | string;
+  nanos?: number;
+}
+export type Duration = Timestamp;
+
+export interface Resource {
+  name?: string;
+  resourceNamespace?: string;
+}
+
+export interface Endpoints {
+  scheme?: number;
+  addresses?: { host?: string; port?: number }[];
+}
+
+export interface WireMessage {
+  topic?: Resource;
+  userProperties?: Record<string, string>;
+  systemProperties?: {
+    tag?: string;
+    keys?: string[];
+    messageId?: string;
+    messageType?: number;
+    bornTimestamp?: Timestamp;
+    bornHost?: string;
+    deliveryTimestamp?: Timestamp;
+    messageGroup?: string;
+  };
+  body?: Buffer;
+}
+
+export function toMs(t: Timestamp | undefined | null): number | undefined {
+  if (!t) return undefined;
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+export function fromMs(ms: number): Timestamp {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round(ms - seconds * 1000) * 1e6 };
+}
+
+/** Message types a topic of this type accepts, as v2 enum values. */
+export function acceptTypes(type: TopicType): number[] {
+  switch (type) {
+    case 'NORMAL':
+    case 'PRIORITY':
+      return [MessageTypeV2.NORMAL];
+    case 'FIFO':
+      return [MessageTypeV2.FIFO];
+    case 'DELAY':
+      return [MessageTypeV2.DELAY];
+    case 'TRANSACTION':
+      return [MessageTypeV2.TRANSACTION];
+    default:
+      return [MessageTypeV2.NORMAL, MessageTypeV2.FIFO, MessageTypeV2.DELAY, MessageTypeV2.TRANSACTION];
+  }
+}
+
+/** The route's queues of a topic: all on this one broker, all readable and writable. */
+export function messageQueues(info: TopicInfo, namespace: string, endpoints: Endpoints): object[] {
+  const broker = { name: 'broker-0', id: 0, endpoints };
+  const accept = acceptTypes(info.type);
+  const out: object[] = [];
+  for (let id = 0; id < info.queues; id++) {
+    out.push({
+      topic: { name: info.name, resourceNamespace: namespace },
+      id,
+      permission: READ_WRITE,
+      broker,
+      acceptMessageTypes: accept,
+    });
+  }
+  return out;
+}
+
+/** A v2 message from SendMessage as a broker send (the client's message id is kept). */
+export function toSendMessage(m: WireMessage): SendMessage {
+  const sp = m.systemProperties ?? {};
+  const out: SendMessage = {
+    topic: m.topic?.name ?? '',
+    body: m.body ?? Buffer.alloc(0),
+    properties: m.userProperties ?? {},
+  };
+  if (sp.messageId !== undefined) out.messageId = sp.messageId;
+  if (sp.tag !== undefined) out.tag = sp.tag;
+  if (sp.keys !== undefined && sp.keys.length > 0) out.keys = sp.keys;
+  if (sp.messageGroup !== undefined) out.messageGroup = sp.messageGroup;
+  const born = toMs(sp.bornTimestamp);
+  if (born !== undefined && born > 0) out.bornTimestamp = born;
+  const deliverAt = toMs(sp.deliveryTimestamp);
+  if (deliverAt !== undefined) out.deliveryTimestamp = deliverAt;
+  return out;
+}
+
+/** A broker MessageView as a delivered v2 message (MD5 body digest, upper-case hex). */
+export function toWireMessage(v: MessageView, namespace: string, invisibleMs: number): object {
+  const type =
+    v.messageGroup !== undefined
+      ? MessageTypeV2.FIFO
+      : v.deliveryTimestamp !== undefined
+        ? MessageTypeV2.DELAY
+        : MessageTypeV2.NORMAL;
+  const sp: Record<string, unknown> = {
+    keys: v.keys,
+    messageId: v.messageId,
+    bodyDigest: { type: MD5, checksum: createHash('md5').update(v.body).digest('hex').toUpperCase() },
+    bodyEncoding: IDENTITY,
+    messageType: type,
+    bornHost: v.bornHost,
+    storeTimestamp: fromMs(v.storeTimestamp),
+    storeHost: '127.0.0.1',
+    receiptHandle: v.receiptHandle,
+    queueId: v.queueId,
+    queueOffset: v.offset,
+    invisibleDuration: fromMs(invisibleMs),
+    deliveryAttempt: Math.max(1, v.deliveryAttempt),
+  };
+  if (v.bornTimestamp) sp.bornTimestamp = fromMs(v.bornTimestamp.getTime());
+  if (v.tag !== undefined) sp.tag = v.tag;
+  if (v.messageGroup !== undefined) sp.messageGroup = v.messageGroup;
+  if (v.deliveryTimestamp) sp.deliveryTimestamp = fromMs(v.deliveryTimestamp.getTime());
+  return {
+    topic: { name: v.topic, resourceNamespace: namespace },
+    userProperties: Object.fromEntries(v.properties),
+    systemProperties: sp,
+    body: v.body,
+  };
+}

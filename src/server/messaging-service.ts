@@ -1,0 +1,312 @@
+/**
+ * apache.rocketmq.v2.MessagingService handlers: a thin translation of the embedded broker's API
+ * (producer send, POP receive / ack / changeInvisibleDuration, transactions) onto the wire.
+ * Every application error is a gRPC OK carrying a v2 Status (status.ts); only a broken server
+ * answers with a gRPC error.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Broker } from '../broker/broker.js';
+import type { SubscriberSpec } from '../broker/delivery-service.js';
+import { BrokerError } from '../broker/errors.js';
+import type { Producer, Transaction } from '../broker/producer.js';
+import { buildSpec } from '../broker/simple-consumer.js';
+import type { MessageView } from '../broker/types.js';
+import {
+  type Duration,
+  type Endpoints,
+  fromMs,
+  MessageTypeV2,
+  messageQueues,
+  toMs,
+  toSendMessage,
+  toWireMessage,
+  type WireMessage,
+} from './convert.js';
+import { Code, OK, ProtocolError, type Status, status, statusOf } from './status.js';
+import { type ClientSettings, settingsReply } from './telemetry.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: decoded protobuf objects are plain JS objects
+type Req = any;
+type Unary = grpc.ServerUnaryCall<Req, object>;
+type Reply = grpc.sendUnaryData<object>;
+
+/** Default invisible time of a receive that names none (push consumers with auto-renew). */
+const DEFAULT_INVISIBLE_MS = 60_000;
+/** Default long-polling time when the request names none. */
+const DEFAULT_POLL_MS = 20_000;
+/** Answer a long poll this long before the client's deadline. */
+const DEADLINE_MARGIN_MS = 1000;
+
+export interface ServiceContext {
+  readonly broker: Broker;
+  /** host:port clients use when a request carries no endpoints. */
+  readonly endpoints: () => Endpoints;
+  readonly closing: () => boolean;
+}
+
+export class MessagingService {
+  private readonly producers = new Map<string, Producer>();
+  private readonly specs = new Map<string, SubscriberSpec>();
+  private readonly transactions = new Map<string, Transaction>();
+  private readonly telemetry = new Set<grpc.ServerDuplexStream<Req, object>>();
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** The handler table passed to grpc.Server.addService. */
+  handlers(): grpc.UntypedServiceImplementation {
+    const unary =
+      (fn: (call: Unary) => Promise<object>) =>
+      (call: Unary, reply: Reply): void => {
+        fn.call(this, call).then(
+          (res) => reply(null, res),
+          (err: unknown) => reply(null, { status: statusOf(err) }),
+        );
+      };
+    return {
+      QueryRoute: unary(this.queryRoute),
+      Heartbeat: unary(this.heartbeat),
+      SendMessage: unary(this.sendMessage),
+      QueryAssignment: unary(this.queryAssignment),
+      ReceiveMessage: (call: grpc.ServerWritableStream<Req, object>) => {
+        this.receiveMessage(call).catch((err: unknown) => {
+          if (!call.cancelled) call.write({ status: statusOf(err) });
+          call.end();
+        });
+      },
+      AckMessage: unary(this.ackMessage),
+      EndTransaction: unary(this.endTransaction),
+      Telemetry: (call: grpc.ServerDuplexStream<Req, object>) => this.telemetryStream(call),
+      NotifyClientTermination: unary(this.notifyClientTermination),
+      ChangeInvisibleDuration: unary(this.changeInvisibleDuration),
+      RecallMessage: unary(this.recallMessage),
+    };
+  }
+
+  /** End every open Telemetry stream (server shutdown). */
+  endTelemetry(): void {
+    for (const call of this.telemetry) call.end();
+    this.telemetry.clear();
+  }
+
+  private async queryRoute(call: Unary): Promise<object> {
+    const r = call.request;
+    const info = this.ctx.broker.resolveTopic(r.topic?.name ?? '');
+    const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
+    return { status: OK, messageQueues: messageQueues(info, namespaceOf(call), endpoints) };
+  }
+
+  private async heartbeat(call: Unary): Promise<object> {
+    clientIdOf(call);
+    return { status: OK };
+  }
+
+  private async queryAssignment(call: Unary): Promise<object> {
+    const r = call.request;
+    const info = this.ctx.broker.resolveTopic(r.topic?.name ?? '');
+    const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
+    const [q] = messageQueues({ ...info, queues: 1 }, namespaceOf(call), endpoints) as Record<
+      string,
+      unknown
+    >[];
+    return { status: OK, assignments: [{ messageQueue: { ...q, id: -1 } }] };
+  }
+
+  private async sendMessage(call: Unary): Promise<object> {
+    const clientId = clientIdOf(call);
+    const messages: WireMessage[] = call.request.messages ?? [];
+    if (messages.length === 0) return { status: status(Code.BAD_REQUEST, 'no messages to send.') };
+    const producer = this.producerFor(clientId);
+    const entries = await Promise.all(
+      messages.map(async (m) => {
+        try {
+          const tx = m.systemProperties?.messageType === MessageTypeV2.TRANSACTION;
+          const transaction = tx ? producer.beginTransaction() : undefined;
+          const receipt = await producer.send(toSendMessage(m), transaction);
+          if (transaction) this.transactions.set(receipt.transactionId, transaction);
+          return {
+            status: OK,
+            messageId: receipt.messageId,
+            transactionId: receipt.transactionId,
+            offset: receipt.offset,
+            recallHandle: receipt.recallHandle,
+          };
+        } catch (err) {
+          return { status: statusOf(err), messageId: m.systemProperties?.messageId ?? '' };
+        }
+      }),
+    );
+    return { status: combined(entries.map((e) => e.status)), entries };
+  }
+
+  private async receiveMessage(call: grpc.ServerWritableStream<Req, object>): Promise<void> {
+    const r = call.request;
+    const group: string = r.group?.name ?? '';
+    const topic: string = r.messageQueue?.topic?.name ?? '';
+    const expression: string = r.filterExpression?.expression ?? '*';
+    if (r.filterExpression?.type === 2) {
+      throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', 'SQL filters are not supported; use a TAG filter.');
+    }
+    const spec = this.specFor(group, topic, expression);
+    const invisibleMs = durationMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS;
+    let awaitMs = durationMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS;
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+    if (Number.isFinite(deadlineMs))
+      awaitMs = Math.min(awaitMs, deadlineMs - Date.now() - DEADLINE_MARGIN_MS);
+    const batch = Math.max(1, Math.min(r.batchSize || 32, 1024));
+    const views = await this.ctx.broker.delivery.receive(
+      spec,
+      batch,
+      invisibleMs,
+      Math.max(0, awaitMs),
+      () => call.cancelled || this.ctx.closing(),
+    );
+    if (call.cancelled) {
+      await this.release(spec, views);
+      return;
+    }
+    if (views.length === 0) {
+      call.write({ status: status(Code.MESSAGE_NOT_FOUND, 'no new message') });
+      call.end();
+      return;
+    }
+    const ns = namespaceOf(call);
+    call.write({ status: OK });
+    for (const v of views) call.write({ message: toWireMessage(v, ns, invisibleMs) });
+    call.write({ deliveryTimestamp: fromMs(Date.now()) });
+    call.end();
+  }
+
+  /** Messages claimed for a call that went away become visible again at once. */
+  private async release(spec: SubscriberSpec, views: MessageView[]): Promise<void> {
+    await Promise.allSettled(
+      views.map((v) => this.ctx.broker.delivery.changeInvisibleDuration(spec, v.receiptHandle, 0)),
+    );
+  }
+
+  private async ackMessage(call: Unary): Promise<object> {
+    const r = call.request;
+    const spec = this.specFor(r.group?.name ?? '', undefined, '*');
+    const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
+    if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
+    const entries = await Promise.all(
+      requested.map(async (e) => {
+        let s: Status = OK;
+        try {
+          await this.ctx.broker.delivery.ack(spec, e.receiptHandle ?? '');
+        } catch (err) {
+          s = statusOf(err);
+        }
+        return { messageId: e.messageId ?? '', receiptHandle: e.receiptHandle ?? '', status: s };
+      }),
+    );
+    return { status: combined(entries.map((e) => e.status)), entries };
+  }
+
+  private async changeInvisibleDuration(call: Unary): Promise<object> {
+    const r = call.request;
+    const spec = this.specFor(r.group?.name ?? '', undefined, '*');
+    const ms = durationMs(r.invisibleDuration);
+    if (ms === undefined)
+      return { status: status(Code.ILLEGAL_INVISIBLE_TIME, 'invisible_duration is required.') };
+    const handle = await this.ctx.broker.delivery.changeInvisibleDuration(spec, r.receiptHandle ?? '', ms);
+    return { status: OK, receiptHandle: handle };
+  }
+
+  private async endTransaction(call: Unary): Promise<object> {
+    const r = call.request;
+    const id: string = r.transactionId ?? '';
+    if (id.trim() === '') return { status: status(Code.INVALID_TRANSACTION_ID, 'transaction_id is blank.') };
+    const resolution = r.resolution === 1 ? 'commit' : r.resolution === 2 ? 'rollback' : undefined;
+    if (!resolution) return { status: status(Code.BAD_REQUEST, 'resolution must be COMMIT or ROLLBACK.') };
+    const tx = this.transactions.get(id);
+    this.transactions.delete(id);
+    if (tx) await (resolution === 'commit' ? tx.commit() : tx.rollback());
+    else await this.producerFor(clientIdOf(call)).endTransaction(id, resolution);
+    return { status: OK };
+  }
+
+  private async recallMessage(call: Unary): Promise<object> {
+    const r = call.request;
+    const receipt = await this.producerFor(clientIdOf(call)).recall(
+      r.topic?.name ?? '',
+      r.recallHandle ?? '',
+    );
+    return { status: OK, messageId: receipt.messageId };
+  }
+
+  private async notifyClientTermination(call: Unary): Promise<object> {
+    const id = call.metadata.get('x-mq-client-id')[0];
+    if (typeof id === 'string') {
+      const p = this.producers.get(id);
+      this.producers.delete(id);
+      await p?.close();
+    }
+    return { status: OK };
+  }
+
+  private telemetryStream(call: grpc.ServerDuplexStream<Req, object>): void {
+    this.telemetry.add(call);
+    const limits = {
+      maxBodyBytes: this.ctx.broker.settings.maxBodyBytes,
+      maxDeliveryAttempts: this.ctx.broker.settings.groupDefaults.maxDeliveryAttempts,
+    };
+    call.on('data', (cmd: { settings?: ClientSettings }) => {
+      if (cmd.settings) call.write(settingsReply(cmd.settings, limits));
+    });
+    call.on('end', () => {
+      this.telemetry.delete(call);
+      call.end();
+    });
+    call.on('error', () => this.telemetry.delete(call));
+    call.on('cancelled', () => this.telemetry.delete(call));
+  }
+
+  private producerFor(clientId: string): Producer {
+    let p = this.producers.get(clientId);
+    if (!p || p.isClosed) {
+      p = this.ctx.broker.producer({ clientId });
+      this.producers.set(clientId, p);
+    }
+    return p;
+  }
+
+  /** A clustering subscriber of `group` on `topic` with a tag filter (validated by the broker). */
+  private specFor(group: string, topic: string | undefined, expression: string): SubscriberSpec {
+    const key = `${group}\n${topic ?? ''}\n${expression}`;
+    let spec = this.specs.get(key);
+    if (!spec) {
+      spec = buildSpec(this.ctx.broker, {
+        consumerGroup: group,
+        subscriptions: topic === undefined ? {} : { [topic]: expression },
+      });
+      this.specs.set(key, spec);
+    }
+    return spec;
+  }
+}
+
+function namespaceOf(call: { metadata: grpc.Metadata }): string {
+  const ns = call.metadata.get('x-mq-namespace')[0];
+  return typeof ns === 'string' ? ns : '';
+}
+
+function clientIdOf(call: { metadata: grpc.Metadata }): string {
+  const id = call.metadata.get('x-mq-client-id')[0];
+  if (typeof id !== 'string' || id === '') {
+    throw new ProtocolError(Code.CLIENT_ID_REQUIRED, 'the x-mq-client-id header is required.');
+  }
+  return id;
+}
+
+function durationMs(d: Duration | undefined | null): number | undefined {
+  return toMs(d);
+}
+
+/** One status for a batch: the common code, or MULTIPLE_RESULTS when entries differ. */
+function combined(statuses: Status[]): Status {
+  const first = statuses[0] ?? OK;
+  return statuses.every((s) => s.code === first.code)
+    ? first
+    : status(Code.MULTIPLE_RESULTS, 'mixed results');
+}
