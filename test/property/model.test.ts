@@ -177,9 +177,7 @@ async function runSequence(t: TestContext, seed: number, steps: number): Promise
       properties: storedProperties(m),
       body: Buffer.from(typeof m.body === 'string' ? Buffer.from(m.body) : m.body),
       bornTimestamp: m.bornTimestamp,
-      // The store reuses one clock reading for a synchronous burst of appends (commit-log.ts
-      // clock()), so a record may carry the previous record's time rather than a fresh one.
-      bornAfter: model.records.length > 0 ? Math.min(bornAfter, model.lastStoreTimestamp) : bornAfter,
+      bornAfter,
       storeTimestamp: r.storeTimestamp,
     };
     model.records.push(record);
