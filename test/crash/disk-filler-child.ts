@@ -5,8 +5,8 @@
  * `closed`. Dying by a signal (SIGBUS from a write into an unbacked page) is what the parent
  * checks never happens.
  */
-import { writeSync } from 'node:fs';
 import { MessageStore, StoreError } from '../../src/index.js';
+import { writeLineSync } from '../helpers/child.js';
 import { diskFullBody } from '../helpers/messages.js';
 
 const store = await MessageStore.open(process.argv[2]!, { segmentBytes: 1024 * 1024, flush: 'async' });
@@ -14,14 +14,14 @@ for (let i = 0; i < 10_000; i++) {
   const wroteBefore = store.stats().wrotePosition;
   try {
     const r = await store.put({ topic: 'disk-full', body: diskFullBody(i) });
-    writeSync(1, `ok ${i} ${r.physicalOffset}\n`);
+    writeLineSync(`ok ${i} ${r.physicalOffset}`);
   } catch (err) {
     const code = err instanceof StoreError ? err.code : `UNEXPECTED:${String(err)}`;
     const s = store.stats();
-    writeSync(1, `refused ${code} ${wroteBefore} ${s.wrotePosition} ${s.diskFull}\n`);
+    writeLineSync(`refused ${code} ${wroteBefore} ${s.wrotePosition} ${s.diskFull}`);
     break;
   }
 }
 await store.flush();
 await store.close();
-writeSync(1, 'closed\n');
+writeLineSync('closed');

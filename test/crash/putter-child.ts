@@ -6,10 +6,10 @@
  *
  * argv[2]: JSON { dir, mode: 'sync'|'async', segmentBytes, concurrency, round, maxFillerBytes, maxPuts }
  */
-import { writeSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { MessageStore, StoreError } from '../../src/index.js';
 import type { AppendResult } from '../../src/store/types.js';
+import { writeLineSync } from '../helpers/child.js';
 import { crashMessage } from '../helpers/messages.js';
 
 interface PutterConfig {
@@ -25,12 +25,12 @@ interface PutterConfig {
 const config = JSON.parse(process.argv[2]!) as PutterConfig;
 
 function report(seq: number, r: AppendResult): void {
-  writeSync(1, `ok ${seq} ${r.physicalOffset} ${r.queueId} ${r.queueOffset}\n`);
+  writeLineSync(`ok ${seq} ${r.physicalOffset} ${r.queueId} ${r.queueOffset}`);
 }
 
 function fail(err: unknown): never {
   const code = err instanceof StoreError ? err.code : 'UNEXPECTED';
-  writeSync(1, `error ${code} ${String(err).replaceAll('\n', ' ')}\n`);
+  writeLineSync(`error ${code} ${String(err).replaceAll('\n', ' ')}`);
   process.exit(1);
 }
 
@@ -41,7 +41,7 @@ try {
     // A slow disk must not turn into a test failure here; the parent only kills.
     syncFlushTimeoutMs: 60_000,
   });
-  writeSync(1, 'ready\n');
+  writeLineSync('ready');
   let next = 0;
   if (config.mode === 'sync') {
     const loop = async (): Promise<void> => {
@@ -66,7 +66,7 @@ try {
       await yieldToLoop();
     }
   }
-  writeSync(1, 'done\n');
+  writeLineSync('done');
   // Stay alive, holding the store open, until the parent kills us.
   setInterval(() => {}, 1_000);
 } catch (err) {

@@ -9,8 +9,8 @@
  *
  * argv[2]: JSON { dir, segmentBytes, count, seed, minInLastSegment, minFreeInLastSegment, end }
  */
-import { writeSync } from 'node:fs';
 import { MessageStore } from '../../src/index.js';
+import { writeLineSync } from '../helpers/child.js';
 import { sampleMessage } from '../helpers/messages.js';
 
 interface WriterConfig {
@@ -38,7 +38,7 @@ for (let i = 0; ; i++) {
   // put() in async mode resolves once the record is sealed (complete with its CRC in the page
   // cache), so it survives the SIGKILL below; the checkpoint stays behind (nothing is flushed).
   const r = await store.put(sampleMessage(config.seed, i));
-  writeSync(1, `rec ${i} ${r.physicalOffset} ${r.size}\n`);
+  writeLineSync(`rec ${i} ${r.physicalOffset} ${r.size}`);
   const start = r.physicalOffset - (r.physicalOffset % config.segmentBytes);
   if (start !== segmentStart) {
     segmentStart = start;
@@ -52,7 +52,7 @@ for (let i = 0; ; i++) {
 
 if (config.end === 'close') {
   await store.close();
-  writeSync(1, 'closed\n');
+  writeLineSync('closed');
 } else {
   if (config.end === 'flush-kill') await store.flush();
   process.kill(process.pid, 'SIGKILL');

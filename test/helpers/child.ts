@@ -1,5 +1,6 @@
 /** Running compiled helper scripts in child processes and collecting what they print. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
 
 export interface ChildResult {
   code: number | null;
@@ -94,5 +95,22 @@ export async function runChild(
     return await running.exited;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Write a line to stdout synchronously, before the caller does anything else (crash children
+ * report what was acknowledged this way). A pipe to a busy parent may be full: EAGAIN is retried.
+ */
+export function writeLineSync(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += writeSync(1, bytes, off, bytes.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
   }
 }
