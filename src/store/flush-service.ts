@@ -87,6 +87,11 @@ export class FlushService {
 
   /** Called after every append: seal new records soon, off the JS thread. */
   noteAppend(): void {
+    if (this.options.mode === 'sync') {
+      // sync: one native call seals and flushes (group commit); no separate sealing pass
+      if (!this.failure) this.schedule();
+      return;
+    }
     if (this.sealScheduled || this.sealing) return;
     this.sealScheduled = true;
     setImmediate(() => {
