@@ -5,6 +5,8 @@
  * unique per delivery across restarts (it is journaled), so a handle names one delivery of one
  * message; the consumer group comes from the consumer that acks. Treat it as opaque.
  */
+
+import { splitTags } from '../store/tag-filter.js';
 import type { StoredMessage } from '../store/types.js';
 import { BrokerError } from './errors.js';
 import { P_DELIVER_MS, P_MESSAGE_GROUP, P_PRIORITY, P_UNIQ_KEY, RESERVED_PROPERTIES } from './properties.js';
@@ -99,14 +101,8 @@ export function parseFilter(expression: unknown): Set<string> | undefined {
       `only TAG filters are supported, got ${String(filterType)}.`,
     );
   }
-  const trimmed = text.trim();
-  if (trimmed === '' || trimmed === '*') return undefined;
-  const tags = new Set(
-    trimmed
-      .split('||')
-      .map((t) => t.trim())
-      .filter((t) => t.length > 0),
-  );
+  const tags = splitTags(text);
+  if (tags === undefined) return undefined;
   if (tags.size === 0)
     throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', `filter ${JSON.stringify(text)} is empty.`);
   return tags;

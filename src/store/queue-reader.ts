@@ -9,6 +9,7 @@ import { ConsumeQueue, CQ_ENTRY_BYTES } from './consume-queue.js';
 import { IndexFile, type IndexGeometry, listIndexFiles } from './index-file.js';
 import { javaHashCode, PROPERTY_UNIQ_KEY, readInt64, type StoredRecord } from './record-codec.js';
 import type { SharedProgress } from './shared-progress.js';
+import { splitTags } from './tag-filter.js';
 
 /** Entries scanned per read() call at most when a tag filter skips most of them. */
 const MAX_SCAN_ENTRIES = 64 * 1024;
@@ -30,15 +31,8 @@ function parseTagFilter(expr: string | undefined): TagFilter | undefined {
   if (typeof expr !== 'string') {
     throw new StoreError('INVALID_MESSAGE', "a tag filter is a string: '*' or 'a||b'.");
   }
-  const trimmed = expr.trim();
-  if (trimmed === '' || trimmed === '*') return undefined;
-  const tags = new Set(
-    trimmed
-      .split('||')
-      .map((t) => t.trim())
-      .filter((t) => t.length > 0),
-  );
-  if (tags.size === 0) return undefined;
+  const tags = splitTags(expr);
+  if (tags === undefined || tags.size === 0) return undefined;
   return { tags, codes: new Set([...tags].map(javaHashCode)) };
 }
 

@@ -36,17 +36,8 @@ export function tempDir(t: Teardown, prefix = 'tidemq-native-'): string {
   return dir;
 }
 
-/** mulberry32: a small seeded PRNG, so random tests can print and replay their seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/helpers/rng.ts): a small seeded PRNG, so random tests can print and replay their seed. */
+export { mulberry32 as seededRandom } from './rng.js';
 
 /** TIDEMQ_SEED from the environment, else a fresh one. */
 export function testSeed(): number {
