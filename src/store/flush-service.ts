@@ -129,9 +129,6 @@ export class FlushService {
     let covered = 0;
     while (covered < this.sealWaiters.length && this.sealWaiters[covered]!.target <= sealed) covered++;
     if (covered > 0) for (const w of this.sealWaiters.splice(0, covered)) w.resolve();
-    // sync: records written with append() alone are flushed too (group commit), so they reach
-    // consumers; nothing waits on them.
-    if (this.options.mode === 'sync' && this.log.flushedOffset < sealed) this.schedule();
     this.options.onProgress();
   }
 

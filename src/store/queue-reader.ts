@@ -206,5 +206,3 @@ export class QueueReader {
     this.indexFiles.clear();
   }
 }
-
-export { CQ_ENTRY_BYTES };
