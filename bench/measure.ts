@@ -8,7 +8,7 @@
  * their latencies are far above the clock's cost.
  */
 import { LatencyRecorder } from './histogram.js';
-import type { LatencySummary } from './spec.js';
+import type { LatencySummary, ScenarioSpec } from './spec.js';
 
 export function nowNs(): number {
   return Number(process.hrtime.bigint());
@@ -71,6 +71,17 @@ function timedPhase(
     last = now;
   }
   return { calls, ops, elapsedNs: nowNs() - start };
+}
+
+/** The phases every synchronous loop of a scenario uses: warm-up, measured window, latency window. */
+export function loopTiming(
+  spec: ScenarioSpec,
+): Pick<SyncLoopOptions, 'warmupMs' | 'durationMs' | 'latencyMs'> {
+  return {
+    warmupMs: spec.warmupMs,
+    durationMs: spec.durationMs,
+    latencyMs: Math.max(20, spec.durationMs / 4),
+  };
 }
 
 export function runSyncLoop(o: SyncLoopOptions): LoopResult {

@@ -4,7 +4,7 @@
  */
 import { closeSync, fdatasyncSync, fstatSync, openSync, writevSync } from 'node:fs';
 import path from 'node:path';
-import { clockOverheadNs, runSyncLoop } from '../measure.js';
+import { clockOverheadNs, loopTiming, runSyncLoop } from '../measure.js';
 import { bool, fromLoop, num, syncMethod } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { makeBody } from '../store-api.js';
@@ -19,9 +19,7 @@ export async function fsWrite(spec: ScenarioSpec, dir: string): Promise<Scenario
   let syncs = 0;
   let written = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Math.max(1, Math.floor(spec.maxBytes / (bodyBytes * batch))),
     latencyUnit: sync ? `writev of ${batch} + fdatasync` : `writev of ${batch}`,
     call: () => {

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { clockOverheadNs, runConcurrentLoop, runSyncLoop } from '../measure.js';
+import { clockOverheadNs, loopTiming, runConcurrentLoop, runSyncLoop } from '../measure.js';
 import { fromLoop, num, syncMethod } from '../outcome.js';
 import { prefillCount, randomOrder, scanBatch } from '../scenarios/read.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
@@ -121,9 +121,7 @@ export async function lmdbScan(spec: ScenarioSpec, dir: string): Promise<Scenari
   let wrong = 0;
   let checksum = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: `getRange() of up to ${scanBatch} entries`,
     call: () => {
@@ -161,9 +159,7 @@ export async function lmdbGet(spec: ScenarioSpec, dir: string): Promise<Scenario
   let wrong = 0;
   let checksum = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: 'getBinaryFast() call',
     call: () => {

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { clockOverheadNs, runSyncLoop } from '../measure.js';
+import { clockOverheadNs, loopTiming, runSyncLoop } from '../measure.js';
 import { fromLoop, num, str, syncMethod } from '../outcome.js';
 import { prefillCount, randomOrder, scanBatch } from '../scenarios/read.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
@@ -33,9 +33,7 @@ export async function sqliteWrite(spec: ScenarioSpec, dir: string): Promise<Scen
     for (let i = 0; i < batch; i++) insert.run(body);
   });
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Math.max(1, Math.floor(spec.maxBytes / (bodyBytes * batch))),
     latencyUnit: `transaction of ${batch} inserts`,
     call: () => {
@@ -83,9 +81,7 @@ export async function sqliteScan(spec: ScenarioSpec, dir: string): Promise<Scena
   let wrong = 0;
   let checksum = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: `SELECT of up to ${scanBatch} rows`,
     call: () => {
@@ -118,9 +114,7 @@ export async function sqliteGet(spec: ScenarioSpec, dir: string): Promise<Scenar
   let wrong = 0;
   let checksum = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: 'SELECT by id',
     call: () => {

@@ -1,6 +1,6 @@
 /** tidemq: append() into the mapped commit log, single messages or batches; flush policy from env. */
 import { batchSize } from '../catalog.js';
-import { clockOverheadNs, runSyncLoop } from '../measure.js';
+import { clockOverheadNs, loopTiming, runSyncLoop } from '../measure.js';
 import { fromLoop, num, syncMethod } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { benchTopic, type Message, makeBody, openStore, recordBytesFor } from '../store-api.js';
@@ -37,9 +37,7 @@ export async function tidemqAppend(spec: ScenarioSpec, dir: string): Promise<Sce
   }
 
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Math.max(1, Math.floor(spec.maxBytes / (bodyBytes * batch))),
     latencyUnit: batch === 1 ? 'append() call' : `batch of ${batch} appends`,
     call,

@@ -3,7 +3,7 @@
  * lag while appending at full speed, rebuild of the derived files, and key lookup latency.
  */
 import { LatencyRecorder } from '../histogram.js';
-import { clockOverheadNs, nowNs, runSyncLoop } from '../measure.js';
+import { clockOverheadNs, loopTiming, nowNs, runSyncLoop } from '../measure.js';
 import { fromLoop, num, syncMethod } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { type BenchStore, benchTopic, makeBody, openStore, type StoredRecord } from '../store-api.js';
@@ -38,9 +38,7 @@ export async function tidemqReadQueue(spec: ScenarioSpec, dir: string): Promise<
   let copies = 0;
   let checksum = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: `read() call of up to ${scanBatch} messages`,
     call: () => {
@@ -197,9 +195,7 @@ export async function tidemqKeyLookup(spec: ScenarioSpec, dir: string): Promise<
   let i = 0;
   let wrong = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: 'queryByKey() call',
     call: () => {

@@ -1,5 +1,5 @@
 /** tidemq: sequential zero-copy scan() and random get() over a prefilled commit log. */
-import { clockOverheadNs, runSyncLoop } from '../measure.js';
+import { clockOverheadNs, loopTiming, runSyncLoop } from '../measure.js';
 import { fromLoop, num, syncMethod } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { type BenchStore, benchTopic, makeBody, openStore, type StoredRecord } from '../store-api.js';
@@ -38,9 +38,7 @@ export async function tidemqScan(spec: ScenarioSpec, dir: string): Promise<Scena
   let copies = 0;
   let wraps = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: `scan() call of up to ${scanBatch} messages`,
     call: () => {
@@ -90,9 +88,7 @@ export async function tidemqGet(spec: ScenarioSpec, dir: string): Promise<Scenar
   let copies = 0;
   let checksum = 0;
   const r = runSyncLoop({
-    warmupMs: spec.warmupMs,
-    durationMs: spec.durationMs,
-    latencyMs: Math.max(20, spec.durationMs / 4),
+    ...loopTiming(spec),
     maxCalls: Number.MAX_SAFE_INTEGER,
     latencyUnit: 'get() call',
     call: () => {
