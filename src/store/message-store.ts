@@ -13,7 +13,7 @@ import { resolveConfig, type StoreConfig } from '../config.js';
 import { errnoCode, StoreError } from '../errors.js';
 import { native } from '../native.js';
 import { Checkpoint } from './checkpoint.js';
-import { type AppendReceipt, type BatchAppendResult, CommitLog } from './commit-log.js';
+import { type BatchAppendResult, CommitLog } from './commit-log.js';
 import { recoverDerived } from './derived-recovery.js';
 import { Dispatcher } from './dispatcher.js';
 import { FlushService } from './flush-service.js';
@@ -278,13 +278,20 @@ export class MessageStore {
 
   /** Write a message into the mapping now. Never waits for the disk. */
   append(msg: Message): AppendResult {
+    return this.write(() => this.log.append(msg));
+  }
+
+  /** Run a commit log write; then let sealing/flushing know. DISK_FULL sets the refusal flag. */
+  private write<T>(writeRecords: () => T): T {
     this.checkWritable();
     try {
-      const r = this.log.append(msg);
+      const r = writeRecords();
       this.flusher.noteAppend();
       return r;
     } catch (err) {
       if (err instanceof StoreError && err.code === 'DISK_FULL') this.diskFull = true;
+      // a batch cut short by DISK_FULL has written its leading records
+      if ((err as { written?: number }).written) this.flusher.noteAppend();
       throw err;
     }
   }
@@ -294,16 +301,7 @@ export class MessageStore {
    * message is validated before any is written.
    */
   appendBatch(msgs: readonly Message[]): BatchAppendResult {
-    this.checkWritable();
-    try {
-      const r = this.log.appendBatch(msgs);
-      this.flusher.noteAppend();
-      return r;
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'DISK_FULL') this.diskFull = true;
-      if ((err as { written?: number }).written) this.flusher.noteAppend();
-      throw err;
-    }
+    return this.write(() => this.log.appendBatch(msgs));
   }
 
   /** appendBatch, resolved per flush policy like put(). */
@@ -314,8 +312,7 @@ export class MessageStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.config.flush === 'async') return this.flusher.waitSealed(r.endOffset).then(() => r);
-    return this.flusher.waitFor(r.endOffset).then(() => r);
+    return this.durable(r.endOffset).then(() => r);
   }
 
   /**
@@ -323,15 +320,13 @@ export class MessageStore {
    * async — once it is sealed in the page cache (survives a process crash, not a power loss).
    */
   put(msg: Message): Promise<AppendResult> {
-    let r: AppendReceipt;
+    let r: AppendResult;
     try {
-      r = this.append(msg) as AppendReceipt;
+      r = this.append(msg);
     } catch (err) {
       return Promise.reject(err);
     }
-    const end = r.physicalOffset + r.size;
-    if (this.config.flush === 'async') return this.flusher.waitSealed(end).then(() => r);
-    return this.flusher.waitFor(end).then(() => r);
+    return this.durable(r.physicalOffset + r.size).then(() => r);
   }
 
   /**
@@ -340,8 +335,14 @@ export class MessageStore {
    */
   whenDurable(endOffset: number): Promise<void> {
     if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the store is closed.'));
-    if (this.config.flush === 'async') return this.flusher.waitSealed(endOffset);
-    return this.flusher.waitFor(endOffset);
+    return this.durable(endOffset);
+  }
+
+  /** The flush policy's promise: sealed in the page cache (async) or on disk (sync). */
+  private durable(endOffset: number): Promise<void> {
+    return this.config.flush === 'async'
+      ? this.flusher.waitSealed(endOffset)
+      : this.flusher.waitFor(endOffset);
   }
 
   /** Everything appended so far is on disk. Rejects with STORE_READ_ONLY if a flush failed. */
@@ -440,8 +441,7 @@ export class MessageStore {
   async waitForDispatch(): Promise<void> {
     this.checkOpen();
     const target = this.log.wroteOffset;
-    if (this.config.flush === 'sync') await this.flusher.flushAll();
-    else await this.flusher.waitSealed(target);
+    await this.durable(target);
     await this.dispatcher.drain(target);
   }
 
