@@ -22,6 +22,7 @@ import {
   toWireMessage,
   type WireMessage,
 } from './convert.js';
+import type { ServiceMetrics } from './metrics.js';
 import { Code, OK, ProtocolError, type Status, status, statusOf } from './status.js';
 import { type ClientSettings, settingsReply } from './telemetry.js';
 
@@ -42,6 +43,8 @@ export interface ServiceContext {
   /** host:port clients use when a request carries no endpoints. */
   readonly endpoints: () => Endpoints;
   readonly closing: () => boolean;
+  /** Message counts for Prometheus (srv-ops); absent: nothing is counted. */
+  readonly metrics?: ServiceMetrics | undefined;
 }
 
 export class MessagingService {
@@ -123,6 +126,7 @@ export class MessagingService {
           const transaction = tx ? producer.beginTransaction() : undefined;
           const receipt = await producer.send(toSendMessage(m), transaction);
           if (transaction) this.transactions.set(receipt.transactionId, transaction);
+          this.ctx.metrics?.sent(m.topic?.name ?? '', 1, m.body?.length ?? 0);
           return {
             status: OK,
             messageId: receipt.messageId,
@@ -172,7 +176,12 @@ export class MessagingService {
     }
     const ns = namespaceOf(call);
     call.write({ status: OK });
-    for (const v of views) call.write({ message: toWireMessage(v, ns, invisibleMs) });
+    let bytes = 0;
+    for (const v of views) {
+      call.write({ message: toWireMessage(v, ns, invisibleMs) });
+      bytes += v.body.length;
+    }
+    this.ctx.metrics?.received(group, topic, views.length, bytes);
     call.write({ deliveryTimestamp: fromMs(Date.now()) });
     call.end();
   }
@@ -186,20 +195,24 @@ export class MessagingService {
 
   private async ackMessage(call: Unary): Promise<object> {
     const r = call.request;
-    const spec = this.specFor(r.group?.name ?? '', undefined, '*');
+    const group: string = r.group?.name ?? '';
+    const spec = this.specFor(group, undefined, '*');
     const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
     if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
+    let acked = 0;
     const entries = await Promise.all(
       requested.map(async (e) => {
         let s: Status = OK;
         try {
           await this.ctx.broker.delivery.ack(spec, e.receiptHandle ?? '');
+          acked++;
         } catch (err) {
           s = statusOf(err);
         }
         return { messageId: e.messageId ?? '', receiptHandle: e.receiptHandle ?? '', status: s };
       }),
     );
+    this.ctx.metrics?.acked(group, acked);
     return { status: combined(entries.map((e) => e.status)), entries };
   }
 

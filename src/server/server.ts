@@ -4,12 +4,19 @@
  *
  * Shutdown: stop accepting calls, end Telemetry streams, let parked long polls answer "no new
  * message", wait for in-flight calls (up to a grace period, then cancel them), close the broker.
+ *
+ * Operations: structured logs (pino, `logger`), and with `metricsPort` an HTTP port serving
+ * Prometheus metrics and the JSON admin API (ops-http.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from '../broker/broker.js';
 import type { BrokerOptions } from '../broker/types.js';
 import type { Endpoints } from './convert.js';
+import { instrument } from './instrument.js';
+import { createLogger, type Logger } from './logger.js';
 import { MessagingService } from './messaging-service.js';
+import { ServerMetrics } from './metrics.js';
+import { OpsHttpServer } from './ops-http.js';
 import { messagingServiceDefinition } from './proto.js';
 
 export interface ServerOptions {
@@ -23,6 +30,10 @@ export interface ServerOptions {
   broker?: BrokerOptions;
   /** In-flight calls get this long to finish on close before they are cancelled (default 5 000 ms). */
   shutdownGraceMs?: number;
+  /** HTTP port for /metrics and the /admin API; 0 picks a free one (see `metricsPort`); off when absent. */
+  metricsPort?: number;
+  /** Structured log (default: pino to stderr at TIDEMQ_LOG_LEVEL, else 'info'). */
+  logger?: Logger;
 }
 
 /** Larger than the largest body (4 MiB − 32 KiB) plus properties, as the client's sends need. */
@@ -39,12 +50,23 @@ export class TidemqServer {
     readonly host: string,
     readonly port: number,
     private readonly graceMs: number,
+    readonly logger: Logger,
+    private readonly ops: OpsHttpServer | undefined,
+    /** Prometheus metrics of this server (its own registry), when metricsPort was given. */
+    readonly metrics: ServerMetrics | undefined,
   ) {}
+
+  /** The bound metrics/admin HTTP port, when metricsPort was given. */
+  get metricsPort(): number | undefined {
+    return this.ops?.port;
+  }
 
   /** Open the broker and listen. */
   static async start(options: ServerOptions): Promise<TidemqServer> {
     const host = options.host ?? '0.0.0.0';
+    const logger = options.logger ?? createLogger();
     const broker = await Broker.open(options.dir, { autoCreateTopics: true, ...(options.broker ?? {}) });
+    const metrics = options.metricsPort === undefined ? undefined : new ServerMetrics(broker);
     const grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
     });
@@ -54,8 +76,10 @@ export class TidemqServer {
       broker,
       endpoints: () => endpointsOf(host === '0.0.0.0' ? '127.0.0.1' : host, port),
       closing: () => self?.closing ?? false,
+      metrics,
     });
-    grpcServer.addService(messagingServiceDefinition(), service.handlers());
+    grpcServer.addService(messagingServiceDefinition(), instrument(service.handlers(), { metrics, logger }));
+    let ops: OpsHttpServer | undefined;
     try {
       port = await new Promise<number>((resolve, reject) => {
         grpcServer.bindAsync(
@@ -64,12 +88,40 @@ export class TidemqServer {
           (err, bound) => (err ? reject(err) : resolve(bound)),
         );
       });
+      if (metrics) {
+        ops = await OpsHttpServer.start({ host, port: options.metricsPort!, broker, metrics, logger });
+      }
     } catch (err) {
       grpcServer.forceShutdown();
       await broker.close();
+      logger.error({ err }, 'server failed to start');
       throw err;
     }
-    self = new TidemqServer(broker, grpcServer, service, host, port, options.shutdownGraceMs ?? 5000);
+    self = new TidemqServer(
+      broker,
+      grpcServer,
+      service,
+      host,
+      port,
+      options.shutdownGraceMs ?? 5000,
+      logger,
+      ops,
+      metrics,
+    );
+    const s = broker.settings;
+    logger.info(
+      {
+        host,
+        port,
+        dir: broker.store.dir,
+        metricsPort: ops?.port,
+        autoCreateTopics: s.autoCreateTopics,
+        defaultQueues: s.defaultQueues,
+        flush: broker.store.config.flush,
+        topics: broker.topics().length,
+      },
+      'server started',
+    );
     return self;
   }
 
@@ -84,8 +136,16 @@ export class TidemqServer {
   }
 
   private async doClose(): Promise<void> {
+    const log = this.logger;
     this.closingFlag = true;
-    const drained = new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+    log.info('shutdown: no new calls; ending telemetry streams and long polls');
+    let drainedFlag = false;
+    const drained = new Promise<void>((resolve) =>
+      this.grpcServer.tryShutdown(() => {
+        drainedFlag = true;
+        resolve();
+      }),
+    );
     this.service.endTelemetry();
     this.broker.delivery.wakeAll();
     let timer: NodeJS.Timeout | undefined;
@@ -94,8 +154,18 @@ export class TidemqServer {
     });
     await Promise.race([drained, grace]);
     clearTimeout(timer);
+    if (drainedFlag) log.info('shutdown: in-flight calls finished');
+    else
+      log.warn({ graceMs: this.graceMs }, 'shutdown: grace period over, cancelling the calls still running');
     this.grpcServer.forceShutdown();
-    await this.broker.close();
+    await this.ops?.close();
+    try {
+      await this.broker.close();
+    } catch (err) {
+      log.error({ err }, 'shutdown: closing the broker failed');
+      throw err;
+    }
+    log.info('shutdown: broker closed, store flushed');
   }
 }
 

@@ -484,6 +484,8 @@ export class MessageStore {
       flushMode: this.config.flush,
       flushes: this.flusher.flushes,
       flushFailures: this.flusher.flushFailures,
+      flushMsTotal: this.flusher.flushMsTotal,
+      lastFlushMs: this.flusher.lastFlushMs,
       readOnly: this.flusher.failed !== undefined,
       diskFull: this.diskFull,
       appended: this.log.appendedCount,
