@@ -3,10 +3,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BrokerError } from '../broker/errors.js';
 import { StoreError } from '../errors.js';
+import { LOG_LEVELS } from '../server/logger.js';
 import { MessageStore } from '../store/message-store.js';
+import { AdminError } from './admin.js';
+import { addAdminCommand } from './admin-command.js';
 import { inspectStore } from './inspect.js';
 import { ProgressBar } from './progress-bar.js';
-import { serve } from './serve.js';
+import { type ServeOptions, serve } from './serve.js';
 import { verifyStore } from './verify.js';
 
 function int(value: string): number {
@@ -17,7 +20,7 @@ function int(value: string): number {
 
 function fail(err: unknown): never {
   const msg =
-    err instanceof StoreError || err instanceof BrokerError
+    err instanceof StoreError || err instanceof BrokerError || err instanceof AdminError
       ? `${err.code}: ${err.message}`
       : err instanceof Error
         ? err.message
@@ -112,13 +115,29 @@ program
   .addOption(new Option('--dir <dir>', 'store directory').env('TIDEMQ_DIR').default('./tidemq-data'))
   .addOption(new Option('--port <port>', 'TCP port').env('TIDEMQ_PORT').default(8081).argParser(int))
   .addOption(new Option('--host <host>', 'listen address').env('TIDEMQ_HOST').default('0.0.0.0'))
-  .action(async (opts: { dir: string; port: number; host: string }) => {
+  .addOption(
+    new Option(
+      '--metrics-port <port>',
+      'HTTP port for /metrics and the admin API (0: any free port; off if absent)',
+    )
+      .env('TIDEMQ_METRICS_PORT')
+      .argParser(int),
+  )
+  .addOption(
+    new Option('--log-level <level>', 'log level (JSON lines on stderr)')
+      .env('TIDEMQ_LOG_LEVEL')
+      .choices(LOG_LEVELS)
+      .default('info'),
+  )
+  .action(async (opts: ServeOptions) => {
     try {
       await serve(opts);
     } catch (err) {
       fail(err);
     }
   });
+
+addAdminCommand(program, fail);
 
 program
   .command('bench')
