@@ -2,7 +2,7 @@
  * The `tidemq admin` command tree (commander): target options (--dir | --server, --json) on
  * `admin`, one subcommand per operation.
  *
- *   tidemq admin --dir ./data topics [--all]
+ *   tidemq admin --dir ./data topics
  *   tidemq admin --server http://127.0.0.1:9090 groups
  *   tidemq admin ... lag [--group g] [--topic t]
  *   tidemq admin ... create-topic orders [--queues 8] [--type FIFO]
@@ -59,8 +59,7 @@ export function addAdminCommand(program: Command, fail: (err: unknown) => never)
   admin
     .command('topics')
     .description('topics with their type, queue count and retained messages')
-    .option('--all', "include the broker's own rmq_sys_* topics")
-    .action(run((t, _a, o) => t.topics(o.all === true), formatTopics));
+    .action(run((t) => t.topics(), formatTopics));
 
   admin
     .command('groups')

@@ -33,7 +33,7 @@ export class AdminError extends Error {
 }
 
 export interface AdminTarget {
-  topics(all: boolean): Promise<TopicRow[]>;
+  topics(): Promise<TopicRow[]>;
   groups(): Promise<GroupRow[]>;
   lag(filter: { group?: string; topic?: string }): Promise<QueueLag[]>;
   createTopic(request: { name: string; queues?: number; type?: string }): Promise<TopicInfo>;
@@ -75,7 +75,7 @@ async function openDir(dir: string): Promise<AdminTarget> {
     throw err;
   }
   return {
-    topics: async (all) => listTopics(broker, { all }),
+    topics: async () => listTopics(broker),
     groups: async () => listGroups(broker),
     lag: async (filter) => lag(broker, filter),
     createTopic: async (request) => createTopic(broker, request),
@@ -132,7 +132,7 @@ function serverTarget(server: string): AdminTarget {
     return s === '' ? '' : `?${s}`;
   };
   return {
-    topics: (all) => call('GET', `/admin/topics${all ? '?all=1' : ''}`),
+    topics: () => call('GET', '/admin/topics'),
     groups: () => call('GET', '/admin/groups'),
     lag: (filter) => call('GET', `/admin/lag${query(filter)}`),
     createTopic: (request) => call('POST', '/admin/topics', request),
@@ -181,20 +181,19 @@ export function formatLag(rows: QueueLag[]): string {
   if (rows.length === 0) return 'no consumer offsets\n';
   const total = rows.reduce((s, r) => s + r.lag, 0);
   const inflight = rows.reduce((s, r) => s + r.inflight, 0);
-  return (
-    table(
-      ['GROUP', 'TOPIC', 'QUEUE', 'CONSUMER-OFFSET', 'MAX-OFFSET', 'LAG', 'INFLIGHT'],
-      rows.map((r) => [
-        r.clientId === undefined ? r.group : `${r.group}#${r.clientId}`,
-        r.topic,
-        r.queueId,
-        r.consumerOffset,
-        r.maxOffset,
-        r.lag,
-        r.inflight,
-      ]),
-    ) + `total lag ${total}, in flight ${inflight}\n`
+  const rowsText = table(
+    ['GROUP', 'TOPIC', 'QUEUE', 'CONSUMER-OFFSET', 'MAX-OFFSET', 'LAG', 'INFLIGHT'],
+    rows.map((r) => [
+      r.clientId === undefined ? r.group : `${r.group}#${r.clientId}`,
+      r.topic,
+      r.queueId,
+      r.consumerOffset,
+      r.maxOffset,
+      r.lag,
+      r.inflight,
+    ]),
   );
+  return `${rowsText}total lag ${total}, in flight ${inflight}\n`;
 }
 
 export function formatTopic(t: TopicInfo): string {

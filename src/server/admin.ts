@@ -31,11 +31,10 @@ export interface ResetResult {
   queues: QueueLag[];
 }
 
-/** Topics, by name; the broker's own (rmq_sys_*) only with `all`. */
-export function listTopics(broker: Broker, options: { all?: boolean } = {}): TopicRow[] {
+/** Topics (dead-letter topics included), by name. */
+export function listTopics(broker: Broker): TopicRow[] {
   return broker
     .topics()
-    .filter((t) => options.all || !isSystemTopic(t.name))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((t) => {
       let messages = 0;

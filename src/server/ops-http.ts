@@ -3,7 +3,7 @@
  * small JSON admin API used by `tidemq admin --server`:
  *
  *   GET  /metrics                    Prometheus exposition
- *   GET  /admin/topics[?all=1]       topics (with rmq_sys_* when all)
+ *   GET  /admin/topics               topics
  *   GET  /admin/groups               consumer groups, their topics, lag, in-flight
  *   GET  /admin/lag[?group=&topic=]  per-queue consumer offset, max offset, lag, in-flight
  *   POST /admin/topics               { name, queues?, type? }   create or grow a topic
@@ -86,7 +86,7 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
   const q = url.searchParams;
   switch (route) {
     case 'GET /admin/topics':
-      return json(res, 200, listTopics(o.broker, { all: q.get('all') === '1' || q.get('all') === 'true' }));
+      return json(res, 200, listTopics(o.broker));
     case 'GET /admin/groups':
       return json(res, 200, listGroups(o.broker));
     case 'GET /admin/lag':
