@@ -112,6 +112,11 @@ t.test(
       3,
       'one AckMessage latency sample per ack',
     );
+    t.ok(
+      sample(text, 'tidemq_request_duration_seconds_count', { method: 'ReceiveMessage', code: '20000' })! >=
+        1,
+      'ReceiveMessage latency by status code',
+    );
     t.equal(
       sample(text, 'tidemq_consumer_lag_messages', { group: 'mg', topic: 'm-orders' }),
       2,
@@ -228,6 +233,28 @@ t.test('server metrics: two servers in one process keep separate registries', as
   t.equal(noMetrics.metricsPort, undefined, 'no metrics port unless asked');
   t.equal(noMetrics.metrics, undefined);
   await noMetrics.close();
+
+  // A metrics port in use: start fails with the listen error and leaves the store closed.
+  const dir = tempDir(t);
+  await t.rejects(
+    TidemqServer.start({
+      dir,
+      host: '127.0.0.1',
+      port: 0,
+      metricsPort: a.metricsPort!,
+      logger: pino({ level: 'silent' }),
+      broker: { store: SMALL_STORE },
+    }),
+    { code: 'EADDRINUSE' },
+  );
+  const reopened = await TidemqServer.start({
+    dir,
+    host: '127.0.0.1',
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    broker: { store: SMALL_STORE },
+  });
+  await reopened.close();
 });
 
 t.test('admin API: bad requests get typed errors and change nothing', async (t) => {
