@@ -9,9 +9,10 @@
  *   POST /admin/topics               { name, queues?, type? }   create or grow a topic
  *   POST /admin/offsets/reset        { group, topic, to }       reset a group's offsets
  *
- * Answers are JSON; an error is { error: { code, message } } with 400 (bad request), 404 (no such
- * topic or path), 405, 413, 503 (shutting down) or 500. The port has no authentication: bind it
- * to a trusted interface.
+ * Answers are JSON; an error is { error: { code, message } } with 400 (bad request), 403, 404 (no
+ * such topic or path), 405, 413, 503 (shutting down) or 500. The port has no authentication, so
+ * changes (POST) are accepted from loopback addresses only: run `tidemq admin --server` on the
+ * server's host (or through an SSH tunnel). Reads and /metrics are open to whoever reaches the port.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -92,11 +93,13 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
     case 'GET /admin/lag':
       return json(res, 200, lag(o.broker, { group: q.get('group'), topic: q.get('topic') }));
     case 'POST /admin/topics': {
+      checkLocal(req);
       const topic = createTopic(o.broker, await body(req));
       o.logger?.info({ topic }, 'admin: topic created or updated');
       return json(res, 200, topic);
     }
     case 'POST /admin/offsets/reset': {
+      checkLocal(req);
       const result = await resetOffset(o.broker, await body(req));
       o.logger?.info({ group: result.group, topic: result.topic, to: result.to }, 'admin: offsets reset');
       return json(res, 200, result);
@@ -107,6 +110,17 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
       }
       throw new HttpError(404, 'NOT_FOUND', `no such path: ${url.pathname}`);
   }
+}
+
+/** Changes come from this host only (the port has no authentication). */
+function checkLocal(req: http.IncomingMessage): void {
+  const a = req.socket.remoteAddress ?? '';
+  if (a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.')) return;
+  throw new HttpError(
+    403,
+    'FORBIDDEN',
+    `admin changes are accepted from the server's host only (this request came from ${a}): run tidemq admin there.`,
+  );
 }
 
 function json(res: http.ServerResponse, status: number, value: unknown): void {

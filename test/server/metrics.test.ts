@@ -1,6 +1,7 @@
 // Operations of `tidemq serve` in-process: Prometheus metrics and the JSON admin API on the
 // metrics port, and the structured log — driven by the official rocketmq-client-nodejs.
 
+import { networkInterfaces } from 'node:os';
 import { pino } from 'pino';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import t from 'tap';
@@ -311,3 +312,32 @@ function badTopic(): Error {
   }
   throw new Error('expected checkTopicName to throw');
 }
+
+t.test('admin API: changes only from the server host; reads from anywhere', async (t) => {
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && !i.internal && i.family === 'IPv4')?.address;
+  if (!external) {
+    t.comment('skipped: this machine has no non-loopback IPv4 address to connect from');
+    t.pass('nothing to check without a non-loopback address');
+    return;
+  }
+  const server = await TidemqServer.start({
+    dir: tempDir(t),
+    host: '0.0.0.0',
+    port: 0,
+    metricsPort: 0,
+    logger: pino({ level: 'silent' }),
+    broker: { store: SMALL_STORE },
+  });
+  t.teardown(() => server.close());
+  const remote = `http://${external}:${server.metricsPort}`;
+  t.match(await http(remote, '/admin/topics', { name: 'from-afar' }), {
+    status: 403,
+    json: { error: { code: 'FORBIDDEN' } },
+  });
+  t.same(await http(remote, '/admin/topics'), { status: 200, json: [] }, 'nothing created; reads are open');
+  t.match(await http(`http://127.0.0.1:${server.metricsPort}`, '/admin/topics', { name: 'local' }), {
+    status: 200,
+  });
+});
