@@ -5,7 +5,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import t from 'tap';
-import { Broker } from '../../src/broker/broker.js';
 import { openBroker, tempDir } from '../helpers/broker-env.js';
 import { startChild } from '../helpers/child.js';
 
@@ -13,8 +12,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, '..', '..', 'src', 'cli', 'main.js');
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
+/** The store settings of the test's brokers (openBroker's SMALL_STORE), for the children too. */
+const STORE_ENV = { ...process.env, TIDEMQ_SEGMENT_BYTES: String(4 * 1024 * 1024), TIDEMQ_PREFAULT: 'false' };
+
 function admin(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, 'admin', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [cli, 'admin', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: STORE_ENV,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -108,7 +114,7 @@ t.test('tidemq admin --dir: list, create, reset on a stopped store', async (t) =
   t.match(admin('--dir', path.join(dir, 'missing'), 'topics').stderr, /NO_STORE/);
   t.match(admin('topics').stderr, /exactly one of --dir .* or --server/);
 
-  const after = await Broker.open(dir);
+  const after = await openBroker(dir);
   t.same(
     after
       .topics()
@@ -132,7 +138,7 @@ t.test('tidemq admin --dir: list, create, reset on a stopped store', async (t) =
 t.test('tidemq admin --server: a running serve, the official client, and --dir once stopped', async (t) => {
   const dir = tempDir(t);
   const child = startChild(cli, ['serve', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'], {
-    env: { ...process.env, TIDEMQ_DIR: dir, TIDEMQ_LOG_LEVEL: 'warn' },
+    env: { ...STORE_ENV, TIDEMQ_DIR: dir, TIDEMQ_LOG_LEVEL: 'warn' },
   });
   t.teardown(() => {
     if (child.child.exitCode === null) child.child.kill('SIGKILL');
