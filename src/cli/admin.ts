@@ -4,7 +4,7 @@
  * admin API on the metrics port). Both go through the same operations (server/admin.ts), so
  * they answer alike. Output is a table for people, or JSON with --json.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Broker } from '../broker/broker.js';
 import type { QueueLag } from '../broker/consumer-lag.js';
@@ -63,7 +63,7 @@ async function openDir(dir: string): Promise<AdminTarget> {
   }
   let broker: Broker;
   try {
-    broker = await Broker.open(dir);
+    broker = await Broker.open(dir, { store: { segmentBytes: segmentBytesOf(dir) } });
   } catch (err) {
     if (err instanceof StoreError && err.code === 'STORE_LOCKED') {
       throw new AdminError(
@@ -82,6 +82,19 @@ async function openDir(dir: string): Promise<AdminTarget> {
     resetOffset: (request) => resetOffset(broker, request),
     close: () => broker.close(),
   };
+}
+
+/**
+ * The segment size the store was written with (its first segment file), unless
+ * TIDEMQ_SEGMENT_BYTES says otherwise: opened with another size, a store's one short active
+ * segment would be grown to that size and the server would no longer open it with its own.
+ */
+function segmentBytesOf(dir: string): number | undefined {
+  if (process.env.TIDEMQ_SEGMENT_BYTES !== undefined) return undefined;
+  const first = readdirSync(path.join(dir, 'commitlog'))
+    .filter((f) => /^\d{20}$/.test(f))
+    .sort()[0];
+  return first === undefined ? undefined : statSync(path.join(dir, 'commitlog', first)).size;
 }
 
 function serverTarget(server: string): AdminTarget {

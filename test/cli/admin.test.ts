@@ -1,11 +1,12 @@
 // `tidemq admin` as a child process: on a stopped store directory (--dir) and on a running
 // `tidemq serve` (--server, its admin API on the metrics port); both answer alike.
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import t from 'tap';
-import { openBroker, tempDir } from '../helpers/broker-env.js';
+import { openBroker, SMALL_STORE, tempDir } from '../helpers/broker-env.js';
 import { startChild } from '../helpers/child.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -13,14 +14,18 @@ const cli = path.resolve(here, '..', '..', 'src', 'cli', 'main.js');
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** The store settings of the test's brokers (openBroker's SMALL_STORE), for the children too. */
-const STORE_ENV = { ...process.env, TIDEMQ_SEGMENT_BYTES: String(4 * 1024 * 1024), TIDEMQ_PREFAULT: 'false' };
+const STORE_ENV = {
+  ...process.env,
+  TIDEMQ_SEGMENT_BYTES: String(SMALL_STORE.segmentBytes),
+  TIDEMQ_PREFAULT: 'false',
+};
 
 function admin(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, 'admin', ...args], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: STORE_ENV,
-  });
+  return adminWith(STORE_ENV, ...args);
+}
+
+function adminWith(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, 'admin', ...args], { encoding: 'utf8', timeout: 60_000, env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -55,7 +60,13 @@ t.test('tidemq admin --dir: list, create, reset on a stopped store', async (t) =
   const offsets = [0, 1].map((q) => broker.consumerOffset('billing', 'orders', q));
   await broker.close();
 
-  const topics = admin('--dir', dir, 'topics');
+  // Without TIDEMQ_SEGMENT_BYTES, the store is opened with the segment size it was written with.
+  const topics = adminWith(process.env, '--dir', dir, 'topics');
+  t.equal(
+    statSync(path.join(dir, 'commitlog', '00000000000000000000')).size,
+    SMALL_STORE.segmentBytes,
+    'the active segment keeps its size',
+  );
   t.equal(topics.code, 0, topics.stderr);
   t.match(topics.stdout, /^TOPIC\s+TYPE\s+QUEUES\s+MESSAGES\n/, 'a table with a header');
   t.match(topics.stdout, /orders\s+NORMAL\s+2\s+6\n/, 'the topic with its retained messages');
