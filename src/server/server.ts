@@ -58,7 +58,13 @@ export class TidemqServer {
     readonly host: string,
     readonly port: number,
     private readonly graceMs: number,
+    private readonly groups: Record<string, GroupSettings>,
   ) {}
+
+  /** The configured settings of a consumer group (broker name); {} when it has none. */
+  groupSettings(group: string): GroupSettings {
+    return { ...(this.groups[group] ?? {}) };
+  }
 
   /** Open the broker and listen. */
   static async start(options: ServerOptions): Promise<TidemqServer> {
@@ -113,7 +119,15 @@ export class TidemqServer {
       await broker.close();
       throw err;
     }
-    self = new TidemqServer(broker, grpcServer, service, host, port, options.shutdownGraceMs ?? 5000);
+    self = new TidemqServer(
+      broker,
+      grpcServer,
+      service,
+      host,
+      port,
+      options.shutdownGraceMs ?? 5000,
+      config.groups,
+    );
     return self;
   }
 
