@@ -76,7 +76,7 @@ export class TidemqServer {
         ? undefined
         : options.acl instanceof Acl
           ? options.acl
-          : Acl.from(options.acl, `${source} acl`);
+          : Acl.from(options.acl, 'ServerOptions.acl');
     const credentials = serverCredentials(options.tls);
     const broker = await Broker.open(options.dir, {
       ...(options.broker ?? {}),

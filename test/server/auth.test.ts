@@ -6,6 +6,7 @@ import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import t from 'tap';
 import { Acl } from '../../src/server/acl.js';
 import { Authorizer, parseAuthorization } from '../../src/server/auth.js';
+import { messagingServiceDefinition } from '../../src/server/proto.js';
 import { TidemqServer } from '../../src/server/server.js';
 import { SMALL_STORE, tempDir } from '../helpers/broker-env.js';
 
@@ -219,6 +220,41 @@ t.test('auth: the official client with valid, wrong and missing credentials', as
       (e: unknown) => e,
     );
     t.match(rootCause(e2), { name: 'ForbiddenException', code: 40300 }, 'topic not in "subscribe"');
+  });
+
+  await t.test('Telemetry: a refused Settings gets a status-only reply', async (t) => {
+    const Client = grpc.makeGenericClientConstructor(messagingServiceDefinition(), 'MessagingService');
+    const client = new Client(endpoints, grpc.credentials.createInsecure()) as unknown as {
+      Telemetry(
+        md: grpc.Metadata,
+      ): grpc.ClientDuplexStream<object, { status?: { code: number }; settings?: object }>;
+      close(): void;
+    };
+    const reply = async (metadata: grpc.Metadata) => {
+      const stream = client.Telemetry(metadata);
+      const first = new Promise<{ status?: { code: number }; settings?: object }>((resolve, reject) => {
+        stream.once('data', resolve);
+        stream.once('error', reject);
+      });
+      stream.write({ settings: { clientType: 1, publishing: { topics: [{ name: 'orders' }] } } });
+      const r = await first;
+      stream.cancel();
+      stream.on('error', () => {});
+      return r;
+    };
+    const md = new grpc.Metadata();
+    md.set('x-mq-client-id', 'raw@1');
+    md.set('x-mq-date-time', '20261121T162116Z');
+    md.set('authorization', 'MQv2-HMAC-SHA1 Credential=ak, SignedHeaders=x-mq-date-time, Signature=00');
+    const refused = await reply(md);
+    t.equal(refused.status?.code, 40100, 'UNAUTHORIZED');
+    t.equal(refused.settings, undefined, 'and no settings');
+    const sig = createHmac('sha1', 'sk').update('20261121T162116Z').digest('hex').toUpperCase();
+    md.set('authorization', `MQv2-HMAC-SHA1 Credential=ak, SignedHeaders=x-mq-date-time, Signature=${sig}`);
+    const accepted = await reply(md);
+    t.equal(accepted.status?.code, 20000, 'the signed one is answered');
+    t.ok(accepted.settings, 'with settings');
+    client.close();
   });
 
   await t.test('an admin account may do everything', async (t) => {
