@@ -120,8 +120,7 @@ function verb(p: Need[0]): string {
 
 /** The topics and groups a request touches (broker names), or undefined for admin-only methods. */
 function requirements(call: { metadata: grpc.Metadata }, method: string, r: Req): Need[] | undefined {
-  const name = (resource: Resource | undefined | null): string =>
-    resourceName(resource, namespaceOf(call, resource));
+  const name = (resource: Resource | undefined | null): string => resourceName(resource, namespaceOf(call));
   const consume = (): Need[] => [
     ['subscribe', name(r?.topic ?? r?.messageQueue?.topic)],
     ['groups', name(r?.group)],

@@ -54,12 +54,14 @@ const NAMESPACE_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 const SYSTEM_PREFIXES = ['%DLQ%', '%RETRY%'] as const;
 
 /**
- * The namespace of a request: the `x-mq-namespace` header, else the resource's own
- * `resource_namespace` (the clients fill that only on some requests), else none.
+ * The namespace of a request: the `x-mq-namespace` header, or none. `Resource.resource_namespace`
+ * is ignored: the clients fill it on some requests only, and the header is on every call they
+ * make in a namespace. One source for every field keeps the handlers and the authorization check
+ * (auth.ts) reading the same names.
  */
-export function namespaceOf(call: { metadata: grpc.Metadata }, resource?: Resource | null): string {
+export function namespaceOf(call: { metadata: grpc.Metadata }): string {
   const header = call.metadata.get('x-mq-namespace')[0];
-  const ns = typeof header === 'string' && header !== '' ? header : (resource?.resourceNamespace ?? '');
+  const ns = typeof header === 'string' ? header : '';
   if (ns !== '' && !NAMESPACE_PATTERN.test(ns)) {
     throw new ProtocolError(
       Code.BAD_REQUEST,

@@ -147,7 +147,7 @@ export class MessagingService {
         try {
           const tx = m.systemProperties?.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
-          const receipt = await producer.send(toSendMessage(m, namespaceOf(call, m.topic)), transaction);
+          const receipt = await producer.send(toSendMessage(m, namespaceOf(call)), transaction);
           if (transaction) this.transactions.set(receipt.transactionId, transaction);
           return {
             status: OK,
@@ -255,7 +255,7 @@ export class MessagingService {
   private async recallMessage(call: Unary): Promise<object> {
     const r = call.request;
     const receipt = await this.producerFor(clientIdOf(call)).recall(
-      resourceName(r.topic, namespaceOf(call, r.topic)),
+      resourceName(r.topic, namespaceOf(call)),
       r.recallHandle ?? '',
     );
     return { status: OK, messageId: receipt.messageId };
