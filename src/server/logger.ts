@@ -3,7 +3,7 @@
  * client handshakes and terminations, errors, shutdown steps), never the message path.
  */
 import { type Logger, pino } from 'pino';
-import { StoreError } from '../errors.js';
+import { ServerConfigError } from './errors.js';
 
 export type { Logger } from 'pino';
 
@@ -13,7 +13,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** A level named by the user (flag or env var); anything else is an INVALID_CONFIG naming `source`. */
 export function checkLogLevel(level: string, source: string): LogLevel {
   if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
-  throw new StoreError(
+  throw new ServerConfigError(
     'INVALID_CONFIG',
     `${source} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}.`,
   );

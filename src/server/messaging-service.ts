@@ -17,6 +17,8 @@ import {
   fromMs,
   MessageTypeV2,
   messageQueues,
+  namespaceOf,
+  resourceName,
   toMs,
   toSendMessage,
   toWireMessage,
@@ -45,6 +47,19 @@ export interface ServiceContext {
   readonly closing: () => boolean;
   /** Message counts for Prometheus (srv-ops); absent: nothing is counted. */
   readonly metrics?: ServiceMetrics | undefined;
+  /**
+   * Authentication and authorization of one request (a Telemetry command counts as one):
+   * throws a ProtocolError (UNAUTHORIZED / FORBIDDEN) to refuse it. Absent: everything is allowed.
+   */
+  readonly authorize?: (call: { metadata: grpc.Metadata }, method: string, request: unknown) => void;
+  /** Settings of a consumer group (broker name) from the server's configuration. */
+  readonly groupSettings?: (group: string) => GroupSettings;
+}
+
+/** A consumer group's configured settings; unset fields take the broker's defaults. */
+export interface GroupSettings {
+  fifo?: boolean;
+  maxDeliveryAttempts?: number;
 }
 
 export class MessagingService {
@@ -58,31 +73,43 @@ export class MessagingService {
   /** The handler table passed to grpc.Server.addService. */
   handlers(): grpc.UntypedServiceImplementation {
     const unary =
-      (fn: (call: Unary) => Promise<object>) =>
+      (fn: (call: Unary) => Promise<object>, method: string) =>
       (call: Unary, reply: Reply): void => {
-        fn.call(this, call).then(
-          (res) => reply(null, res),
-          (err: unknown) => reply(null, { status: statusOf(err) }),
-        );
+        this.authorized(call, method, call.request)
+          .then(() => fn.call(this, call))
+          .then(
+            (res) => reply(null, res),
+            (err: unknown) => reply(null, { status: statusOf(err) }),
+          );
       };
     return {
-      QueryRoute: unary(this.queryRoute),
-      Heartbeat: unary(this.heartbeat),
-      SendMessage: unary(this.sendMessage),
-      QueryAssignment: unary(this.queryAssignment),
+      QueryRoute: unary(this.queryRoute, 'QueryRoute'),
+      Heartbeat: unary(this.heartbeat, 'Heartbeat'),
+      SendMessage: unary(this.sendMessage, 'SendMessage'),
+      QueryAssignment: unary(this.queryAssignment, 'QueryAssignment'),
       ReceiveMessage: (call: grpc.ServerWritableStream<Req, object>) => {
-        this.receiveMessage(call).catch((err: unknown) => {
-          if (!call.cancelled) call.write({ status: statusOf(err) });
-          call.end();
-        });
+        this.authorized(call, 'ReceiveMessage', call.request)
+          .then(() => this.receiveMessage(call))
+          .catch((err: unknown) => {
+            if (!call.cancelled) call.write({ status: statusOf(err) });
+            call.end();
+          });
       },
-      AckMessage: unary(this.ackMessage),
-      EndTransaction: unary(this.endTransaction),
+      AckMessage: unary(this.ackMessage, 'AckMessage'),
+      EndTransaction: unary(this.endTransaction, 'EndTransaction'),
       Telemetry: (call: grpc.ServerDuplexStream<Req, object>) => this.telemetryStream(call),
-      NotifyClientTermination: unary(this.notifyClientTermination),
-      ChangeInvisibleDuration: unary(this.changeInvisibleDuration),
-      RecallMessage: unary(this.recallMessage),
+      NotifyClientTermination: unary(this.notifyClientTermination, 'NotifyClientTermination'),
+      ChangeInvisibleDuration: unary(this.changeInvisibleDuration, 'ChangeInvisibleDuration'),
+      RecallMessage: unary(this.recallMessage, 'RecallMessage'),
     };
+  }
+
+  /** Runs the authorize hook; a refusal rejects with the ProtocolError to answer. */
+  private authorized(call: { metadata: grpc.Metadata }, method: string, request: unknown): Promise<void> {
+    return new Promise((resolve) => {
+      this.ctx.authorize?.(call, method, request);
+      resolve();
+    });
   }
 
   /** End every open Telemetry stream (server shutdown). */
@@ -93,9 +120,10 @@ export class MessagingService {
 
   private async queryRoute(call: Unary): Promise<object> {
     const r = call.request;
-    const info = this.ctx.broker.resolveTopic(r.topic?.name ?? '');
+    const ns = namespaceOf(call);
+    const info = this.ctx.broker.resolveTopic(resourceName(r.topic, ns));
     const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
-    return { status: OK, messageQueues: messageQueues(info, namespaceOf(call), endpoints) };
+    return { status: OK, messageQueues: messageQueues(info, ns, endpoints) };
   }
 
   private async heartbeat(call: Unary): Promise<object> {
@@ -105,12 +133,10 @@ export class MessagingService {
 
   private async queryAssignment(call: Unary): Promise<object> {
     const r = call.request;
-    const info = this.ctx.broker.resolveTopic(r.topic?.name ?? '');
+    const ns = namespaceOf(call);
+    const info = this.ctx.broker.resolveTopic(resourceName(r.topic, ns));
     const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
-    const [q] = messageQueues({ ...info, queues: 1 }, namespaceOf(call), endpoints) as Record<
-      string,
-      unknown
-    >[];
+    const [q] = messageQueues({ ...info, queues: 1 }, ns, endpoints) as Record<string, unknown>[];
     return { status: OK, assignments: [{ messageQueue: { ...q, id: -1 } }] };
   }
 
@@ -124,9 +150,9 @@ export class MessagingService {
         try {
           const tx = m.systemProperties?.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
-          const receipt = await producer.send(toSendMessage(m), transaction);
+          const receipt = await producer.send(toSendMessage(m, namespaceOf(call)), transaction);
           if (transaction) this.transactions.set(receipt.transactionId, transaction);
-          this.ctx.metrics?.sent(m.topic?.name ?? '', 1, m.body?.length ?? 0);
+          this.ctx.metrics?.sent(resourceName(m.topic, namespaceOf(call)), 1, m.body?.length ?? 0);
           return {
             status: OK,
             messageId: receipt.messageId,
@@ -144,8 +170,9 @@ export class MessagingService {
 
   private async receiveMessage(call: grpc.ServerWritableStream<Req, object>): Promise<void> {
     const r = call.request;
-    const group: string = r.group?.name ?? '';
-    const topic: string = r.messageQueue?.topic?.name ?? '';
+    const ns = namespaceOf(call);
+    const group = resourceName(r.group, ns);
+    const topic = resourceName(r.messageQueue?.topic, ns);
     const expression: string = r.filterExpression?.expression ?? '*';
     if (r.filterExpression?.type === 2) {
       throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', 'SQL filters are not supported; use a TAG filter.');
@@ -174,7 +201,6 @@ export class MessagingService {
       call.end();
       return;
     }
-    const ns = namespaceOf(call);
     call.write({ status: OK });
     let bytes = 0;
     for (const v of views) {
@@ -195,7 +221,7 @@ export class MessagingService {
 
   private async ackMessage(call: Unary): Promise<object> {
     const r = call.request;
-    const group: string = r.group?.name ?? '';
+    const group = resourceName(r.group, namespaceOf(call));
     const spec = this.specFor(group, undefined, '*');
     const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
     if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
@@ -218,7 +244,7 @@ export class MessagingService {
 
   private async changeInvisibleDuration(call: Unary): Promise<object> {
     const r = call.request;
-    const spec = this.specFor(r.group?.name ?? '', undefined, '*');
+    const spec = this.specFor(resourceName(r.group, namespaceOf(call)), undefined, '*');
     const ms = durationMs(r.invisibleDuration);
     if (ms === undefined)
       return { status: status(Code.ILLEGAL_INVISIBLE_TIME, 'invisible_duration is required.') };
@@ -242,7 +268,7 @@ export class MessagingService {
   private async recallMessage(call: Unary): Promise<object> {
     const r = call.request;
     const receipt = await this.producerFor(clientIdOf(call)).recall(
-      r.topic?.name ?? '',
+      resourceName(r.topic, namespaceOf(call)),
       r.recallHandle ?? '',
     );
     return { status: OK, messageId: receipt.messageId };
@@ -265,6 +291,13 @@ export class MessagingService {
       maxDeliveryAttempts: this.ctx.broker.settings.groupDefaults.maxDeliveryAttempts,
     };
     call.on('data', (cmd: { settings?: ClientSettings }) => {
+      try {
+        this.ctx.authorize?.(call, 'Telemetry', cmd);
+      } catch (err) {
+        // A status-only command: the client's startup() rejects with the mapped exception.
+        call.write({ status: statusOf(err) });
+        return;
+      }
       if (cmd.settings) call.write(settingsReply(cmd.settings, limits));
     });
     call.on('end', () => {
@@ -297,11 +330,6 @@ export class MessagingService {
     }
     return spec;
   }
-}
-
-function namespaceOf(call: { metadata: grpc.Metadata }): string {
-  const ns = call.metadata.get('x-mq-namespace')[0];
-  return typeof ns === 'string' ? ns : '';
 }
 
 function clientIdOf(call: { metadata: grpc.Metadata }): string {

@@ -1,6 +1,9 @@
 /**
  * TidemqServer: the embedded broker on the network as apache.rocketmq.v2.MessagingService over
- * plaintext HTTP/2 (grpc-js), so the official RocketMQ 5 clients work against it unchanged.
+ * HTTP/2 (grpc-js; plaintext, or TLS with `tls`), so the official RocketMQ 5 clients work against
+ * it unchanged. With `acl` every request is authenticated and authorized (auth.ts); `topics` are
+ * created at start and `groups` reach the service through ServiceContext.groupSettings
+ * (server-config.ts). All of it is validated before the store is opened.
  *
  * Shutdown: stop accepting calls, end Telemetry streams, let parked long polls answer "no new
  * message", wait for in-flight calls (up to a grace period, then cancel them), close the broker.
@@ -11,13 +14,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from '../broker/broker.js';
 import type { BrokerOptions } from '../broker/types.js';
+import { Acl, type AclConfig } from './acl.js';
+import { Authorizer } from './auth.js';
 import type { Endpoints } from './convert.js';
 import { instrument } from './instrument.js';
 import { createLogger, type Logger } from './logger.js';
-import { MessagingService } from './messaging-service.js';
+import { type GroupSettings, MessagingService } from './messaging-service.js';
 import { ServerMetrics } from './metrics.js';
 import { OpsHttpServer } from './ops-http.js';
 import { messagingServiceDefinition } from './proto.js';
+import { checkServerConfig, plannedTopics, type TopicSettings } from './server-config.js';
+import { serverCredentials, type TlsOptions } from './tls.js';
 
 export interface ServerOptions {
   /** Store directory. */
@@ -26,8 +33,20 @@ export interface ServerOptions {
   port?: number;
   /** Listen address (default 0.0.0.0). */
   host?: string;
-  /** Broker options; topics are auto-created (MIXED, 4 queues) unless autoCreateTopics is false. */
+  /** Broker options (autoCreateTopics here is overridden by the option below). */
   broker?: BrokerOptions;
+  /** Create unknown topics on first use as MIXED with 4 queues (default true). */
+  autoCreateTopics?: boolean;
+  /** Topics created (or updated: type, more queues) at start. */
+  topics?: Record<string, TopicSettings>;
+  /** Consumer group settings, read by the service through groupSettings(group). */
+  groups?: Record<string, GroupSettings>;
+  /** Accounts and permissions; auth is on exactly when this is given. */
+  acl?: AclConfig | Acl;
+  /** TLS certificate and key; plaintext when absent. */
+  tls?: TlsOptions;
+  /** Names where topics/groups/acl came from in configuration errors (e.g. the config file). */
+  configSource?: string;
   /** In-flight calls get this long to finish on close before they are cancelled (default 5 000 ms). */
   shutdownGraceMs?: number;
   /** HTTP port for /metrics and the /admin API; 0 picks a free one (see `metricsPort`); off when absent. */
@@ -50,6 +69,7 @@ export class TidemqServer {
     readonly host: string,
     readonly port: number,
     private readonly graceMs: number,
+    private readonly groups: Record<string, GroupSettings>,
     readonly logger: Logger,
     private readonly ops: OpsHttpServer | undefined,
     /** Prometheus metrics of this server (its own registry), when metricsPort was given. */
@@ -61,11 +81,41 @@ export class TidemqServer {
     return this.ops?.port;
   }
 
+  /** The configured settings of a consumer group (broker name); {} when it has none. */
+  groupSettings(group: string): GroupSettings {
+    return { ...(this.groups[group] ?? {}) };
+  }
+
   /** Open the broker and listen. */
   static async start(options: ServerOptions): Promise<TidemqServer> {
     const host = options.host ?? '0.0.0.0';
     const logger = options.logger ?? createLogger();
-    const broker = await Broker.open(options.dir, { autoCreateTopics: true, ...(options.broker ?? {}) });
+    const source = options.configSource ?? 'ServerOptions';
+    const config = checkServerConfig({ topics: options.topics ?? {}, groups: options.groups ?? {} }, source);
+    const acl =
+      options.acl === undefined
+        ? undefined
+        : options.acl instanceof Acl
+          ? options.acl
+          : Acl.from(options.acl, 'ServerOptions.acl');
+    const credentials = serverCredentials(options.tls);
+    const broker = await Broker.open(options.dir, {
+      ...(options.broker ?? {}),
+      autoCreateTopics: options.autoCreateTopics ?? options.broker?.autoCreateTopics ?? true,
+    });
+    try {
+      const plan = plannedTopics(
+        config.topics,
+        (n) => broker.getTopic(n),
+        broker.settings.defaultQueues,
+        source,
+      );
+      for (const t of plan) broker.createTopic(t.name, { queues: t.queues, type: t.type });
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    const authorizer = acl && new Authorizer(acl);
     const metrics = options.metricsPort === undefined ? undefined : new ServerMetrics(broker);
     const grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
@@ -76,16 +126,16 @@ export class TidemqServer {
       broker,
       endpoints: () => endpointsOf(host === '0.0.0.0' ? '127.0.0.1' : host, port),
       closing: () => self?.closing ?? false,
+      groupSettings: (group) => ({ ...(config.groups[group] ?? {}) }),
+      ...(authorizer && { authorize: authorizer.authorize.bind(authorizer) }),
       metrics,
     });
     grpcServer.addService(messagingServiceDefinition(), instrument(service.handlers(), { metrics, logger }));
     let ops: OpsHttpServer | undefined;
     try {
       port = await new Promise<number>((resolve, reject) => {
-        grpcServer.bindAsync(
-          `${host}:${options.port ?? 8081}`,
-          grpc.ServerCredentials.createInsecure(),
-          (err, bound) => (err ? reject(err) : resolve(bound)),
+        grpcServer.bindAsync(`${host}:${options.port ?? 8081}`, credentials, (err, bound) =>
+          err ? reject(err) : resolve(bound),
         );
       });
       if (metrics) {
@@ -104,6 +154,7 @@ export class TidemqServer {
       host,
       port,
       options.shutdownGraceMs ?? 5000,
+      config.groups,
       logger,
       ops,
       metrics,
@@ -115,6 +166,8 @@ export class TidemqServer {
         port,
         dir: broker.store.dir,
         metricsPort: ops?.port,
+        tls: options.tls !== undefined,
+        auth: acl !== undefined,
         autoCreateTopics: s.autoCreateTopics,
         defaultQueues: s.defaultQueues,
         flush: broker.store.config.flush,
