@@ -2,7 +2,10 @@
  * Request instrumentation around MessagingService's handler table, kept out of the handlers:
  * latency by method and v2 status code (ServiceMetrics.request), and the log events of the
  * protocol — one line per client's Settings handshake (per Telemetry stream), one per
- * NotifyClientTermination, one per internal error. Nothing is logged for a successful message.
+ * NotifyClientTermination, and internal errors: the first of each method and code, then at most
+ * one line per FAILURE_LOG_INTERVAL_MS carrying how many were not logged (a failed store fails
+ * every request; the log must not turn that into a line per message). Nothing is logged for a
+ * successful message.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from './logger.js';
@@ -20,6 +23,9 @@ const CLIENT_TYPES = [
   'LITE_SIMPLE_CONSUMER',
 ];
 
+/** At most one error line per method and code this often. */
+export const FAILURE_LOG_INTERVAL_MS = 10_000;
+
 export interface InstrumentHooks {
   metrics?: ServiceMetrics | undefined;
   logger?: Logger | undefined;
@@ -36,11 +42,12 @@ export function instrument(
 ): grpc.UntypedServiceImplementation {
   const { metrics, logger } = hooks;
   if (!metrics && !logger) return table;
+  const failures = logger && new FailureLog(logger);
   const out: grpc.UntypedServiceImplementation = {};
   for (const [method, handler] of Object.entries(table) as [string, Handler][]) {
     if (method === 'Telemetry') out[method] = logger ? telemetry(handler, logger) : handler;
-    else if (method === 'ReceiveMessage') out[method] = serverStream(method, handler, hooks);
-    else out[method] = unary(method, handler, hooks);
+    else if (method === 'ReceiveMessage') out[method] = serverStream(method, handler, metrics, failures);
+    else out[method] = unary(method, handler, metrics, failures, logger);
   }
   return out;
 }
@@ -50,26 +57,44 @@ function clientIdOf(call: { metadata: grpc.Metadata }): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-function logFailure(
-  logger: Logger | undefined,
-  method: string,
-  call: { metadata: grpc.Metadata },
-  code: number,
-  message: string | undefined,
-): void {
-  if (logger && code >= Code.INTERNAL_ERROR) {
-    logger.error({ method, code, clientId: clientIdOf(call), err: message }, 'request failed');
+/** Internal errors (v2 code 5xxxx), rate-limited per method and code. */
+class FailureLog {
+  private readonly last = new Map<string, { atMs: number; suppressed: number }>();
+
+  constructor(private readonly logger: Logger) {}
+
+  note(method: string, call: { metadata: grpc.Metadata }, code: number, message: string | undefined): void {
+    if (code < Code.INTERNAL_ERROR) return;
+    const key = `${method} ${code}`;
+    const now = Date.now();
+    const seen = this.last.get(key);
+    if (seen && now - seen.atMs < FAILURE_LOG_INTERVAL_MS) {
+      seen.suppressed++;
+      return;
+    }
+    const suppressed = seen?.suppressed ?? 0;
+    this.last.set(key, { atMs: now, suppressed: 0 });
+    this.logger.error(
+      { method, code, clientId: clientIdOf(call), err: message, ...(suppressed > 0 ? { suppressed } : {}) },
+      'request failed',
+    );
   }
 }
 
-function unary(method: string, handler: Handler, { metrics, logger }: InstrumentHooks): Handler {
+function unary(
+  method: string,
+  handler: Handler,
+  metrics: ServiceMetrics | undefined,
+  failures: FailureLog | undefined,
+  logger: Logger | undefined,
+): Handler {
   const terminating = method === 'NotifyClientTermination';
   return (call: AnyCall, reply: grpc.sendUnaryData<AnyCall>) => {
     const started = performance.now();
     handler(call, (err: grpc.ServiceError | null, res?: AnyCall) => {
       const code: number = err ? Code.INTERNAL_ERROR : (res?.status?.code ?? Code.OK);
       metrics?.request(method, code, (performance.now() - started) / 1000);
-      logFailure(logger, method, call, code, err ? err.message : res?.status?.message);
+      failures?.note(method, call, code, err ? err.message : res?.status?.message);
       if (terminating) logger?.info({ clientId: clientIdOf(call) }, 'client terminated');
       reply(err, res);
     });
@@ -77,7 +102,12 @@ function unary(method: string, handler: Handler, { metrics, logger }: Instrument
 }
 
 /** ReceiveMessage: the first status written is the call's; it ends on finish or cancel. */
-function serverStream(method: string, handler: Handler, { metrics, logger }: InstrumentHooks): Handler {
+function serverStream(
+  method: string,
+  handler: Handler,
+  metrics: ServiceMetrics | undefined,
+  failures: FailureLog | undefined,
+): Handler {
   return (call: AnyCall) => {
     const started = performance.now();
     let code: number | string | undefined;
@@ -96,7 +126,7 @@ function serverStream(method: string, handler: Handler, { metrics, logger }: Ins
       done = true;
       const c = cancelled && code === undefined ? 'CANCELLED' : (code ?? Code.OK);
       metrics?.request(method, c, (performance.now() - started) / 1000);
-      if (typeof c === 'number') logFailure(logger, method, call, c, message);
+      if (typeof c === 'number') failures?.note(method, call, c, message);
     };
     call.once('finish', () => finish(false));
     call.once('cancelled', () => finish(true));

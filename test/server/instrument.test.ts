@@ -40,13 +40,15 @@ t.test('instrument: unary failures are logged with method, code and client; late
   );
   const replies: unknown[] = [];
   const reply = (_err: unknown, res: unknown) => replies.push(res);
-  for (const m of ['SendMessage', 'QueryRoute', 'Heartbeat', 'Heartbeat', 'NotifyClientTermination']) {
+  const methods = ['SendMessage', 'QueryRoute', 'Heartbeat', 'Heartbeat', 'NotifyClientTermination'];
+  for (let i = 0; i < 50; i++) methods.push('SendMessage');
+  for (const m of methods) {
     (table[m] as (c: unknown, r: unknown) => void)(unaryCall('c-1'), reply);
   }
-  t.equal(replies.length, 5, 'every reply passes through');
+  t.equal(replies.length, 55, 'every reply passes through');
   t.same(replies[0], { status: { code: 50001, message: 'disk on fire' } }, 'unchanged');
   const errors = lines.filter((l) => l.level === 50);
-  t.equal(errors.length, 1, 'only the internal error is logged as an error');
+  t.equal(errors.length, 1, 'the internal error is logged once, not once per failed request');
   t.match(errors[0], { method: 'SendMessage', code: 50001, clientId: 'c-1', err: 'disk on fire' });
   t.match(
     lines.find((l) => l.msg === 'client terminated'),
@@ -56,7 +58,7 @@ t.test('instrument: unary failures are logged with method, code and client; late
   const text = await metrics.scrape();
   const count = (method: string, code: string) =>
     sample(text, 'tidemq_request_duration_seconds_count', { method, code });
-  t.equal(count('SendMessage', '50001'), 1);
+  t.equal(count('SendMessage', '50001'), 51, 'every failure is counted');
   t.equal(count('QueryRoute', '40402'), 1);
   t.equal(count('Heartbeat', '20000'), 2);
 });
