@@ -21,6 +21,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { MessageView } from '../../src/broker/types.js';
 import { type Endpoints, fromMs, messageQueues, toWireMessage } from '../../src/server/convert.js';
 import { messagingServiceDefinition } from '../../src/server/proto.js';
+import { GRPC_SERVER_OPTIONS } from '../../src/server/server.js';
 import { OK } from '../../src/server/status.js';
 import { type ClientSettings, settingsReply } from '../../src/server/telemetry.js';
 
@@ -154,8 +155,8 @@ export async function startCeilingServer(options: {
     },
   };
 
-  // Same channel options as TidemqServer.
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  // Same server options as TidemqServer.
+  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(messagingServiceDefinition(), handlers);
   port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
