@@ -29,8 +29,14 @@ export interface ServerProcessConfig {
 }
 
 export interface ServerStats {
-  /** Server process CPU time (user + system) from ready to stop, in µs. */
+  /** Server process CPU time (user + system, all threads) from ready to stop, in µs. */
   cpuUs: number;
+  /**
+   * Event loop utilisation of the server's main thread from ready to stop (0..1): near 1, the
+   * server's JS thread was the bottleneck. Wall-clock based, so time the OS gave to other
+   * processes while a callback ran counts as busy.
+   */
+  eventLoopUtilization: number;
   /** Messages in the topic's queues at stop (tidemq, after dispatch caught up). */
   storedMessages: number;
   /** Ceiling: SendMessage entries answered. */
@@ -51,7 +57,7 @@ export function indexedBody(template: Buffer, i: number): Buffer {
 
 async function startTidemq(c: ServerProcessConfig): Promise<{
   port: number;
-  stats: () => Promise<Omit<ServerStats, 'cpuUs'>>;
+  stats: () => Promise<Omit<ServerStats, 'cpuUs' | 'eventLoopUtilization'>>;
 }> {
   const server = await TidemqServer.start({ dir: c.dir, host: '127.0.0.1', port: 0 });
   const broker = server.broker;
@@ -83,7 +89,7 @@ async function startTidemq(c: ServerProcessConfig): Promise<{
 
 async function startCeiling(c: ServerProcessConfig): Promise<{
   port: number;
-  stats: () => Promise<Omit<ServerStats, 'cpuUs'>>;
+  stats: () => Promise<Omit<ServerStats, 'cpuUs' | 'eventLoopUtilization'>>;
 }> {
   const server = await startCeilingServer({
     host: '127.0.0.1',
@@ -111,12 +117,18 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2]!) as ServerProcessConfig;
   const started = config.server === 'tidemq' ? await startTidemq(config) : await startCeiling(config);
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   process.on('message', (m: { type: string }) => {
     if (m.type !== 'stop') return;
     const cpu = process.cpuUsage(cpu0);
+    const elu = performance.eventLoopUtilization(elu0);
     started.stats().then(
       (s) => {
-        const stats: ServerStats = { ...s, cpuUs: cpu.user + cpu.system };
+        const stats: ServerStats = {
+          ...s,
+          cpuUs: cpu.user + cpu.system,
+          eventLoopUtilization: Math.round(elu.utilization * 1000) / 1000,
+        };
         process.send!({ type: 'stats', stats }, () => process.exit(0));
       },
       (err: unknown) => {

@@ -158,6 +158,7 @@ export async function serverSend(spec: ScenarioSpec, dir: string): Promise<Scena
       halfPeakSends: half.completed,
       halfPeakTargetP99Us: 5000,
       serverCpuUsPerMsg: round2(stats.cpuUs / Math.max(1, sent)),
+      serverEventLoopUtilization: stats.eventLoopUtilization,
       clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, sent)),
       flushMode: stats.flushMode,
     };
@@ -287,6 +288,7 @@ export async function serverReceive(spec: ScenarioSpec, dir: string): Promise<Sc
         server,
         prefilled: server === 'tidemq' ? prefill : 0,
         serverCpuUsPerMsg: round2(stats.cpuUs / Math.max(1, received)),
+        serverEventLoopUtilization: stats.eventLoopUtilization,
         clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, received)),
         flushMode: stats.flushMode,
       },
