@@ -40,13 +40,17 @@ function serverNotes(lines: ResultLine[]): string[] {
   if (server.length === 0) return [];
   const out = [
     '',
-    '| server scenario | msg/s | vs gRPC ceiling (target ≥ 0.8) | p99 at half peak (target ≤ 5 ms) | server CPU / msg | client CPU / msg |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| server scenario | msg/s | vs gRPC ceiling (target ≥ 0.8) | p99 at half peak (target ≤ 5 ms) | server CPU / msg (main thread) | ceiling CPU / tidemq CPU | client CPU / msg |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
+  const cpu = (l: ResultLine | undefined) => Number(l?.extra.serverCpuUsPerMsg);
   for (const l of server) {
     const half = typeof l.extra.halfPeakP99Us === 'number' ? us(l.extra.halfPeakP99Us) : '—';
+    const main = Number(l.extra.serverMainThreadCpuUsPerMsg);
+    const ceiling = lines.find((x) => x.group === l.group && x.family === 'limit');
+    const cpuRatio = l.family === 'tidemq' && ceiling ? ratio(cpu(ceiling) / cpu(l)) : '—';
     out.push(
-      `| ${l.label} | ${rate(l.throughput.msgPerSec)} | ${l.family === 'tidemq' ? ratio(l.vsLimit?.ratio) : '—'} | ${half} | ${us(Number(l.extra.serverCpuUsPerMsg))} | ${us(Number(l.extra.clientCpuUsPerMsg))} |`,
+      `| ${l.label} | ${rate(l.throughput.msgPerSec)} | ${l.family === 'tidemq' ? ratio(l.vsLimit?.ratio) : '—'} | ${half} | ${us(cpu(l))}${main >= 0 ? ` (${us(main)})` : ''} | ${cpuRatio} | ${us(Number(l.extra.clientCpuUsPerMsg))} |`,
     );
   }
   return out;

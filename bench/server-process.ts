@@ -15,6 +15,7 @@
  *   child → parent  { type: 'stats', stats: ServerStats }, then the process exits (so that
  *                   --cpu-prof, when the parent passes it, writes the profile).
  */
+import { readFileSync } from 'node:fs';
 import { TidemqServer } from '../src/server/server.js';
 import { startCeilingServer } from './limits/grpc-ceiling.js';
 import { makeBody } from './store-api.js';
@@ -37,6 +38,8 @@ export interface ServerStats {
    * processes while a callback ran counts as busy.
    */
   eventLoopUtilization: number;
+  /** CPU time of the main thread alone from ready to stop, in µs (Linux; -1 elsewhere). */
+  mainThreadCpuUs: number;
   /** Messages in the topic's queues at stop (tidemq, after dispatch caught up). */
   storedMessages: number;
   /** Ceiling: SendMessage entries answered. */
@@ -48,6 +51,18 @@ export interface ServerStats {
   flushMode: string;
 }
 
+/** CPU time (user + system) of this process's main thread in µs, from /proc (Linux only). */
+function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // fields after "(comm)": state is field 3, utime 14, stime 15 (clock ticks, 100 per second)
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return -1;
+  }
+}
+
 /** The bench's prefill body of message `i`: makeBody(bodyBytes) with `i` in its first 4 bytes. */
 export function indexedBody(template: Buffer, i: number): Buffer {
   const body = Buffer.from(template);
@@ -57,7 +72,7 @@ export function indexedBody(template: Buffer, i: number): Buffer {
 
 async function startTidemq(c: ServerProcessConfig): Promise<{
   port: number;
-  stats: () => Promise<Omit<ServerStats, 'cpuUs' | 'eventLoopUtilization'>>;
+  stats: () => Promise<Omit<ServerStats, 'cpuUs' | 'eventLoopUtilization' | 'mainThreadCpuUs'>>;
 }> {
   const server = await TidemqServer.start({ dir: c.dir, host: '127.0.0.1', port: 0 });
   const broker = server.broker;
@@ -89,7 +104,7 @@ async function startTidemq(c: ServerProcessConfig): Promise<{
 
 async function startCeiling(c: ServerProcessConfig): Promise<{
   port: number;
-  stats: () => Promise<Omit<ServerStats, 'cpuUs' | 'eventLoopUtilization'>>;
+  stats: () => Promise<Omit<ServerStats, 'cpuUs' | 'eventLoopUtilization' | 'mainThreadCpuUs'>>;
 }> {
   const server = await startCeilingServer({
     host: '127.0.0.1',
@@ -118,16 +133,19 @@ async function main(): Promise<void> {
   const started = config.server === 'tidemq' ? await startTidemq(config) : await startCeiling(config);
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
+  const main0 = mainThreadCpuUs();
   process.on('message', (m: { type: string }) => {
     if (m.type !== 'stop') return;
     const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0);
+    const main1 = mainThreadCpuUs();
     started.stats().then(
       (s) => {
         const stats: ServerStats = {
           ...s,
           cpuUs: cpu.user + cpu.system,
           eventLoopUtilization: Math.round(elu.utilization * 1000) / 1000,
+          mainThreadCpuUs: main0 < 0 || main1 < 0 ? -1 : main1 - main0,
         };
         process.send!({ type: 'stats', stats }, () => process.exit(0));
       },

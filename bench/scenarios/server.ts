@@ -88,6 +88,8 @@ function cpuUs(since: NodeJS.CpuUsage): number {
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+/** µs per message, or -1 when the figure is not available. */
+const perMsg = (us: number, messages: number) => (us < 0 ? -1 : round2(us / Math.max(1, messages)));
 
 function which(spec: ScenarioSpec): 'tidemq' | 'ceiling' {
   const s = str(spec, 'server');
@@ -159,6 +161,7 @@ export async function serverSend(spec: ScenarioSpec, dir: string): Promise<Scena
       halfPeakTargetP99Us: 5000,
       serverCpuUsPerMsg: round2(stats.cpuUs / Math.max(1, sent)),
       serverEventLoopUtilization: stats.eventLoopUtilization,
+      serverMainThreadCpuUsPerMsg: perMsg(stats.mainThreadCpuUs, sent),
       clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, sent)),
       flushMode: stats.flushMode,
     };
@@ -289,6 +292,7 @@ export async function serverReceive(spec: ScenarioSpec, dir: string): Promise<Sc
         prefilled: server === 'tidemq' ? prefill : 0,
         serverCpuUsPerMsg: round2(stats.cpuUs / Math.max(1, received)),
         serverEventLoopUtilization: stats.eventLoopUtilization,
+        serverMainThreadCpuUsPerMsg: perMsg(stats.mainThreadCpuUs, received),
         clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, received)),
         flushMode: stats.flushMode,
       },
