@@ -261,18 +261,37 @@ type Add = (
 function addServerScenarios(add: Add, sizes: number[], o: BenchOptions): void {
   // --quick only proves the paths (fewer clients start faster); the figures come from the full run
   const shape = { producers: o.quick ? 2 : serverShape.producers, inflight: serverShape.sendsInFlight };
+  // The client's own code (google-protobuf, grpc-js) needs about a thousand calls to warm up; with
+  // the default 250 ms the window would time a cold client and hide the server's differences.
+  const timing = { warmupMs: o.quick ? o.warmupMs : Math.max(o.warmupMs, serverShape.minWarmupMs) };
   for (const size of sizes) {
     const s = sizeLabel(size);
     const send = `server-send/${size}`;
     const p = { bodyBytes: size, ...shape };
-    add('tidemq', `tidemq/server/send/${size}`, send, 'server-send', `tidemq serve: send ${s}`, {
-      ...p,
-      server: 'tidemq',
-    });
-    add('limit', `limit/grpc-ceiling/send/${size}`, send, 'server-send', `gRPC ceiling: send ${s}`, {
-      ...p,
-      server: 'ceiling',
-    });
+    add(
+      'tidemq',
+      `tidemq/server/send/${size}`,
+      send,
+      'server-send',
+      `tidemq serve: send ${s}`,
+      {
+        ...p,
+        server: 'tidemq',
+      },
+      timing,
+    );
+    add(
+      'limit',
+      `limit/grpc-ceiling/send/${size}`,
+      send,
+      'server-send',
+      `gRPC ceiling: send ${s}`,
+      {
+        ...p,
+        server: 'ceiling',
+      },
+      timing,
+    );
     const receive = `server-receive/${size}`;
     const r = {
       bodyBytes: size,
@@ -291,6 +310,7 @@ function addServerScenarios(add: Add, sizes: number[], o: BenchOptions): void {
         ...r,
         server: 'tidemq',
       },
+      timing,
     );
     add(
       'limit',
@@ -299,12 +319,19 @@ function addServerScenarios(add: Add, sizes: number[], o: BenchOptions): void {
       'server-receive',
       `gRPC ceiling: receive+ack ${s}`,
       { ...r, server: 'ceiling' },
+      timing,
     );
   }
 }
 
 /** Client load of the server scenarios: enough in flight to reach the peak on 2 cores. */
-export const serverShape = { producers: 4, sendsInFlight: 16, consumers: 4, receivesInFlight: 2 };
+export const serverShape = {
+  producers: 4,
+  sendsInFlight: 16,
+  consumers: 4,
+  receivesInFlight: 2,
+  minWarmupMs: 1500,
+};
 
 /** A person's title for a comparison group key. */
 export function groupTitle(group: string): string {

@@ -128,6 +128,7 @@ export async function serverSend(spec: ScenarioSpec, dir: string): Promise<Scena
       }),
     );
     const cpu0 = process.cpuUsage();
+    const sentBefore = sent;
     const peak = await runConcurrentLoop({
       warmupMs: spec.warmupMs,
       durationMs: spec.durationMs,
@@ -162,7 +163,7 @@ export async function serverSend(spec: ScenarioSpec, dir: string): Promise<Scena
       serverCpuUsPerMsg: round2(stats.cpuUs / Math.max(1, sent)),
       serverEventLoopUtilization: stats.eventLoopUtilization,
       serverMainThreadCpuUsPerMsg: perMsg(stats.mainThreadCpuUs, sent),
-      clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, sent)),
+      clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, sent - sentBefore)),
       flushMode: stats.flushMode,
     };
     return fromLoop(
@@ -254,6 +255,7 @@ export async function serverReceive(spec: ScenarioSpec, dir: string): Promise<Sc
       }),
     );
     const cpu0 = process.cpuUsage();
+    const receivedBefore = received;
     const r = await runConcurrentLoop({
       warmupMs: spec.warmupMs,
       durationMs: spec.durationMs,
@@ -293,7 +295,7 @@ export async function serverReceive(spec: ScenarioSpec, dir: string): Promise<Sc
         serverCpuUsPerMsg: round2(stats.cpuUs / Math.max(1, received)),
         serverEventLoopUtilization: stats.eventLoopUtilization,
         serverMainThreadCpuUsPerMsg: perMsg(stats.mainThreadCpuUs, received),
-        clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, received)),
+        clientCpuUsPerMsg: round2(clientCpuUs / Math.max(1, received - receivedBefore)),
         flushMode: stats.flushMode,
       },
     );
