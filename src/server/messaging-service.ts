@@ -22,6 +22,7 @@ import {
   toWireMessage,
   type WireMessage,
 } from './convert.js';
+import { UndecodableRequest } from './proto.js';
 import { Code, OK, ProtocolError, type Status, status, statusOf } from './status.js';
 import { type ClientSettings, settingsReply } from './telemetry.js';
 
@@ -36,6 +37,12 @@ const DEFAULT_INVISIBLE_MS = 60_000;
 const DEFAULT_POLL_MS = 20_000;
 /** Answer a long poll this long before the client's deadline. */
 const DEADLINE_MARGIN_MS = 1000;
+/** Longest long poll, whatever the request asks (RocketMQ's proxy clamps too). */
+const MAX_POLL_MS = 30_000;
+/** Most messages in one SendMessage and entries in one AckMessage (the official client sends 1). */
+const MAX_BATCH_ENTRIES = 1024;
+/** Producers and subscriber specs cached per client id / group; the oldest are dropped past this. */
+const MAX_CACHED = 10_000;
 
 export interface ServiceContext {
   readonly broker: Broker;
@@ -57,7 +64,10 @@ export class MessagingService {
     const unary =
       (fn: (call: Unary) => Promise<object>) =>
       (call: Unary, reply: Reply): void => {
-        fn.call(this, call).then(
+        (call.request instanceof UndecodableRequest
+          ? Promise.reject(undecodable(call.request))
+          : fn.call(this, call)
+        ).then(
           (res) => reply(null, res),
           (err: unknown) => reply(null, { status: statusOf(err) }),
         );
@@ -115,11 +125,16 @@ export class MessagingService {
     const clientId = clientIdOf(call);
     const messages: WireMessage[] = call.request.messages ?? [];
     if (messages.length === 0) return { status: status(Code.BAD_REQUEST, 'no messages to send.') };
+    const tooLarge = checkSendBatch(messages, this.ctx.broker.settings.maxBodyBytes);
+    if (tooLarge) return { status: tooLarge };
     const producer = this.producerFor(clientId);
     const entries = await Promise.all(
       messages.map(async (m) => {
         try {
-          const tx = m.systemProperties?.messageType === MessageTypeV2.TRANSACTION;
+          if (!m.systemProperties?.messageId?.trim()) {
+            throw new ProtocolError(Code.ILLEGAL_MESSAGE_ID, 'system_properties.message_id is blank.');
+          }
+          const tx = m.systemProperties.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
           const receipt = await producer.send(toSendMessage(m), transaction);
           if (transaction) this.transactions.set(receipt.transactionId, transaction);
@@ -140,6 +155,7 @@ export class MessagingService {
 
   private async receiveMessage(call: grpc.ServerWritableStream<Req, object>): Promise<void> {
     const r = call.request;
+    if (r instanceof UndecodableRequest) throw undecodable(r);
     const group: string = r.group?.name ?? '';
     const topic: string = r.messageQueue?.topic?.name ?? '';
     const expression: string = r.filterExpression?.expression ?? '*';
@@ -148,7 +164,7 @@ export class MessagingService {
     }
     const spec = this.specFor(group, topic, expression);
     const invisibleMs = durationMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS;
-    let awaitMs = durationMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS;
+    let awaitMs = Math.min(durationMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS, MAX_POLL_MS);
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
     if (Number.isFinite(deadlineMs))
@@ -189,6 +205,14 @@ export class MessagingService {
     const spec = this.specFor(r.group?.name ?? '', undefined, '*');
     const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
     if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
+    if (requested.length > MAX_BATCH_ENTRIES) {
+      return {
+        status: status(
+          Code.PAYLOAD_TOO_LARGE,
+          `${requested.length} entries to ack; at most ${MAX_BATCH_ENTRIES} per request.`,
+        ),
+      };
+    }
     const entries = await Promise.all(
       requested.map(async (e) => {
         let s: Status = OK;
@@ -251,8 +275,9 @@ export class MessagingService {
       maxBodyBytes: this.ctx.broker.settings.maxBodyBytes,
       maxDeliveryAttempts: this.ctx.broker.settings.groupDefaults.maxDeliveryAttempts,
     };
-    call.on('data', (cmd: { settings?: ClientSettings }) => {
-      if (cmd.settings) call.write(settingsReply(cmd.settings, limits));
+    call.on('data', (cmd: { settings?: ClientSettings } | UndecodableRequest) => {
+      if (cmd instanceof UndecodableRequest) call.write({ status: statusOf(undecodable(cmd)) });
+      else if (cmd.settings) call.write(settingsReply(cmd.settings, limits));
     });
     call.on('end', () => {
       this.telemetry.delete(call);
@@ -266,7 +291,8 @@ export class MessagingService {
     let p = this.producers.get(clientId);
     if (!p || p.isClosed) {
       p = this.ctx.broker.producer({ clientId });
-      this.producers.set(clientId, p);
+      const evicted = remember(this.producers, clientId, p);
+      evicted?.close().catch(() => {});
     }
     return p;
   }
@@ -280,7 +306,7 @@ export class MessagingService {
         consumerGroup: group,
         subscriptions: topic === undefined ? {} : { [topic]: expression },
       });
-      this.specs.set(key, spec);
+      remember(this.specs, key, spec);
     }
     return spec;
   }
@@ -297,6 +323,47 @@ function clientIdOf(call: { metadata: grpc.Metadata }): string {
     throw new ProtocolError(Code.CLIENT_ID_REQUIRED, 'the x-mq-client-id header is required.');
   }
   return id;
+}
+
+/** The status for a request whose bytes did not decode. */
+function undecodable(r: UndecodableRequest): ProtocolError {
+  return new ProtocolError(Code.BAD_REQUEST, `the request could not be decoded: ${r.reason}.`);
+}
+
+/**
+ * Limits of one SendMessage beyond the per-message ones the broker checks: at most
+ * MAX_BATCH_ENTRIES messages, and several messages together no larger than one message may be
+ * (as RocketMQ limits a batch). Checked before anything is written.
+ */
+function checkSendBatch(messages: WireMessage[], maxBodyBytes: number): Status | undefined {
+  if (messages.length > MAX_BATCH_ENTRIES) {
+    return status(
+      Code.PAYLOAD_TOO_LARGE,
+      `${messages.length} messages in one request; send at most ${MAX_BATCH_ENTRIES} per request.`,
+    );
+  }
+  if (messages.length === 1) return undefined;
+  let total = 0;
+  for (const m of messages) total += m.body?.length ?? 0;
+  if (total > maxBodyBytes) {
+    return status(
+      Code.PAYLOAD_TOO_LARGE,
+      `the ${messages.length} bodies take ${total} bytes together; a request may carry at most ${maxBodyBytes}.`,
+    );
+  }
+  return undefined;
+}
+
+/** Map insert that drops the oldest entry past MAX_CACHED; returns what was dropped. */
+function remember<V>(map: Map<string, V>, key: string, value: V): V | undefined {
+  let dropped: V | undefined;
+  if (!map.has(key) && map.size >= MAX_CACHED) {
+    const oldest = map.keys().next().value as string;
+    dropped = map.get(oldest);
+    map.delete(oldest);
+  }
+  map.set(key, value);
+  return dropped;
 }
 
 function durationMs(d: Duration | undefined | null): number | undefined {

@@ -10,7 +10,7 @@ import { Broker } from '../broker/broker.js';
 import type { BrokerOptions } from '../broker/types.js';
 import type { Endpoints } from './convert.js';
 import { MessagingService } from './messaging-service.js';
-import { messagingServiceDefinition } from './proto.js';
+import { servingDefinition } from './proto.js';
 
 export interface ServerOptions {
   /** Store directory. */
@@ -55,7 +55,7 @@ export class TidemqServer {
       endpoints: () => endpointsOf(host === '0.0.0.0' ? '127.0.0.1' : host, port),
       closing: () => self?.closing ?? false,
     });
-    grpcServer.addService(messagingServiceDefinition(), service.handlers());
+    grpcServer.addService(servingDefinition(), service.handlers());
     try {
       port = await new Promise<number>((resolve, reject) => {
         grpcServer.bindAsync(
