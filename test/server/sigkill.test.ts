@@ -1,0 +1,201 @@
+/**
+ * Server crash: `tidemq serve` (the CLI, as a child process) is killed with SIGKILL while
+ * producers and simple consumers of the official client run at load; it restarts on the same
+ * directory and port and the clients carry on.
+ *
+ * What the user relies on: every message whose send() resolved is delivered at least once —
+ * to the group that was consuming through the crash, and to a group created after it (so the
+ * message is really in the store, not only in some consumer's hands). The server runs with the
+ * default flush mode (async: a send is answered once its record is sealed in the page cache,
+ * which a process crash cannot take back).
+ *
+ * Default: one kill at a seeded moment; TIDEMQ_SOAK=1: five kills. TIDEMQ_SEED replays.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
+import t from 'tap';
+import { verifyStore } from '../../src/cli/verify.js';
+import { type RunningChild, startChild } from '../helpers/child.js';
+import { repoRoot, tempDir } from '../helpers/fs.js';
+import { seededRng, soak } from '../helpers/rng.js';
+
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const KILLS = soak ? 5 : 1;
+const PRODUCERS = 3;
+const SENDS_IN_FLIGHT = 4;
+const CONSUMERS = 2;
+const TOPIC = 'crash-orders';
+const INVISIBLE_MS = 5000;
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+interface Received {
+  messageId: string;
+}
+
+/** Start `tidemq serve` on dir/port (port 0: any) with the default flush mode; resolves with the port. */
+async function startServer(dir: string, port: number): Promise<{ child: RunningChild; port: number }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TIDEMQ_DIR: dir, TIDEMQ_PORT: String(port) };
+  delete env.TIDEMQ_FLUSH;
+  const child = startChild(CLI, ['serve', '--host', '127.0.0.1'], { env });
+  const line = await child.waitForLine((l) => l.includes('serving'), 30_000);
+  return { child, port: Number(/:(\d+) /.exec(line)?.[1]) };
+}
+
+t.test('server SIGKILL: every resolved send is delivered after the restart', async (t) => {
+  const rng = seededRng(t, 'server sigkill');
+  const dir = tempDir(t);
+  let server = await startServer(dir, 0);
+  const port = server.port;
+  t.teardown(() => {
+    if (server.child.child.exitCode === null) server.child.child.kill('SIGKILL');
+  });
+  const endpoints = `127.0.0.1:${port}`;
+
+  const resolved = new Set<string>();
+  const delivered = new Set<string>();
+  let deliveries = 0;
+  let sendFailures = 0;
+  let receiveFailures = 0;
+  let ackFailures = 0;
+  let producing = true;
+  let consuming = true;
+
+  const producers: Producer[] = [];
+  for (let i = 0; i < PRODUCERS; i++) {
+    const p = new Producer({ endpoints, namespace: '', topics: [TOPIC], logger: quiet });
+    await p.startup();
+    producers.push(p);
+  }
+  const consumer = (group: string): SimpleConsumer =>
+    new SimpleConsumer({
+      endpoints,
+      namespace: '',
+      consumerGroup: group,
+      subscriptions: new Map([[TOPIC, '*']]),
+      awaitDuration: 1000,
+      logger: quiet,
+    });
+  const consumers: SimpleConsumer[] = [];
+  for (let i = 0; i < CONSUMERS; i++) {
+    const c = consumer('crash-g');
+    await c.startup();
+    consumers.push(c);
+  }
+  t.teardown(async () => {
+    for (const c of [...producers, ...consumers]) await c.shutdown().catch(() => {});
+  });
+
+  let seq = 0;
+  const sendLoop = async (p: Producer): Promise<void> => {
+    while (producing) {
+      const n = seq++;
+      try {
+        const r = await p.send({ topic: TOPIC, body: Buffer.from(`m-${n}`), keys: [`k${n}`] });
+        resolved.add(r.messageId);
+      } catch {
+        sendFailures++;
+        await sleep(50);
+      }
+    }
+  };
+  const consumeLoop = async (
+    c: SimpleConsumer,
+    seen: Set<string>,
+    onDelivery: () => void,
+    running: () => boolean,
+  ): Promise<void> => {
+    while (running()) {
+      let got: Received[];
+      try {
+        got = (await c.receive(32, INVISIBLE_MS)) as unknown as Received[];
+      } catch {
+        receiveFailures++;
+        await sleep(100);
+        continue;
+      }
+      for (const m of got) {
+        seen.add(m.messageId);
+        onDelivery();
+        try {
+          await c.ack(m as never);
+        } catch {
+          ackFailures++;
+        }
+      }
+    }
+  };
+
+  const loops: Promise<void>[] = [];
+  for (const p of producers) for (let k = 0; k < SENDS_IN_FLIGHT; k++) loops.push(sendLoop(p));
+  const consumerLoops = consumers.map((c) =>
+    consumeLoop(
+      c,
+      delivered,
+      () => deliveries++,
+      () => consuming,
+    ),
+  );
+
+  for (let kill = 1; kill <= KILLS; kill++) {
+    const runMs = rng.range(800, 2500);
+    await sleep(runMs);
+    const before = resolved.size;
+    server.child.child.kill('SIGKILL');
+    const result = await server.child.exited;
+    t.equal(result.signal, 'SIGKILL', `kill ${kill} after ${runMs} ms (${before} sends resolved so far)`);
+    await sleep(rng.range(0, 500));
+    server = await startServer(dir, port);
+    t.equal(server.port, port, `restarted on port ${port}`);
+  }
+  // keep producing a little after the last restart: the clients must recover, not just drain
+  const afterRestart = resolved.size;
+  const until = Date.now() + 20_000;
+  while (resolved.size < afterRestart + 50 && Date.now() < until) await sleep(100);
+  producing = false;
+  await Promise.all(loops);
+  t.ok(
+    resolved.size > afterRestart,
+    `sends resolve again after the restart (${resolved.size - afterRestart} more)`,
+  );
+
+  const missing = (seen: Set<string>) => [...resolved].filter((id) => !seen.has(id));
+  const deadline = Date.now() + 40_000;
+  while (missing(delivered).length > 0 && Date.now() < deadline) await sleep(200);
+  consuming = false;
+  await Promise.all(consumerLoops);
+
+  // a group created after the crash reads the whole topic from the store
+  const fresh = new Set<string>();
+  const late = consumer('crash-late');
+  await late.startup();
+  consumers.push(late);
+  let lateRunning = true;
+  const lateLoop = consumeLoop(
+    late,
+    fresh,
+    () => {},
+    () => lateRunning,
+  );
+  const lateDeadline = Date.now() + 30_000;
+  while (missing(fresh).length > 0 && Date.now() < lateDeadline) await sleep(200);
+  lateRunning = false;
+  await lateLoop;
+
+  const lost = missing(delivered);
+  const lostInStore = missing(fresh);
+  t.comment(
+    `sends resolved ${resolved.size}, send failures ${sendFailures}; group crash-g: ${delivered.size} distinct ` +
+      `delivered in ${deliveries} deliveries (${deliveries - delivered.size} redeliveries), receive failures ` +
+      `${receiveFailures}, ack failures ${ackFailures}; group crash-late: ${fresh.size} distinct; lost ${lost.length}`,
+  );
+  t.same(lost.slice(0, 10), [], 'every resolved send was delivered to the consuming group');
+  t.same(lostInStore.slice(0, 10), [], 'every resolved send is in the store (a new group reads it)');
+
+  for (const c of [...producers, ...consumers]) await c.shutdown().catch(() => {});
+  server.child.child.kill('SIGTERM');
+  const exit = await server.child.exited;
+  t.equal(exit.code, 0, 'clean shutdown after the crashes');
+  const report = verifyStore(dir);
+  t.same(report.problems, [], `tidemq verify: ${report.records} records, sound`);
+});
