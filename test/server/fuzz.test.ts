@@ -217,6 +217,12 @@ function malformedCases(): [string, Method, Obj | Buffer, number][] {
       Code.ILLEGAL_DELIVERY_TIME,
     ],
     [
+      'send: born timestamp beyond 2^53 ms',
+      'SendMessage',
+      send(msg('fz-t', {}, { bornTimestamp: { seconds: 9e15 } })),
+      Code.BAD_REQUEST,
+    ],
+    [
       'send: FIFO topic without a message group',
       'SendMessage',
       send(msg('fz-fifo')),

@@ -11,16 +11,14 @@
  *
  * Default: one kill at a seeded moment; TIDEMQ_SOAK=1: five kills. TIDEMQ_SEED replays.
  */
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import t from 'tap';
 import { verifyStore } from '../../src/cli/verify.js';
-import { type RunningChild, startChild } from '../helpers/child.js';
-import { repoRoot, tempDir } from '../helpers/fs.js';
+import { tempDir } from '../helpers/fs.js';
 import { seededRng, soak } from '../helpers/rng.js';
+import { startServe } from '../helpers/serve-child.js';
 
-const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const KILLS = soak ? 5 : 1;
 const PRODUCERS = 3;
 const SENDS_IN_FLIGHT = 4;
@@ -33,19 +31,10 @@ interface Received {
   messageId: string;
 }
 
-/** Start `tidemq serve` on dir/port (port 0: any) with the default flush mode; resolves with the port. */
-async function startServer(dir: string, port: number): Promise<{ child: RunningChild; port: number }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TIDEMQ_DIR: dir, TIDEMQ_PORT: String(port) };
-  delete env.TIDEMQ_FLUSH;
-  const child = startChild(CLI, ['serve', '--host', '127.0.0.1'], { env });
-  const line = await child.waitForLine((l) => l.includes('serving'), 30_000);
-  return { child, port: Number(/:(\d+) /.exec(line)?.[1]) };
-}
-
 t.test('server SIGKILL: every resolved send is delivered after the restart', async (t) => {
   const rng = seededRng(t, 'server sigkill');
   const dir = tempDir(t);
-  let server = await startServer(dir, 0);
+  let server = await startServe(dir, 0);
   const port = server.port;
   t.teardown(() => {
     if (server.child.child.exitCode === null) server.child.child.kill('SIGKILL');
@@ -145,7 +134,7 @@ t.test('server SIGKILL: every resolved send is delivered after the restart', asy
     const result = await server.child.exited;
     t.equal(result.signal, 'SIGKILL', `kill ${kill} after ${runMs} ms (${before} sends resolved so far)`);
     await sleep(rng.range(0, 500));
-    server = await startServer(dir, port);
+    server = await startServe(dir, port);
     t.equal(server.port, port, `restarted on port ${port}`);
   }
   // keep producing a little after the last restart: the clients must recover, not just drain
