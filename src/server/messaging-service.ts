@@ -41,8 +41,14 @@ const DEADLINE_MARGIN_MS = 1000;
 const MAX_POLL_MS = 30_000;
 /** Most messages in one SendMessage and entries in one AckMessage (the official client sends 1). */
 const MAX_BATCH_ENTRIES = 1024;
-/** Producers and subscriber specs cached per client id / group; the oldest are dropped past this. */
-const MAX_CACHED = 10_000;
+/**
+ * Producers, subscriber specs and open transactions kept per client id / group / id; past this
+ * the oldest is dropped (a dropped one is rebuilt on next use; a transaction is still ended by
+ * its id), so hostile clients cannot grow the server's memory without bound.
+ */
+const MAX_CACHED = 4096;
+/** Longest tag filter expression accepted (tags are short; this bounds the spec cache too). */
+const MAX_FILTER_CHARS = 16 * 1024;
 
 export interface ServiceContext {
   readonly broker: Broker;
@@ -137,7 +143,7 @@ export class MessagingService {
           const tx = m.systemProperties.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
           const receipt = await producer.send(toSendMessage(m), transaction);
-          if (transaction) this.transactions.set(receipt.transactionId, transaction);
+          if (transaction) remember(this.transactions, receipt.transactionId, transaction);
           return {
             status: OK,
             messageId: receipt.messageId,
@@ -161,6 +167,12 @@ export class MessagingService {
     const expression: string = r.filterExpression?.expression ?? '*';
     if (r.filterExpression?.type === 2) {
       throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', 'SQL filters are not supported; use a TAG filter.');
+    }
+    if (expression.length > MAX_FILTER_CHARS) {
+      throw new BrokerError(
+        'ILLEGAL_FILTER_EXPRESSION',
+        `the filter expression has ${expression.length} characters; at most ${MAX_FILTER_CHARS}.`,
+      );
     }
     const spec = this.specFor(group, topic, expression);
     const invisibleMs = durationMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS;

@@ -262,6 +262,12 @@ function malformedCases(): [string, Method, Obj | Buffer, number][] {
       Code.ILLEGAL_FILTER_EXPRESSION,
     ],
     [
+      'receive: tag filter of 20 000 characters',
+      'ReceiveMessage',
+      receive({ filterExpression: { type: 1, expression: 'a||'.repeat(6000) } }),
+      Code.ILLEGAL_FILTER_EXPRESSION,
+    ],
+    [
       'receive: empty tag filter',
       'ReceiveMessage',
       receive({ filterExpression: { type: 1, expression: '||' } }),
