@@ -24,12 +24,27 @@ const PRODUCERS = 3;
 const SENDS_IN_FLIGHT = 4;
 const CONSUMERS = 2;
 const TOPIC = 'crash-orders';
+/** Short, so what a consumer held when the server died comes back soon after the restart. */
 const INVISIBLE_MS = 5000;
+/** Longer than the late group's whole run: it must get each message exactly once. */
+const LATE_INVISIBLE_MS = 120_000;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 interface Received {
   messageId: string;
 }
+
+interface GroupTally {
+  /** Distinct message ids delivered. */
+  seen: Set<string>;
+  deliveries: number;
+  /** Message ids whose ack the server confirmed. */
+  acked: Set<string>;
+  /** Deliveries that came after the message's ack was confirmed. */
+  afterAck: string[];
+}
+
+const tally = (): GroupTally => ({ seen: new Set(), deliveries: 0, acked: new Set(), afterAck: [] });
 
 t.test('server SIGKILL: every resolved send is delivered after the restart', async (t) => {
   const rng = seededRng(t, 'server sigkill');
@@ -42,8 +57,8 @@ t.test('server SIGKILL: every resolved send is delivered after the restart', asy
   const endpoints = `127.0.0.1:${port}`;
 
   const resolved = new Set<string>();
-  const delivered = new Set<string>();
-  let deliveries = 0;
+  const main = tally();
+  const late = tally();
   let sendFailures = 0;
   let receiveFailures = 0;
   let ackFailures = 0;
@@ -90,24 +105,27 @@ t.test('server SIGKILL: every resolved send is delivered after the restart', asy
   };
   const consumeLoop = async (
     c: SimpleConsumer,
-    seen: Set<string>,
-    onDelivery: () => void,
+    g: GroupTally,
+    invisibleMs: number,
     running: () => boolean,
   ): Promise<void> => {
     while (running()) {
       let got: Received[];
       try {
-        got = (await c.receive(32, INVISIBLE_MS)) as unknown as Received[];
+        got = (await c.receive(32, invisibleMs)) as unknown as Received[];
       } catch {
         receiveFailures++;
         await sleep(100);
         continue;
       }
       for (const m of got) {
-        seen.add(m.messageId);
-        onDelivery();
+        // an ack the server confirmed is journaled before the reply: no delivery may follow it
+        if (g.acked.has(m.messageId)) g.afterAck.push(m.messageId);
+        g.seen.add(m.messageId);
+        g.deliveries++;
         try {
           await c.ack(m as never);
+          g.acked.add(m.messageId);
         } catch {
           ackFailures++;
         }
@@ -117,14 +135,7 @@ t.test('server SIGKILL: every resolved send is delivered after the restart', asy
 
   const loops: Promise<void>[] = [];
   for (const p of producers) for (let k = 0; k < SENDS_IN_FLIGHT; k++) loops.push(sendLoop(p));
-  const consumerLoops = consumers.map((c) =>
-    consumeLoop(
-      c,
-      delivered,
-      () => deliveries++,
-      () => consuming,
-    ),
-  );
+  const consumerLoops = consumers.map((c) => consumeLoop(c, main, INVISIBLE_MS, () => consuming));
 
   for (let kill = 1; kill <= KILLS; kill++) {
     const runMs = rng.range(800, 2500);
@@ -150,36 +161,33 @@ t.test('server SIGKILL: every resolved send is delivered after the restart', asy
 
   const missing = (seen: Set<string>) => [...resolved].filter((id) => !seen.has(id));
   const deadline = Date.now() + 40_000;
-  while (missing(delivered).length > 0 && Date.now() < deadline) await sleep(200);
+  while (missing(main.seen).length > 0 && Date.now() < deadline) await sleep(200);
   consuming = false;
   await Promise.all(consumerLoops);
 
   // a group created after the crash reads the whole topic from the store
-  const fresh = new Set<string>();
-  const late = consumer('crash-late');
-  await late.startup();
-  consumers.push(late);
+  const lateConsumer = consumer('crash-late');
+  await lateConsumer.startup();
+  consumers.push(lateConsumer);
   let lateRunning = true;
-  const lateLoop = consumeLoop(
-    late,
-    fresh,
-    () => {},
-    () => lateRunning,
-  );
+  const lateLoop = consumeLoop(lateConsumer, late, LATE_INVISIBLE_MS, () => lateRunning);
   const lateDeadline = Date.now() + 30_000;
-  while (missing(fresh).length > 0 && Date.now() < lateDeadline) await sleep(200);
+  while (missing(late.seen).length > 0 && Date.now() < lateDeadline) await sleep(200);
   lateRunning = false;
   await lateLoop;
 
-  const lost = missing(delivered);
-  const lostInStore = missing(fresh);
+  const lost = missing(main.seen);
+  const lostInStore = missing(late.seen);
   t.comment(
-    `sends resolved ${resolved.size}, send failures ${sendFailures}; group crash-g: ${delivered.size} distinct ` +
-      `delivered in ${deliveries} deliveries (${deliveries - delivered.size} redeliveries), receive failures ` +
-      `${receiveFailures}, ack failures ${ackFailures}; group crash-late: ${fresh.size} distinct; lost ${lost.length}`,
+    `sends resolved ${resolved.size}, send failures ${sendFailures}; group crash-g: ${main.seen.size} distinct ` +
+      `delivered in ${main.deliveries} deliveries (${main.deliveries - main.seen.size} redeliveries), ` +
+      `${main.acked.size} acks confirmed, receive failures ${receiveFailures}, ack failures ${ackFailures}; ` +
+      `group crash-late: ${late.seen.size} distinct; lost ${lost.length}`,
   );
   t.same(lost.slice(0, 10), [], 'every resolved send was delivered to the consuming group');
   t.same(lostInStore.slice(0, 10), [], 'every resolved send is in the store (a new group reads it)');
+  t.same(main.afterAck.slice(0, 10), [], 'no message is delivered again after its ack was confirmed');
+  t.equal(late.deliveries, late.seen.size, 'the new group, which saw no crash, got each message once');
 
   for (const c of [...producers, ...consumers]) await c.shutdown().catch(() => {});
   server.child.child.kill('SIGTERM');
