@@ -23,10 +23,17 @@ export interface ServerOptions {
   broker?: BrokerOptions;
   /** In-flight calls get this long to finish on close before they are cancelled (default 5 000 ms). */
   shutdownGraceMs?: number;
+  /**
+   * A connection with no call open for this long is closed (default 300 000 ms). Clients
+   * reconnect on their next call; the official clients always hold a Telemetry stream open. This
+   * also drops connections that never finish the HTTP/2 handshake (a truncated preface).
+   */
+  idleConnectionMs?: number;
 }
 
 /** Larger than the largest body (4 MiB − 32 KiB) plus properties, as the client's sends need. */
 const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_IDLE_CONNECTION_MS = 300_000;
 
 export class TidemqServer {
   private closingFlag = false;
@@ -47,6 +54,7 @@ export class TidemqServer {
     const broker = await Broker.open(options.dir, { autoCreateTopics: true, ...(options.broker ?? {}) });
     const grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+      'grpc.max_connection_idle_ms': options.idleConnectionMs ?? DEFAULT_IDLE_CONNECTION_MS,
     });
     let port = 0;
     let self: TidemqServer | undefined;
