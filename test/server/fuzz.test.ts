@@ -735,7 +735,8 @@ t.test('server fuzz: hostile requests get v2 statuses; the server and store surv
       if (i % 25 === 0) {
         const group = { name: rng.pick(['fz-g', 'fz-g2']) };
         const topic = { name: rng.pick(GOOD_NAMES) };
-        seen.handles.push(...(await receiveAll(raw, receive({ group, messageQueue: { topic } }))));
+        const got = await receiveAll(raw, receive({ group, messageQueue: { topic } }));
+        seen.handles.push(...got.map((d) => d.handle));
       }
       if (method === 'SendMessage' && r) {
         for (const e of (r.entries as Obj[]) ?? []) {
@@ -750,7 +751,7 @@ t.test('server fuzz: hostile requests get v2 statuses; the server and store surv
         ...receive({ group: { name: rng.pick(['fz-g', 'fz-g2']) } }),
         messageQueue: { topic: { name: rng.pick(GOOD_NAMES) } },
       });
-      for (const h of got) {
+      for (const { handle: h } of got) {
         const a = await raw.call(rng.pick(['AckMessage', 'ChangeInvisibleDuration'] as const), {
           group: { name: rng.pick(['fz-g', 'fz-g2', 'fz-g3']) },
           topic: { name: 'fz-t' },
@@ -775,6 +776,72 @@ t.test('server fuzz: hostile requests get v2 statuses; the server and store surv
     );
     t.same(bad, [], 'every answer is a v2 status below 50000');
     t.ok(await alive(), 'still serving');
+  });
+
+  await t.test('one receipt handle used by racing acks and changes: exactly one wins', async (t) => {
+    const sent = new Set<string>();
+    for (let i = 0; i < 24; i++) {
+      const m = msg('fz-race');
+      const a = await raw.call('SendMessage', send(m));
+      t.equal(a.code, Code.OK);
+      sent.add((m.systemProperties as { messageId: string }).messageId);
+    }
+    const race = {
+      group: { name: 'fz-race-g' },
+      messageQueue: { topic: { name: 'fz-race' } },
+      batchSize: 32,
+    };
+    const got = await receiveAll(raw, receive(race));
+    t.same(got.map((d) => d.messageId).sort(), [...sent].sort(), 'all received');
+    const group = { name: 'fz-race-g' };
+    const topic = { name: 'fz-race' };
+    const backNow = new Set<string>();
+    let winners = 0;
+    await Promise.all(
+      got.map(async ({ handle, messageId }) => {
+        const moves = [
+          ['ack', raw.call('AckMessage', { group, topic, entries: [{ messageId, receiptHandle: handle }] })],
+          ['ack', raw.call('AckMessage', { group, topic, entries: [{ messageId, receiptHandle: handle }] })],
+          [
+            'now',
+            raw.call('ChangeInvisibleDuration', {
+              group,
+              topic,
+              receiptHandle: handle,
+              invisibleDuration: { seconds: 0 },
+              messageId,
+            }),
+          ],
+          [
+            'later',
+            raw.call('ChangeInvisibleDuration', {
+              group,
+              topic,
+              receiptHandle: handle,
+              invisibleDuration: { seconds: 600 },
+              messageId,
+            }),
+          ],
+        ] as const;
+        const answers = await Promise.all(moves.map(async ([kind, a]) => [kind, (await a).code] as const));
+        const won = answers.filter(([, code]) => code === Code.OK);
+        const lost = answers.filter(([, code]) => code !== Code.OK);
+        winners += won.length;
+        t.equal(won.length, 1, `${messageId}: one of ack, ack, change 0 s, change 600 s wins`);
+        t.ok(
+          lost.every(([, code]) => code === Code.INVALID_RECEIPT_HANDLE),
+          `${messageId}: the others get INVALID_RECEIPT_HANDLE`,
+        );
+        if (won[0]?.[0] === 'now') backNow.add(messageId);
+      }),
+    );
+    t.equal(winners, got.length, 'one winner per handle');
+    const again = await receiveAll(raw, receive(race));
+    t.same(
+      again.map((d) => d.messageId).sort(),
+      [...backNow].sort(),
+      'exactly the messages a 0 s change won are visible again',
+    );
   });
 
   await t.test('afterwards: the official client sends and receives', async (t) => {
@@ -812,12 +879,17 @@ t.test('server fuzz: hostile requests get v2 statuses; the server and store surv
   t.same(report.problems, [], `tidemq verify: ${report.records} records, ${report.entries} entries, sound`);
 });
 
-/** One receive; the receipt handles of what it got. */
-async function receiveAll(raw: RawClient, request: Obj): Promise<string[]> {
+interface Delivery {
+  handle: string;
+  messageId: string;
+}
+
+/** One receive that does not wait; the receipt handles and message ids of what it got. */
+async function receiveAll(raw: RawClient, request: Obj): Promise<Delivery[]> {
   const path = def.ReceiveMessage!.path;
   const decode = def.ReceiveMessage!.responseDeserialize as (b: Buffer) => Obj;
   return new Promise((resolve) => {
-    const handles: string[] = [];
+    const handles: Delivery[] = [];
     const s = raw.client.makeServerStreamRequest(
       path,
       (b: Buffer) => b,
@@ -827,8 +899,9 @@ async function receiveAll(raw: RawClient, request: Obj): Promise<string[]> {
       { deadline: Date.now() + 3000 },
     );
     s.on('data', (d: Obj) => {
-      const m = d.message as { systemProperties?: { receiptHandle?: string } } | undefined;
-      if (m?.systemProperties?.receiptHandle) handles.push(m.systemProperties.receiptHandle);
+      const sp = (d.message as { systemProperties?: { receiptHandle?: string; messageId?: string } })
+        ?.systemProperties;
+      if (sp?.receiptHandle) handles.push({ handle: sp.receiptHandle, messageId: sp.messageId ?? '' });
     });
     s.on('error', () => resolve(handles));
     s.on('end', () => resolve(handles));
