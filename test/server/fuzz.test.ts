@@ -383,6 +383,15 @@ function malformedCases(): [string, Method, Obj | Buffer, number][] {
       Code.NOT_FOUND,
     ],
     ['telemetry: undecodable bytes', 'Telemetry', garbage, Code.BAD_REQUEST],
+    // wrong wire types: protobufjs refuses some and reads others as empty values
+    ['send: messages as a varint', 'SendMessage', Buffer.from('0801', 'hex'), Code.BAD_REQUEST],
+    ['route: topic name as a varint', 'QueryRoute', Buffer.from('0a021005', 'hex'), Code.ILLEGAL_TOPIC],
+    [
+      'end transaction: id as a varint',
+      'EndTransaction',
+      Buffer.from('1807', 'hex'),
+      Code.INVALID_TRANSACTION_ID,
+    ],
   ];
 }
 
