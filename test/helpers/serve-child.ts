@@ -12,11 +12,13 @@ export interface ServeChild {
 
 /**
  * Start `tidemq serve` on dir and port (0: any free port) with TIDEMQ_DIR/TIDEMQ_PORT and the
- * default flush mode (TIDEMQ_FLUSH removed from the environment); resolves once it is serving.
+ * given flush mode (default: TIDEMQ_FLUSH removed, so the store's default); resolves once it is
+ * serving.
  */
-export async function startServe(dir: string, port: number): Promise<ServeChild> {
+export async function startServe(dir: string, port: number, flush?: 'sync' | 'async'): Promise<ServeChild> {
   const env: NodeJS.ProcessEnv = { ...process.env, TIDEMQ_DIR: dir, TIDEMQ_PORT: String(port) };
   delete env.TIDEMQ_FLUSH;
+  if (flush) env.TIDEMQ_FLUSH = flush;
   const child = startChild(CLI, ['serve', '--host', '127.0.0.1'], { env });
   const line = await child.waitForLine((l) => l.includes('serving'), 30_000);
   return { child, port: Number(/:(\d+) /.exec(line)?.[1]) };

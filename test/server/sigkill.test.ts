@@ -9,7 +9,8 @@
  * default flush mode (async: a send is answered once its record is sealed in the page cache,
  * which a process crash cannot take back).
  *
- * Default: one kill at a seeded moment; TIDEMQ_SOAK=1: five kills. TIDEMQ_SEED replays.
+ * Default: one kill at a seeded moment; TIDEMQ_SOAK=1: five kills, and a second run with
+ * TIDEMQ_FLUSH=sync. TIDEMQ_SEED replays.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
@@ -18,6 +19,7 @@ import { verifyStore } from '../../src/cli/verify.js';
 import { tempDir } from '../helpers/fs.js';
 import { seededRng, soak } from '../helpers/rng.js';
 import { startServe } from '../helpers/serve-child.js';
+import type { TestContext } from '../helpers/tap.js';
 
 const KILLS = soak ? 5 : 1;
 const PRODUCERS = 3;
@@ -46,10 +48,10 @@ interface GroupTally {
 
 const tally = (): GroupTally => ({ seen: new Set(), deliveries: 0, acked: new Set(), afterAck: [] });
 
-t.test('server SIGKILL: every resolved send is delivered after the restart', async (t) => {
+async function crashRun(t: TestContext, flush: 'sync' | undefined): Promise<void> {
   const rng = seededRng(t, 'server sigkill');
   const dir = tempDir(t);
-  let server = await startServe(dir, 0);
+  let server = await startServe(dir, 0, flush);
   const port = server.port;
   t.teardown(() => {
     if (server.child.child.exitCode === null) server.child.child.kill('SIGKILL');
@@ -145,7 +147,7 @@ t.test('server SIGKILL: every resolved send is delivered after the restart', asy
     const result = await server.child.exited;
     t.equal(result.signal, 'SIGKILL', `kill ${kill} after ${runMs} ms (${before} sends resolved so far)`);
     await sleep(rng.range(0, 500));
-    server = await startServe(dir, port);
+    server = await startServe(dir, port, flush);
     t.equal(server.port, port, `restarted on port ${port}`);
   }
   // keep producing a little after the last restart: the clients must recover, not just drain
@@ -195,4 +197,13 @@ t.test('server SIGKILL: every resolved send is delivered after the restart', asy
   t.equal(exit.code, 0, 'clean shutdown after the crashes');
   const report = verifyStore(dir);
   t.same(report.problems, [], `tidemq verify: ${report.records} records, sound`);
-});
+}
+
+t.test('server SIGKILL: every resolved send is delivered after the restart (default flush mode)', (t) =>
+  crashRun(t, undefined),
+);
+if (soak) {
+  t.test('server SIGKILL: every resolved send is delivered after the restart (sync flush)', (t) =>
+    crashRun(t, 'sync'),
+  );
+}
