@@ -787,6 +787,35 @@ t.test('server fuzz: hostile requests get v2 statuses; the server and store surv
     t.ok(await alive(), 'still serving');
   });
 
+  // 30 s of waiting, so only in the long run
+  if (soak) {
+    await t.test('a long poll asking for 285 million years and no deadline ends after 30 s', async (t) => {
+      const started = Date.now();
+      const code = await new Promise<number | undefined>((resolve) => {
+        const s = raw.client.makeServerStreamRequest(
+          def.ReceiveMessage!.path,
+          (b: Buffer) => b,
+          def.ReceiveMessage!.responseDeserialize as (b: Buffer) => Obj,
+          raw.encode(
+            'ReceiveMessage',
+            receive({ longPollingTimeout: { seconds: 9e15 }, messageQueue: { topic: { name: 'fz-empty' } } }),
+          ),
+          raw.metadata(),
+          {},
+        );
+        let first: number | undefined;
+        s.on('data', (d: Obj) => {
+          first ??= (d.status as { code?: number } | undefined)?.code;
+        });
+        s.on('error', () => resolve(undefined));
+        s.on('end', () => resolve(first));
+      });
+      const ms = Date.now() - started;
+      t.equal(code, Code.MESSAGE_NOT_FOUND, 'answered "no new message"');
+      t.ok(ms >= 25_000 && ms < 45_000, `after ${ms} ms`);
+    });
+  }
+
   await t.test('one receipt handle used by racing acks and changes: exactly one wins', async (t) => {
     const sent = new Set<string>();
     for (let i = 0; i < 24; i++) {
