@@ -840,7 +840,12 @@ t.test('server fuzz: hostile requests get v2 statuses; the server and store surv
       messageQueue: { topic: { name: 'fz-race' } },
       batchSize: 32,
     };
-    const got = await receiveAll(raw, receive(race));
+    // a send resolves before the consume queues are dispatched: poll until all are visible
+    const got: Delivery[] = [];
+    for (const until = Date.now() + 15_000; got.length < sent.size && Date.now() < until; ) {
+      got.push(...(await receiveAll(raw, receive(race))));
+      if (got.length < sent.size) await new Promise((r) => setTimeout(r, 50));
+    }
     t.same(got.map((d) => d.messageId).sort(), [...sent].sort(), 'all received');
     const group = { name: 'fz-race-g' };
     const topic = { name: 'fz-race' };
