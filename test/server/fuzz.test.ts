@@ -11,7 +11,8 @@
  * 4. Afterwards the official client still sends and receives, the server closes cleanly, and
  *    `tidemq verify` finds the store sound.
  *
- * Default 400 random requests; TIDEMQ_SOAK=1 sends 20 000. TIDEMQ_SEED replays a run.
+ * Default 400 random requests, 4 in flight at once; TIDEMQ_SOAK=1 sends 20 000. TIDEMQ_SEED
+ * replays a run.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -27,6 +28,8 @@ import { type Rng, seededRng, soak } from '../helpers/rng.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 const RANDOM_REQUESTS = soak ? 20_000 : 400;
+/** Random requests in flight at once. */
+const WORKERS = 4;
 const MAX_BODY = 4_161_536;
 /** Idle-connection limit of the second server that checks it (default 5 min). */
 const IDLE_MS = 1000;
@@ -719,52 +722,59 @@ t.test('server fuzz: hostile requests get v2 statuses; the server and store surv
   });
 
   await t.test(`random and mutated requests (${RANDOM_REQUESTS})`, async (t) => {
+    const seed = rng;
     const methods: Method[] = [...UNARY, 'ReceiveMessage', 'Telemetry'];
     const seen = { handles: [] as string[], txIds: [] as string[], recalls: [] as string[] };
     const codes = new Map<string, number>();
     const bad: string[] = [];
     const clients = ['fuzz@1', 'fuzz@2', 'other@3'];
-    for (let i = 0; i < RANDOM_REQUESTS; i++) {
-      const method = rng.pick(methods);
-      const request = randomRequest(rng, method, seen);
-      let bytes: Buffer;
-      try {
-        bytes = raw.encode(method, request);
-      } catch {
-        continue; // the generator made something protobufjs itself refuses to encode
-      }
-      const mutated = rng.bool(0.3);
-      if (mutated) bytes = mutate(rng, bytes);
-      const md = raw.metadata(rng.bool(0.95) ? rng.pick(clients) : null);
-      const a = await raw.call(method, bytes, md, method === 'ReceiveMessage' ? 1500 : 3000);
-      const key = a.code !== undefined ? String(a.code) : `grpc-${a.grpcCode ?? a.details}`;
-      codes.set(key, (codes.get(key) ?? 0) + 1);
-      const acceptable =
-        (a.code !== undefined && a.code >= Code.OK && a.code < Code.INTERNAL_ERROR) ||
-        // a stream the server had not answered when the short deadline hit, or a Telemetry
-        // command it has nothing to say to (no settings)
-        a.grpcCode === grpc.status.DEADLINE_EXCEEDED ||
-        (method === 'Telemetry' && a.code === undefined && a.grpcCode === undefined);
-      if (!acceptable && bad.length < 20) {
-        bad.push(
-          `#${i} ${method}${mutated ? ' (mutated)' : ''}: ${a.code ?? `gRPC ${a.grpcCode}`} ${a.message ?? a.details} — ${bytes.toString('base64').slice(0, 400)}`,
-        );
-      }
-      // feed real handles, transaction ids and recall handles back into later requests
-      const r = a.response;
-      if (i % 25 === 0) {
-        const group = { name: rng.pick(['fz-g', 'fz-g2']) };
-        const topic = { name: rng.pick(GOOD_NAMES) };
-        const got = await receiveAll(raw, receive({ group, messageQueue: { topic } }));
-        seen.handles.push(...got.map((d) => d.handle));
-      }
-      if (method === 'SendMessage' && r) {
-        for (const e of (r.entries as Obj[]) ?? []) {
-          if (e.transactionId) seen.txIds.push(String(e.transactionId));
-          if (e.recallHandle) seen.recalls.push(String(e.recallHandle));
+    // WORKERS clients at once, each with its own generator forked from the seed; the handles and
+    // ids they reuse from each other depend on the interleaving, so a replay is close, not exact
+    const worker = async (w: number): Promise<void> => {
+      const rng = seed.fork(w);
+      for (let i = w; i < RANDOM_REQUESTS; i += WORKERS) {
+        const method = rng.pick(methods);
+        const request = randomRequest(rng, method, seen);
+        let bytes: Buffer;
+        try {
+          bytes = raw.encode(method, request);
+        } catch {
+          continue; // the generator made something protobufjs itself refuses to encode
+        }
+        const mutated = rng.bool(0.3);
+        if (mutated) bytes = mutate(rng, bytes);
+        const md = raw.metadata(rng.bool(0.95) ? rng.pick(clients) : null);
+        const a = await raw.call(method, bytes, md, method === 'ReceiveMessage' ? 1500 : 3000);
+        const key = a.code !== undefined ? String(a.code) : `grpc-${a.grpcCode ?? a.details}`;
+        codes.set(key, (codes.get(key) ?? 0) + 1);
+        const acceptable =
+          (a.code !== undefined && a.code >= Code.OK && a.code < Code.INTERNAL_ERROR) ||
+          // a stream the server had not answered when the short deadline hit, or a Telemetry
+          // command it has nothing to say to (no settings)
+          a.grpcCode === grpc.status.DEADLINE_EXCEEDED ||
+          (method === 'Telemetry' && a.code === undefined && a.grpcCode === undefined);
+        if (!acceptable && bad.length < 20) {
+          bad.push(
+            `#${i} ${method}${mutated ? ' (mutated)' : ''}: ${a.code ?? `gRPC ${a.grpcCode}`} ${a.message ?? a.details} — ${bytes.toString('base64').slice(0, 400)}`,
+          );
+        }
+        // feed real handles, transaction ids and recall handles back into later requests
+        const r = a.response;
+        if (i % 25 === 0) {
+          const group = { name: rng.pick(['fz-g', 'fz-g2']) };
+          const topic = { name: rng.pick(GOOD_NAMES) };
+          const got = await receiveAll(raw, receive({ group, messageQueue: { topic } }));
+          seen.handles.push(...got.map((d) => d.handle));
+        }
+        if (method === 'SendMessage' && r) {
+          for (const e of (r.entries as Obj[]) ?? []) {
+            if (e.transactionId) seen.txIds.push(String(e.transactionId));
+            if (e.recallHandle) seen.recalls.push(String(e.recallHandle));
+          }
         }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
     // real receipt handles: receive what the fuzz sent, then ack/change with them at random
     for (let i = 0; i < 20; i++) {
       const got = await receiveAll(raw, {
