@@ -25,6 +25,7 @@ import {
   type WireMessage,
 } from './convert.js';
 import type { ServiceMetrics } from './metrics.js';
+import { UndecodableRequest } from './proto.js';
 import { Code, OK, ProtocolError, type Status, status, statusOf } from './status.js';
 import { type ClientSettings, settingsReply } from './telemetry.js';
 
@@ -39,6 +40,18 @@ const DEFAULT_INVISIBLE_MS = 60_000;
 const DEFAULT_POLL_MS = 20_000;
 /** Answer a long poll this long before the client's deadline. */
 const DEADLINE_MARGIN_MS = 1000;
+/** Longest long poll, whatever the request asks (RocketMQ's proxy clamps too). */
+const MAX_POLL_MS = 30_000;
+/** Most messages in one SendMessage and entries in one AckMessage (the official client sends 1). */
+const MAX_BATCH_ENTRIES = 1024;
+/**
+ * Producers, subscriber specs and open transactions kept per client id / group / id; past this
+ * the oldest is dropped (a dropped one is rebuilt on next use; a transaction is still ended by
+ * its id), so hostile clients cannot grow the server's memory without bound.
+ */
+const MAX_CACHED = 4096;
+/** Longest tag filter expression accepted (tags are short; this bounds the spec cache too). */
+const MAX_FILTER_CHARS = 16 * 1024;
 
 export interface ServiceContext {
   readonly broker: Broker;
@@ -75,12 +88,13 @@ export class MessagingService {
     const unary =
       (fn: (call: Unary) => Promise<object>, method: string) =>
       (call: Unary, reply: Reply): void => {
-        this.authorized(call, method, call.request)
-          .then(() => fn.call(this, call))
-          .then(
-            (res) => reply(null, res),
-            (err: unknown) => reply(null, { status: statusOf(err) }),
-          );
+        (call.request instanceof UndecodableRequest
+          ? Promise.reject(undecodable(call.request))
+          : this.authorized(call, method, call.request).then(() => fn.call(this, call))
+        ).then(
+          (res) => reply(null, res),
+          (err: unknown) => reply(null, { status: statusOf(err) }),
+        );
       };
     return {
       QueryRoute: unary(this.queryRoute, 'QueryRoute'),
@@ -88,7 +102,10 @@ export class MessagingService {
       SendMessage: unary(this.sendMessage, 'SendMessage'),
       QueryAssignment: unary(this.queryAssignment, 'QueryAssignment'),
       ReceiveMessage: (call: grpc.ServerWritableStream<Req, object>) => {
-        this.authorized(call, 'ReceiveMessage', call.request)
+        (call.request instanceof UndecodableRequest
+          ? Promise.reject(undecodable(call.request))
+          : this.authorized(call, 'ReceiveMessage', call.request)
+        )
           .then(() => this.receiveMessage(call))
           .catch((err: unknown) => {
             if (!call.cancelled) call.write({ status: statusOf(err) });
@@ -144,14 +161,19 @@ export class MessagingService {
     const clientId = clientIdOf(call);
     const messages: WireMessage[] = call.request.messages ?? [];
     if (messages.length === 0) return { status: status(Code.BAD_REQUEST, 'no messages to send.') };
+    const tooLarge = checkSendBatch(messages, this.ctx.broker.settings.maxBodyBytes);
+    if (tooLarge) return { status: tooLarge };
     const producer = this.producerFor(clientId);
     const entries = await Promise.all(
       messages.map(async (m) => {
         try {
-          const tx = m.systemProperties?.messageType === MessageTypeV2.TRANSACTION;
+          if (!m.systemProperties?.messageId?.trim()) {
+            throw new ProtocolError(Code.ILLEGAL_MESSAGE_ID, 'system_properties.message_id is blank.');
+          }
+          const tx = m.systemProperties.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
           const receipt = await producer.send(toSendMessage(m, namespaceOf(call)), transaction);
-          if (transaction) this.transactions.set(receipt.transactionId, transaction);
+          if (transaction) remember(this.transactions, receipt.transactionId, transaction);
           this.ctx.metrics?.sent(resourceName(m.topic, namespaceOf(call)), 1, m.body?.length ?? 0);
           return {
             status: OK,
@@ -177,9 +199,15 @@ export class MessagingService {
     if (r.filterExpression?.type === 2) {
       throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', 'SQL filters are not supported; use a TAG filter.');
     }
+    if (expression.length > MAX_FILTER_CHARS) {
+      throw new BrokerError(
+        'ILLEGAL_FILTER_EXPRESSION',
+        `the filter expression has ${expression.length} characters; at most ${MAX_FILTER_CHARS}.`,
+      );
+    }
     const spec = this.specFor(group, topic, expression);
     const invisibleMs = durationMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS;
-    let awaitMs = durationMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS;
+    let awaitMs = Math.min(durationMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS, MAX_POLL_MS);
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
     if (Number.isFinite(deadlineMs))
@@ -225,6 +253,14 @@ export class MessagingService {
     const spec = this.specFor(group, undefined, '*');
     const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
     if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
+    if (requested.length > MAX_BATCH_ENTRIES) {
+      return {
+        status: status(
+          Code.PAYLOAD_TOO_LARGE,
+          `${requested.length} entries to ack; at most ${MAX_BATCH_ENTRIES} per request.`,
+        ),
+      };
+    }
     let acked = 0;
     const entries = await Promise.all(
       requested.map(async (e) => {
@@ -290,7 +326,11 @@ export class MessagingService {
       maxBodyBytes: this.ctx.broker.settings.maxBodyBytes,
       maxDeliveryAttempts: this.ctx.broker.settings.groupDefaults.maxDeliveryAttempts,
     };
-    call.on('data', (cmd: { settings?: ClientSettings }) => {
+    call.on('data', (cmd: { settings?: ClientSettings } | UndecodableRequest) => {
+      if (cmd instanceof UndecodableRequest) {
+        call.write({ status: statusOf(undecodable(cmd)) });
+        return;
+      }
       try {
         this.ctx.authorize?.(call, 'Telemetry', cmd);
       } catch (err) {
@@ -312,7 +352,8 @@ export class MessagingService {
     let p = this.producers.get(clientId);
     if (!p || p.isClosed) {
       p = this.ctx.broker.producer({ clientId });
-      this.producers.set(clientId, p);
+      const evicted = remember(this.producers, clientId, p);
+      evicted?.close().catch(() => {});
     }
     return p;
   }
@@ -326,7 +367,7 @@ export class MessagingService {
         consumerGroup: group,
         subscriptions: topic === undefined ? {} : { [topic]: expression },
       });
-      this.specs.set(key, spec);
+      remember(this.specs, key, spec);
     }
     return spec;
   }
@@ -338,6 +379,47 @@ function clientIdOf(call: { metadata: grpc.Metadata }): string {
     throw new ProtocolError(Code.CLIENT_ID_REQUIRED, 'the x-mq-client-id header is required.');
   }
   return id;
+}
+
+/** The status for a request whose bytes did not decode. */
+function undecodable(r: UndecodableRequest): ProtocolError {
+  return new ProtocolError(Code.BAD_REQUEST, `the request could not be decoded: ${r.reason}.`);
+}
+
+/**
+ * Limits of one SendMessage beyond the per-message ones the broker checks: at most
+ * MAX_BATCH_ENTRIES messages, and several messages together no larger than one message may be
+ * (as RocketMQ limits a batch). Checked before anything is written.
+ */
+function checkSendBatch(messages: WireMessage[], maxBodyBytes: number): Status | undefined {
+  if (messages.length > MAX_BATCH_ENTRIES) {
+    return status(
+      Code.PAYLOAD_TOO_LARGE,
+      `${messages.length} messages in one request; send at most ${MAX_BATCH_ENTRIES} per request.`,
+    );
+  }
+  if (messages.length === 1) return undefined;
+  let total = 0;
+  for (const m of messages) total += m.body?.length ?? 0;
+  if (total > maxBodyBytes) {
+    return status(
+      Code.PAYLOAD_TOO_LARGE,
+      `the ${messages.length} bodies take ${total} bytes together; a request may carry at most ${maxBodyBytes}.`,
+    );
+  }
+  return undefined;
+}
+
+/** Map insert that drops the oldest entry past MAX_CACHED; returns what was dropped. */
+function remember<V>(map: Map<string, V>, key: string, value: V): V | undefined {
+  let dropped: V | undefined;
+  if (!map.has(key) && map.size >= MAX_CACHED) {
+    const oldest = map.keys().next().value as string;
+    dropped = map.get(oldest);
+    map.delete(oldest);
+  }
+  map.set(key, value);
+  return dropped;
 }
 
 function durationMs(d: Duration | undefined | null): number | undefined {

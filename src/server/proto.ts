@@ -1,6 +1,10 @@
 /**
  * The apache.rocketmq.v2 service definition, loaded at run time from the .proto files that ship
  * inside the installed rocketmq-client-nodejs package (never copied into this repository).
+ *
+ * The server serves a copy whose request decoders never throw: bytes that are not a valid
+ * protobuf message of the request type become an UndecodableRequest, which the handlers answer
+ * with a v2 BAD_REQUEST status (grpc-js alone would end the call with a bare INTERNAL error).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -39,4 +43,28 @@ export function messagingServiceDefinition(): grpc.ServiceDefinition {
   };
   cached = pkg.apache.rocketmq.v2.MessagingService.service;
   return cached;
+}
+
+/** A request whose bytes did not decode as the method's request message. */
+export class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/** messagingServiceDefinition() with lenient request decoders, for the server. */
+export function servingDefinition(): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(messagingServiceDefinition())) {
+    const decode = method.requestDeserialize;
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (err) {
+          return new UndecodableRequest(err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  }
+  return out;
 }

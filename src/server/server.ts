@@ -22,7 +22,7 @@ import { createLogger, type Logger } from './logger.js';
 import { type GroupSettings, MessagingService } from './messaging-service.js';
 import { ServerMetrics } from './metrics.js';
 import { OpsHttpServer } from './ops-http.js';
-import { messagingServiceDefinition } from './proto.js';
+import { servingDefinition } from './proto.js';
 import { checkServerConfig, plannedTopics, type TopicSettings } from './server-config.js';
 import { serverCredentials, type TlsOptions } from './tls.js';
 
@@ -53,10 +53,17 @@ export interface ServerOptions {
   metricsPort?: number;
   /** Structured log (default: pino to stderr at TIDEMQ_LOG_LEVEL, else 'info'). */
   logger?: Logger;
+  /**
+   * A connection with no call open for this long is closed (default 300 000 ms). Clients
+   * reconnect on their next call; the official clients always hold a Telemetry stream open. This
+   * also drops connections that never finish the HTTP/2 handshake (a truncated preface).
+   */
+  idleConnectionMs?: number;
 }
 
 /** Larger than the largest body (4 MiB − 32 KiB) plus properties, as the client's sends need. */
 const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_IDLE_CONNECTION_MS = 300_000;
 
 /**
  * grpc-js server options. Channelz (grpc-js's built-in introspection service, which nothing here
@@ -127,7 +134,10 @@ export class TidemqServer {
     }
     const authorizer = acl && new Authorizer(acl);
     const metrics = options.metricsPort === undefined ? undefined : new ServerMetrics(broker);
-    const grpcServer = new grpc.Server(GRPC_SERVER_OPTIONS);
+    const grpcServer = new grpc.Server({
+      ...GRPC_SERVER_OPTIONS,
+      'grpc.max_connection_idle_ms': options.idleConnectionMs ?? DEFAULT_IDLE_CONNECTION_MS,
+    });
     let port = 0;
     let self: TidemqServer | undefined;
     const service = new MessagingService({
@@ -138,7 +148,7 @@ export class TidemqServer {
       ...(authorizer && { authorize: authorizer.authorize.bind(authorizer) }),
       metrics,
     });
-    grpcServer.addService(messagingServiceDefinition(), instrument(service.handlers(), { metrics, logger }));
+    grpcServer.addService(servingDefinition(), instrument(service.handlers(), { metrics, logger }));
     let ops: OpsHttpServer | undefined;
     try {
       port = await new Promise<number>((resolve, reject) => {

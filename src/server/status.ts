@@ -4,6 +4,7 @@
  * their own exception classes (4xxxx bad request / not found, 5xxxx internal).
  */
 import { BrokerError, type BrokerErrorCode } from '../broker/errors.js';
+import { StoreError, type StoreErrorCode } from '../errors.js';
 
 /** Values of the apache.rocketmq.v2.Code enum used by this server. */
 export const Code = {
@@ -30,12 +31,14 @@ export const Code = {
   NOT_FOUND: 40400,
   MESSAGE_NOT_FOUND: 40401,
   TOPIC_NOT_FOUND: 40402,
+  PAYLOAD_TOO_LARGE: 41300,
   MESSAGE_BODY_TOO_LARGE: 41301,
   MESSAGE_BODY_EMPTY: 41302,
   MESSAGE_PROPERTIES_TOO_LARGE: 43101,
   INTERNAL_ERROR: 50000,
   INTERNAL_SERVER_ERROR: 50001,
   NOT_IMPLEMENTED: 50100,
+  MASTER_PERSISTENCE_TIMEOUT: 50401,
 } as const;
 
 export interface Status {
@@ -70,6 +73,14 @@ const BY_BROKER_CODE: Record<BrokerErrorCode, number> = {
   BROKER_CLOSED: Code.INTERNAL_SERVER_ERROR,
 };
 
+/** Store errors that reach the server through the broker (bad input the broker let through, or the disk). */
+const BY_STORE_CODE: Partial<Record<StoreErrorCode, number>> = {
+  INVALID_TOPIC: Code.ILLEGAL_TOPIC,
+  INVALID_MESSAGE: Code.BAD_REQUEST,
+  MESSAGE_TOO_LARGE: Code.PAYLOAD_TOO_LARGE,
+  FLUSH_DISK_TIMEOUT: Code.MASTER_PERSISTENCE_TIMEOUT,
+};
+
 export const OK: Status = { code: Code.OK, message: 'OK' };
 
 export function status(code: number, message: string): Status {
@@ -87,10 +98,16 @@ export class ProtocolError extends Error {
   }
 }
 
-/** The v2 status for an error thrown by the broker (anything else is an internal error). */
+/**
+ * The v2 status for an error thrown by the broker or its store (store operating errors such as
+ * DISK_FULL or STORE_READ_ONLY are INTERNAL_SERVER_ERROR with the store's message); anything
+ * else is an INTERNAL_ERROR, a bug.
+ */
 export function statusOf(err: unknown): Status {
   if (err instanceof ProtocolError) return { code: err.code, message: err.message };
   if (err instanceof BrokerError)
     return { code: BY_BROKER_CODE[err.code] ?? Code.INTERNAL_ERROR, message: err.message };
+  if (err instanceof StoreError)
+    return { code: BY_STORE_CODE[err.code] ?? Code.INTERNAL_SERVER_ERROR, message: err.message };
   return { code: Code.INTERNAL_ERROR, message: err instanceof Error ? err.message : String(err) };
 }
