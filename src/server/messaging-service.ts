@@ -1,56 +1,96 @@
 /**
  * apache.rocketmq.v2.MessagingService handlers: a thin translation of the embedded broker's API
- * (producer send, POP receive / ack / changeInvisibleDuration, transactions) onto the wire.
- * Every application error is a gRPC OK carrying a v2 Status (status.ts); only a broken server
- * answers with a gRPC error.
+ * (producer send, POP receive / ack / changeInvisibleDuration / dead-lettering, transactions)
+ * onto the wire. Every application error is a gRPC OK carrying a v2 Status (status.ts); only a
+ * broken server answers with a gRPC error.
+ *
+ * Consumers: one broker SimpleConsumer per (group, topic, filter) does the receiving, with the
+ * group's settings (FIFO, delivery attempts) from ServiceContext.groupSettings; the long-polling
+ * time and cancellation are per call. Push consumers receive with `auto_renew`: their messages
+ * are leased (leases.ts) until acked, nacked or dead-lettered.
+ *
+ * Telemetry: every Settings gets the server's Settings back; the session registry
+ * (sessions.ts) remembers each client's streams, so transaction check-backs reach the producer
+ * that sent the half message.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Broker } from '../broker/broker.js';
-import type { SubscriberSpec } from '../broker/delivery-service.js';
 import { BrokerError } from '../broker/errors.js';
-import type { Producer, Transaction } from '../broker/producer.js';
-import { buildSpec } from '../broker/simple-consumer.js';
-import type { MessageView } from '../broker/types.js';
+import type { Producer } from '../broker/producer.js';
+import type { SimpleConsumer } from '../broker/simple-consumer.js';
+import { type MessageView, type TransactionChecker, TransactionResolution } from '../broker/types.js';
 import {
   type Duration,
   type Endpoints,
   fromMs,
   MessageTypeV2,
   messageQueues,
+  type Resource,
   toMs,
   toSendMessage,
   toWireMessage,
   type WireMessage,
 } from './convert.js';
+import { Leases } from './leases.js';
+import { ClientSessions, type TelemetryCall } from './sessions.js';
 import { Code, OK, ProtocolError, type Status, status, statusOf } from './status.js';
-import { type ClientSettings, settingsReply } from './telemetry.js';
+import {
+  type ClientSettings,
+  isProducer,
+  recoverCommand,
+  type SettingsLimits,
+  settingsReply,
+} from './telemetry.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: decoded protobuf objects are plain JS objects
 type Req = any;
 type Unary = grpc.ServerUnaryCall<Req, object>;
 type Reply = grpc.sendUnaryData<object>;
 
-/** Default invisible time of a receive that names none (push consumers with auto-renew). */
+/** Invisible time of a receive that names none and does not auto-renew. */
 const DEFAULT_INVISIBLE_MS = 60_000;
-/** Default long-polling time when the request names none. */
+/** Default invisible time (and renewal step) of auto-renewed deliveries (push consumers). */
+const DEFAULT_LEASE_MS = 60_000;
+/** Default long-polling time when the request names none, and the one push consumers are told. */
 const DEFAULT_POLL_MS = 20_000;
 /** Answer a long poll this long before the client's deadline. */
 const DEADLINE_MARGIN_MS = 1000;
+
+/** A consumer group's settings; unset fields take the broker's group defaults. */
+export interface GroupSettings {
+  /** Deliver each message group in order, one message in flight (default: FIFO topics only). */
+  fifo?: boolean;
+  /** Deliveries before a message moves to %DLQ%<group> (broker default 17). */
+  maxDeliveryAttempts?: number;
+}
 
 export interface ServiceContext {
   readonly broker: Broker;
   /** host:port clients use when a request carries no endpoints. */
   readonly endpoints: () => Endpoints;
   readonly closing: () => boolean;
+  /** The settings of a consumer group (ServerOptions.groups or a config file); {} if none. */
+  readonly groupSettings: (group: string) => GroupSettings;
+  /** Invisible time of auto-renewed (push) deliveries, renewed while the client lives. */
+  readonly leaseMs?: number;
+  /** Long-polling time push consumers are told in Settings (they send none). */
+  readonly pushLongPollingMs?: number;
 }
 
 export class MessagingService {
+  /** Clients seen, with their Telemetry streams. */
+  readonly sessions = new ClientSessions();
   private readonly producers = new Map<string, Producer>();
-  private readonly specs = new Map<string, SubscriberSpec>();
-  private readonly transactions = new Map<string, Transaction>();
-  private readonly telemetry = new Set<grpc.ServerDuplexStream<Req, object>>();
+  private readonly consumers = new Map<string, SimpleConsumer>();
+  private readonly receives = new Set<AbortController>();
+  private readonly leases: Leases;
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContext) {
+    this.leases = new Leases({
+      leaseMs: ctx.leaseMs ?? DEFAULT_LEASE_MS,
+      alive: (clientId) => this.sessions.alive(clientId),
+    });
+  }
 
   /** The handler table passed to grpc.Server.addService. */
   handlers(): grpc.UntypedServiceImplementation {
@@ -74,35 +114,39 @@ export class MessagingService {
         });
       },
       AckMessage: unary(this.ackMessage),
+      ForwardMessageToDeadLetterQueue: unary(this.forwardMessageToDeadLetterQueue),
       EndTransaction: unary(this.endTransaction),
-      Telemetry: (call: grpc.ServerDuplexStream<Req, object>) => this.telemetryStream(call),
+      Telemetry: (call: TelemetryCall) => this.telemetryStream(call),
       NotifyClientTermination: unary(this.notifyClientTermination),
       ChangeInvisibleDuration: unary(this.changeInvisibleDuration),
       RecallMessage: unary(this.recallMessage),
     };
   }
 
-  /** End every open Telemetry stream (server shutdown). */
-  endTelemetry(): void {
-    for (const call of this.telemetry) call.end();
-    this.telemetry.clear();
+  /** Server shutdown: end every Telemetry stream, answer parked long polls, stop renewing. */
+  close(): void {
+    this.sessions.endAll();
+    for (const ac of this.receives) ac.abort();
+    this.leases.stop();
   }
 
   private async queryRoute(call: Unary): Promise<object> {
     const r = call.request;
-    const info = this.ctx.broker.resolveTopic(r.topic?.name ?? '');
+    const info = this.ctx.broker.resolveTopic(resourceName(r.topic));
     const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
     return { status: OK, messageQueues: messageQueues(info, namespaceOf(call), endpoints) };
   }
 
   private async heartbeat(call: Unary): Promise<object> {
-    clientIdOf(call);
+    const r = call.request;
+    this.sessions.heartbeat(clientIdOf(call), r.clientType, r.group ? resourceName(r.group) : undefined);
     return { status: OK };
   }
 
+  /** One assignment per broker with queue id -1 ("every queue"), as the RocketMQ proxy does. */
   private async queryAssignment(call: Unary): Promise<object> {
     const r = call.request;
-    const info = this.ctx.broker.resolveTopic(r.topic?.name ?? '');
+    const info = this.ctx.broker.resolveTopic(resourceName(r.topic));
     const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
     const [q] = messageQueues({ ...info, queues: 1 }, namespaceOf(call), endpoints) as Record<
       string,
@@ -121,8 +165,10 @@ export class MessagingService {
         try {
           const tx = m.systemProperties?.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
-          const receipt = await producer.send(toSendMessage(m), transaction);
-          if (transaction) this.transactions.set(receipt.transactionId, transaction);
+          const receipt = await producer.send(
+            toSendMessage({ ...m, topic: { name: resourceName(m.topic) } }),
+            transaction,
+          );
           return {
             status: OK,
             messageId: receipt.messageId,
@@ -138,31 +184,47 @@ export class MessagingService {
     return { status: combined(entries.map((e) => e.status)), entries };
   }
 
+  /**
+   * Long-poll the group on the topic (every queue: the request's queue id is ignored, as the
+   * RocketMQ proxy does) and stream status, messages, delivery timestamp.
+   */
   private async receiveMessage(call: grpc.ServerWritableStream<Req, object>): Promise<void> {
     const r = call.request;
-    const group: string = r.group?.name ?? '';
-    const topic: string = r.messageQueue?.topic?.name ?? '';
+    const group = resourceName(r.group);
+    const topic = resourceName(r.messageQueue?.topic);
     const expression: string = r.filterExpression?.expression ?? '*';
     if (r.filterExpression?.type === 2) {
       throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', 'SQL filters are not supported; use a TAG filter.');
     }
-    const spec = this.specFor(group, topic, expression);
-    const invisibleMs = durationMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS;
+    const consumer = this.consumerFor(group, topic, expression);
+    const clientId = optionalClientId(call);
+    const leased = r.autoRenew === true && clientId !== undefined;
+    const invisibleMs = leased
+      ? this.leases.leaseMs
+      : (durationMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS);
     let awaitMs = durationMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS;
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
     if (Number.isFinite(deadlineMs))
       awaitMs = Math.min(awaitMs, deadlineMs - Date.now() - DEADLINE_MARGIN_MS);
     const batch = Math.max(1, Math.min(r.batchSize || 32, 1024));
-    const views = await this.ctx.broker.delivery.receive(
-      spec,
-      batch,
-      invisibleMs,
-      Math.max(0, awaitMs),
-      () => call.cancelled || this.ctx.closing(),
-    );
+    const ac = new AbortController();
+    const abort = (): void => ac.abort();
+    call.on('cancelled', abort);
+    this.receives.add(ac);
+    if (this.ctx.closing()) ac.abort();
+    let views: MessageView[];
+    try {
+      views = await consumer.receive(batch, invisibleMs, {
+        awaitMs: Math.max(0, awaitMs),
+        signal: ac.signal,
+      });
+    } finally {
+      this.receives.delete(ac);
+      call.off('cancelled', abort);
+    }
     if (call.cancelled) {
-      await this.release(spec, views);
+      await release(consumer, views);
       return;
     }
     if (views.length === 0) {
@@ -171,29 +233,24 @@ export class MessagingService {
       return;
     }
     const ns = namespaceOf(call);
+    if (leased) for (const v of views) this.leases.add(clientId, consumer, v.receiptHandle);
     call.write({ status: OK });
     for (const v of views) call.write({ message: toWireMessage(v, ns, invisibleMs) });
     call.write({ deliveryTimestamp: fromMs(Date.now()) });
     call.end();
   }
 
-  /** Messages claimed for a call that went away become visible again at once. */
-  private async release(spec: SubscriberSpec, views: MessageView[]): Promise<void> {
-    await Promise.allSettled(
-      views.map((v) => this.ctx.broker.delivery.changeInvisibleDuration(spec, v.receiptHandle, 0)),
-    );
-  }
-
   private async ackMessage(call: Unary): Promise<object> {
     const r = call.request;
-    const spec = this.specFor(r.group?.name ?? '', undefined, '*');
+    const consumer = this.consumerFor(resourceName(r.group));
     const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
     if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
     const entries = await Promise.all(
       requested.map(async (e) => {
         let s: Status = OK;
         try {
-          await this.ctx.broker.delivery.ack(spec, e.receiptHandle ?? '');
+          await consumer.ack({ receiptHandle: e.receiptHandle ?? '' });
+          this.leases.end(e.receiptHandle ?? '');
         } catch (err) {
           s = statusOf(err);
         }
@@ -203,87 +260,186 @@ export class MessagingService {
     return { status: combined(entries.map((e) => e.status)), entries };
   }
 
+  /** Invisible for the duration from now (a push nack, often 0–60 ms); a new handle comes back. */
   private async changeInvisibleDuration(call: Unary): Promise<object> {
     const r = call.request;
-    const spec = this.specFor(r.group?.name ?? '', undefined, '*');
+    const consumer = this.consumerFor(resourceName(r.group));
     const ms = durationMs(r.invisibleDuration);
     if (ms === undefined)
       return { status: status(Code.ILLEGAL_INVISIBLE_TIME, 'invisible_duration is required.') };
-    const handle = await this.ctx.broker.delivery.changeInvisibleDuration(spec, r.receiptHandle ?? '', ms);
-    return { status: OK, receiptHandle: handle };
+    const handle: string = r.receiptHandle ?? '';
+    const m = { receiptHandle: handle };
+    await consumer.changeInvisibleDuration(m, ms);
+    this.leases.end(handle);
+    return { status: OK, receiptHandle: m.receiptHandle };
   }
 
+  /**
+   * A push consumer gave up on a message (FIFO local retries ran out, or it is corrupted): it
+   * moves to %DLQ%<group> with the same message id. Idempotent, as the client retries until OK.
+   */
+  private async forwardMessageToDeadLetterQueue(call: Unary): Promise<object> {
+    const r = call.request;
+    const consumer = this.consumerFor(resourceName(r.group));
+    const handle: string = r.receiptHandle ?? '';
+    await consumer.forwardToDeadLetterQueue({ receiptHandle: handle });
+    this.leases.end(handle);
+    return { status: OK };
+  }
+
+  /** COMMIT or ROLLBACK, from the producer (source CLIENT) or its checker (source SERVER_CHECK). */
   private async endTransaction(call: Unary): Promise<object> {
     const r = call.request;
     const id: string = r.transactionId ?? '';
     if (id.trim() === '') return { status: status(Code.INVALID_TRANSACTION_ID, 'transaction_id is blank.') };
     const resolution = r.resolution === 1 ? 'commit' : r.resolution === 2 ? 'rollback' : undefined;
     if (!resolution) return { status: status(Code.BAD_REQUEST, 'resolution must be COMMIT or ROLLBACK.') };
-    const tx = this.transactions.get(id);
-    this.transactions.delete(id);
-    if (tx) await (resolution === 'commit' ? tx.commit() : tx.rollback());
-    else await this.producerFor(clientIdOf(call)).endTransaction(id, resolution);
+    await this.producerFor(clientIdOf(call)).endTransaction(id, resolution);
     return { status: OK };
   }
 
   private async recallMessage(call: Unary): Promise<object> {
     const r = call.request;
     const receipt = await this.producerFor(clientIdOf(call)).recall(
-      r.topic?.name ?? '',
+      resourceName(r.topic),
       r.recallHandle ?? '',
     );
     return { status: OK, messageId: receipt.messageId };
   }
 
+  /** The client shuts down: its producer closes, its leased messages are visible again at once. */
   private async notifyClientTermination(call: Unary): Promise<object> {
-    const id = call.metadata.get('x-mq-client-id')[0];
-    if (typeof id === 'string') {
+    const id = optionalClientId(call);
+    if (id !== undefined) {
       const p = this.producers.get(id);
       this.producers.delete(id);
       await p?.close();
+      await Promise.allSettled(
+        this.leases
+          .takeClient(id)
+          .map((l) => l.consumer.changeInvisibleDuration({ receiptHandle: l.handle }, 0)),
+      );
+      this.sessions.terminate(id);
     }
     return { status: OK };
   }
 
-  private telemetryStream(call: grpc.ServerDuplexStream<Req, object>): void {
-    this.telemetry.add(call);
-    const limits = {
-      maxBodyBytes: this.ctx.broker.settings.maxBodyBytes,
-      maxDeliveryAttempts: this.ctx.broker.settings.groupDefaults.maxDeliveryAttempts,
-    };
+  private telemetryStream(call: TelemetryCall): void {
+    const clientId = optionalClientId(call);
+    if (clientId === undefined) {
+      call.write({ status: status(Code.CLIENT_ID_REQUIRED, 'the x-mq-client-id header is required.') });
+      call.end();
+      return;
+    }
+    this.sessions.streamOpened(clientId, call);
     call.on('data', (cmd: { settings?: ClientSettings }) => {
-      if (cmd.settings) call.write(settingsReply(cmd.settings, limits));
+      if (cmd.settings) this.onSettings(clientId, call, cmd.settings);
+      // Anything else is a client's answer to a command the server never sends; ignored.
     });
+    const closed = (): void => this.sessions.streamClosed(clientId, call);
     call.on('end', () => {
-      this.telemetry.delete(call);
+      closed();
       call.end();
     });
-    call.on('error', () => this.telemetry.delete(call));
-    call.on('cancelled', () => this.telemetry.delete(call));
+    call.on('error', closed);
+    call.on('cancelled', closed);
   }
 
+  private onSettings(clientId: string, call: TelemetryCall, settings: ClientSettings): void {
+    const group = settings.subscription?.group ? resourceName(settings.subscription.group) : undefined;
+    const topics = settings.publishing?.topics?.map((t) => resourceName(t));
+    this.sessions.settings(clientId, settings.clientType, group, topics);
+    if (isProducer(settings) && !this.ctx.closing()) this.producerFor(clientId);
+    call.write(settingsReply(settings, this.limitsFor(group)));
+  }
+
+  private limitsFor(group: string | undefined): SettingsLimits {
+    const g = group === undefined ? undefined : this.groupOf(group);
+    return {
+      maxBodyBytes: this.ctx.broker.settings.maxBodyBytes,
+      maxDeliveryAttempts:
+        g?.maxDeliveryAttempts ?? this.ctx.broker.settings.groupDefaults.maxDeliveryAttempts,
+      fifo: g?.fifo ?? false,
+      longPollingMs: this.ctx.pushLongPollingMs ?? DEFAULT_POLL_MS,
+    };
+  }
+
+  /** A group's settings with the broker's defaults filled in. */
+  private groupOf(group: string): { fifo: boolean | undefined; maxDeliveryAttempts: number } {
+    const d = this.ctx.broker.settings.groupDefaults;
+    const g = this.ctx.groupSettings(group);
+    return { fifo: g.fifo ?? d.fifo, maxDeliveryAttempts: g.maxDeliveryAttempts ?? d.maxDeliveryAttempts };
+  }
+
+  /** The broker producer of a client; its checker forwards check-backs to the client. */
   private producerFor(clientId: string): Producer {
     let p = this.producers.get(clientId);
     if (!p || p.isClosed) {
-      p = this.ctx.broker.producer({ clientId });
+      p = this.ctx.broker.producer({ clientId, checker: this.checkerFor(clientId) });
       this.producers.set(clientId, p);
     }
     return p;
   }
 
-  /** A clustering subscriber of `group` on `topic` with a tag filter (validated by the broker). */
-  private specFor(group: string, topic: string | undefined, expression: string): SubscriberSpec {
+  /**
+   * Check-back through Telemetry: the half message goes to the client that sent it, or to
+   * another live producer of the topic, as recover_orphaned_transaction_command. The answer
+   * arrives later as EndTransaction; until then (or if no producer is connected) the broker
+   * counts the check as unresolved and checks again, then rolls back after its last check.
+   */
+  private checkerFor(clientId: string): TransactionChecker {
+    return {
+      check: (view, transactionId) => {
+        const call =
+          this.sessions.streamOf(clientId) ?? this.sessions.producerStreamFor(view.topic, clientId);
+        call?.write(recoverCommand(transactionId, toWireMessage(view, '', 0, MessageTypeV2.TRANSACTION)));
+        return TransactionResolution.UNKNOWN;
+      },
+    };
+  }
+
+  /**
+   * The receiving consumer of `group` on `topic` with a tag filter (validated by the broker);
+   * without a topic, the group's consumer for ack / nack / dead-lettering (the group's progress
+   * is shared by all of them). Rebuilt when the group's settings change.
+   */
+  private consumerFor(group: string, topic?: string, expression = '*'): SimpleConsumer {
     const key = `${group}\n${topic ?? ''}\n${expression}`;
-    let spec = this.specs.get(key);
-    if (!spec) {
-      spec = buildSpec(this.ctx.broker, {
+    const g = this.groupOf(group);
+    let c = this.consumers.get(key);
+    if (c && (c.spec.fifo !== g.fifo || c.spec.maxDeliveryAttempts !== g.maxDeliveryAttempts)) {
+      void c.close();
+      c = undefined;
+    }
+    if (!c) {
+      c = this.ctx.broker.simpleConsumer({
         consumerGroup: group,
         subscriptions: topic === undefined ? {} : { [topic]: expression },
+        fifo: g.fifo,
+        maxDeliveryAttempts: g.maxDeliveryAttempts,
+        awaitDuration: 0,
       });
-      this.specs.set(key, spec);
+      this.consumers.set(key, c);
     }
-    return spec;
+    return c;
   }
+}
+
+/** Messages claimed for a call that went away become visible again at once. */
+async function release(consumer: SimpleConsumer, views: MessageView[]): Promise<void> {
+  await Promise.allSettled(
+    views.map((v) => consumer.changeInvisibleDuration({ receiptHandle: v.receiptHandle }, 0)),
+  );
+}
+
+/** The name of a topic or group on the wire (the one place that reads Resource.name). */
+function resourceName(resource: Resource | undefined | null): string {
+  return resource?.name ?? '';
+}
+
+function optionalClientId(call: { metadata: grpc.Metadata }): string | undefined {
+  const id = call.metadata.get('x-mq-client-id')[0];
+  return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 function namespaceOf(call: { metadata: grpc.Metadata }): string {

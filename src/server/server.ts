@@ -7,10 +7,12 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from '../broker/broker.js';
+import { BrokerError } from '../broker/errors.js';
 import type { BrokerOptions } from '../broker/types.js';
 import type { Endpoints } from './convert.js';
-import { MessagingService } from './messaging-service.js';
+import { type GroupSettings, MessagingService } from './messaging-service.js';
 import { messagingServiceDefinition } from './proto.js';
+import type { ClientSessions } from './sessions.js';
 
 export interface ServerOptions {
   /** Store directory. */
@@ -23,6 +25,16 @@ export interface ServerOptions {
   broker?: BrokerOptions;
   /** In-flight calls get this long to finish on close before they are cancelled (default 5 000 ms). */
   shutdownGraceMs?: number;
+  /**
+   * Consumer groups: `fifo` (ordered per message group, told to push consumers in Settings) and
+   * `maxDeliveryAttempts` (then %DLQ%<group>; the push client's backoff_policy.max_attempts).
+   * Unlisted groups take the broker's group defaults.
+   */
+  groups?: Record<string, GroupSettings>;
+  /** Invisible time of push deliveries (auto-renew), renewed while the client lives (default 60 000 ms). */
+  leaseMs?: number;
+  /** Long-polling time push consumers are told to use (default 20 000 ms; their shutdown waits for it). */
+  pushLongPollingMs?: number;
 }
 
 /** Larger than the largest body (4 MiB − 32 KiB) plus properties, as the client's sends need. */
@@ -44,6 +56,15 @@ export class TidemqServer {
   /** Open the broker and listen. */
   static async start(options: ServerOptions): Promise<TidemqServer> {
     const host = options.host ?? '0.0.0.0';
+    const groups = checkGroups(options.groups ?? {});
+    for (const [name, v] of [
+      ['leaseMs', options.leaseMs],
+      ['pushLongPollingMs', options.pushLongPollingMs],
+    ] as const) {
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 1)) {
+        throw new BrokerError('BAD_REQUEST', `${name} must be a positive number of ms, got ${String(v)}.`);
+      }
+    }
     const broker = await Broker.open(options.dir, { autoCreateTopics: true, ...(options.broker ?? {}) });
     const grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
@@ -54,6 +75,9 @@ export class TidemqServer {
       broker,
       endpoints: () => endpointsOf(host === '0.0.0.0' ? '127.0.0.1' : host, port),
       closing: () => self?.closing ?? false,
+      groupSettings: (group) => groups.get(group) ?? {},
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.pushLongPollingMs === undefined ? {} : { pushLongPollingMs: options.pushLongPollingMs }),
     });
     grpcServer.addService(messagingServiceDefinition(), service.handlers());
     try {
@@ -77,6 +101,11 @@ export class TidemqServer {
     return this.closingFlag;
   }
 
+  /** The clients seen: types, groups, Settings received, open Telemetry streams. */
+  get sessions(): ClientSessions {
+    return this.service.sessions;
+  }
+
   /** Graceful shutdown; idempotent. */
   close(): Promise<void> {
     if (!this.closePromise) this.closePromise = this.doClose();
@@ -86,8 +115,7 @@ export class TidemqServer {
   private async doClose(): Promise<void> {
     this.closingFlag = true;
     const drained = new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
-    this.service.endTelemetry();
-    this.broker.delivery.wakeAll();
+    this.service.close();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.graceMs);
@@ -97,6 +125,25 @@ export class TidemqServer {
     this.grpcServer.forceShutdown();
     await this.broker.close();
   }
+}
+
+/** Group settings as given, checked: a bad value is a typed error before anything starts. */
+function checkGroups(groups: Record<string, GroupSettings>): Map<string, GroupSettings> {
+  const out = new Map<string, GroupSettings>();
+  for (const [name, g] of Object.entries(groups)) {
+    const max = g?.maxDeliveryAttempts;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+      throw new BrokerError(
+        'BAD_REQUEST',
+        `group ${name}: maxDeliveryAttempts must be a positive integer, got ${String(max)}.`,
+      );
+    }
+    if (g?.fifo !== undefined && typeof g.fifo !== 'boolean') {
+      throw new BrokerError('BAD_REQUEST', `group ${name}: fifo must be true or false.`);
+    }
+    out.set(name, { ...g });
+  }
+  return out;
 }
 
 function endpointsOf(host: string, port: number): Endpoints {
