@@ -55,6 +55,13 @@ const DEFAULT_LEASE_MS = 60_000;
 const DEFAULT_POLL_MS = 20_000;
 /** Answer a long poll this long before the client's deadline. */
 const DEADLINE_MARGIN_MS = 1000;
+/**
+ * The first Settings reply of a stream is written again after these delays. A client with
+ * several topics fetches their routes one by one, opens Telemetry after the first and only then
+ * starts waiting for Settings: a reply that arrives before its last route is lost and startup()
+ * never resolves (rocketmq-client-nodejs 1.0.8). A repeat is harmless: Settings may change any time.
+ */
+const SETTINGS_REPEAT_MS = [250, 1000, 3000];
 
 /** A consumer group's settings; unset fields take the broker's group defaults. */
 export interface GroupSettings {
@@ -332,11 +339,24 @@ export class MessagingService {
       return;
     }
     this.sessions.streamOpened(clientId, call);
+    const repeats: NodeJS.Timeout[] = [];
     call.on('data', (cmd: { settings?: ClientSettings }) => {
-      if (cmd.settings) this.onSettings(clientId, call, cmd.settings);
-      // Anything else is a client's answer to a command the server never sends; ignored.
+      if (!cmd.settings) return; // a client's answer to a command the server never sends
+      const reply = this.onSettings(clientId, cmd.settings);
+      call.write(reply);
+      if (repeats.length > 0) return;
+      for (const ms of SETTINGS_REPEAT_MS) {
+        const timer = setTimeout(() => {
+          if (!call.cancelled && !call.writableEnded) call.write(reply);
+        }, ms);
+        timer.unref();
+        repeats.push(timer);
+      }
     });
-    const closed = (): void => this.sessions.streamClosed(clientId, call);
+    const closed = (): void => {
+      for (const timer of repeats) clearTimeout(timer);
+      this.sessions.streamClosed(clientId, call);
+    };
     call.on('end', () => {
       closed();
       call.end();
@@ -345,12 +365,13 @@ export class MessagingService {
     call.on('cancelled', closed);
   }
 
-  private onSettings(clientId: string, call: TelemetryCall, settings: ClientSettings): void {
+  /** Record a client's Settings; the reply to write back. */
+  private onSettings(clientId: string, settings: ClientSettings): object {
     const group = settings.subscription?.group ? resourceName(settings.subscription.group) : undefined;
     const topics = settings.publishing?.topics?.map((t) => resourceName(t));
     this.sessions.settings(clientId, settings.clientType, group, topics);
     if (isProducer(settings) && !this.ctx.closing()) this.producerFor(clientId);
-    call.write(settingsReply(settings, this.limitsFor(group)));
+    return settingsReply(settings, this.limitsFor(group));
   }
 
   private limitsFor(group: string | undefined): SettingsLimits {

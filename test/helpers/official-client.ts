@@ -1,5 +1,7 @@
 // Shared by the server tests: a `tidemq serve` in-process on a free loopback port, and the
 // official rocketmq-client-nodejs clients against it, shut down (clients first) at teardown.
+
+import { createRequire } from 'node:module';
 import {
   type MessageView,
   Producer,
@@ -11,7 +13,29 @@ import {
 import { type ServerOptions, TidemqServer } from '../../src/server/server.js';
 import { SMALL_STORE, tempDir } from './broker-env.js';
 
-export const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+// rocketmq-client-nodejs 1.0.8 gives every push consume service its own default file logger
+// (egg-logger), whose flush interval is never cleared: a process that ran a PushConsumer never
+// exits. Unref that interval (the logger still flushes while anything else runs).
+{
+  const clientRequire = createRequire(createRequire(import.meta.url).resolve('rocketmq-client-nodejs'));
+  const { FileBufferTransport } = clientRequire('egg-logger') as {
+    FileBufferTransport: { prototype: { _createInterval(): NodeJS.Timeout } };
+  };
+  const create = FileBufferTransport.prototype._createInterval;
+  FileBufferTransport.prototype._createInterval = function (this: unknown): NodeJS.Timeout {
+    return create.call(this).unref();
+  };
+}
+
+const silent = { info() {}, warn() {}, error() {}, debug() {} };
+const loud = {
+  info: (...a: unknown[]) => console.error('client info', ...a),
+  warn: (...a: unknown[]) => console.error('client warn', ...a),
+  error: (...a: unknown[]) => console.error('client error', ...a),
+  debug() {},
+};
+/** The clients' logger: silent unless TIDEMQ_CLIENT_LOG=1. */
+export const quiet = process.env.TIDEMQ_CLIENT_LOG === '1' ? loud : silent;
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -42,7 +66,9 @@ export async function startHarness(
   const clients = new Set<{ shutdown(): Promise<unknown> }>();
   t.teardown(async () => {
     await Promise.allSettled([...clients].map((c) => c.shutdown()));
+    quiet.info('clients shut down');
     await server.close();
+    quiet.info('server closed');
   });
   const started = async <C extends { startup(): Promise<void>; shutdown(): Promise<unknown> }>(
     c: C,
