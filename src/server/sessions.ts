@@ -16,6 +16,8 @@ export const ClientType = { PRODUCER: 1, PUSH_CONSUMER: 2, SIMPLE_CONSUMER: 3 } 
 
 /** A client is alive this long after its last heartbeat without a Telemetry stream (RocketMQ: 30 s). */
 const HEARTBEAT_LIVENESS_MS = 30_000;
+/** A client with no stream, silent this long (a crash: no NotifyClientTermination), is forgotten. */
+const FORGET_AFTER_MS = 10 * HEARTBEAT_LIVENESS_MS;
 
 // biome-ignore lint/suspicious/noExplicitAny: decoded protobuf objects are plain JS objects
 export type TelemetryCall = grpc.ServerDuplexStream<any, object>;
@@ -59,6 +61,7 @@ export class ClientSessions {
   private touch(clientId: string): ClientSession {
     let s = this.sessions.get(clientId);
     if (!s) {
+      this.forgetSilent();
       s = {
         clientId,
         clientType: undefined,
@@ -108,6 +111,12 @@ export class ClientSessions {
     if (group) s.group = group;
     if (topics) s.topics = topics;
     return s;
+  }
+
+  private forgetSilent(): void {
+    const before = Date.now() - FORGET_AFTER_MS;
+    for (const [id, s] of this.sessions)
+      if (s.streams.size === 0 && s.lastSeenMs < before) this.sessions.delete(id);
   }
 
   /** A Telemetry stream open or a recent heartbeat. */
