@@ -88,6 +88,11 @@ export class ConsumerState {
     return [...this.subs.keys()];
   }
 
+  /** Topics a subscriber has progress on, each with its queues' progress (indexed by queue id). */
+  topicsOf(subscriber: string): ReadonlyMap<string, readonly (QueueProgress | undefined)[]> {
+    return this.subs.get(subscriber) ?? new Map();
+  }
+
   /** Apply one journal record (consumer records only; others are ignored). */
   apply(rec: JournalRecord): void {
     switch (rec.op) {

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /** The `tidemq` command line. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { BrokerError } from '../broker/errors.js';
 import { StoreError } from '../errors.js';
+import { ServerConfigError } from '../server/errors.js';
 import { MessageStore } from '../store/message-store.js';
+import { AdminError } from './admin.js';
+import { addAdminCommand } from './admin-command.js';
 import { inspectStore } from './inspect.js';
 import { ProgressBar } from './progress-bar.js';
-import { serve } from './serve.js';
+import { resolveServeOptions, SERVE_ENV, type ServeFlags, serve } from './serve.js';
 import { verifyStore } from './verify.js';
 
 function int(value: string): number {
@@ -17,7 +20,10 @@ function int(value: string): number {
 
 function fail(err: unknown): never {
   const msg =
-    err instanceof StoreError || err instanceof BrokerError
+    err instanceof StoreError ||
+    err instanceof BrokerError ||
+    err instanceof ServerConfigError ||
+    err instanceof AdminError
       ? `${err.code}: ${err.message}`
       : err instanceof Error
         ? err.message
@@ -108,17 +114,35 @@ program
 
 program
   .command('serve')
-  .description('serve the broker over RocketMQ 5 gRPC (apache.rocketmq.v2.MessagingService)')
-  .addOption(new Option('--dir <dir>', 'store directory').env('TIDEMQ_DIR').default('./tidemq-data'))
-  .addOption(new Option('--port <port>', 'TCP port').env('TIDEMQ_PORT').default(8081).argParser(int))
-  .addOption(new Option('--host <host>', 'listen address').env('TIDEMQ_HOST').default('0.0.0.0'))
-  .action(async (opts: { dir: string; port: number; host: string }) => {
+  .description(
+    'serve the broker over RocketMQ 5 gRPC (apache.rocketmq.v2.MessagingService); every flag also reads an env var, and the flag wins',
+  )
+  .option('--dir <dir>', `store directory (${SERVE_ENV.dir}; default ./tidemq-data)`)
+  .option('--port <port>', `TCP port, 0 for any free one (${SERVE_ENV.port}; default 8081)`)
+  .option('--host <host>', `listen address (${SERVE_ENV.host}; default 0.0.0.0)`)
+  .option('--acl <file>', `ACL file; auth is on exactly when one is given (${SERVE_ENV.acl})`)
+  .option('--tls-cert <file>', `PEM certificate chain; TLS with --tls-key (${SERVE_ENV.tlsCert})`)
+  .option('--tls-key <file>', `PEM private key of --tls-cert (${SERVE_ENV.tlsKey})`)
+  .option('--config <file>', `topics and groups to declare at start (${SERVE_ENV.config})`)
+  .option('--auto-create', `create unknown topics on first use (${SERVE_ENV.autoCreate}=1; the default)`)
+  .option('--no-auto-create', `unknown topics get TOPIC_NOT_FOUND (${SERVE_ENV.autoCreate}=0)`)
+  .option(
+    '--metrics-port <port>',
+    `HTTP port for /metrics and the admin API, 0 for any free one (${SERVE_ENV.metricsPort}; off when unset)`,
+  )
+  .option(
+    '--log-level <level>',
+    `fatal|error|warn|info|debug|trace|silent, JSON lines on stderr (${SERVE_ENV.logLevel}; default info)`,
+  )
+  .action(async (flags: ServeFlags) => {
     try {
-      await serve(opts);
+      await serve(resolveServeOptions(flags, process.env));
     } catch (err) {
       fail(err);
     }
   });
+
+addAdminCommand(program, fail);
 
 program
   .command('bench')

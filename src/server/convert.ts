@@ -3,7 +3,9 @@
  * camelCase names, numeric enums and longs as numbers) and the embedded broker's shapes.
  */
 import { createHash } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
 import type { MessageView, SendMessage, TopicInfo, TopicType } from '../broker/types.js';
+import { Code, ProtocolError } from './status.js';
 
 /** apache.rocketmq.v2.MessageType */
 export const MessageTypeV2 = { NORMAL: 1, FIFO: 2, DELAY: 3, TRANSACTION: 4 } as const;
@@ -46,6 +48,55 @@ export interface WireMessage {
   body?: Buffer;
 }
 
+/** Namespaces: letters, digits, `_` and `-` (no `%`, which separates it from the name). */
+const NAMESPACE_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+/** Prefixes of the broker's retry and dead-letter topics; the namespace goes after them. */
+const SYSTEM_PREFIXES = ['%DLQ%', '%RETRY%'] as const;
+
+/**
+ * The namespace of a request: the `x-mq-namespace` header, or none. `Resource.resource_namespace`
+ * is ignored: the clients fill it on some requests only, and the header is on every call they
+ * make in a namespace. One source for every field keeps the handlers and the authorization check
+ * (auth.ts) reading the same names.
+ */
+export function namespaceOf(call: { metadata: grpc.Metadata }): string {
+  const header = call.metadata.get('x-mq-namespace')[0];
+  const ns = typeof header === 'string' ? header : '';
+  if (ns !== '' && !NAMESPACE_PATTERN.test(ns)) {
+    throw new ProtocolError(
+      Code.BAD_REQUEST,
+      `namespace ${JSON.stringify(ns)} is not valid: use 1 to 64 characters from [A-Za-z0-9_-].`,
+    );
+  }
+  return ns;
+}
+
+/**
+ * The broker's name of a wire topic or group: `<namespace>%<name>` inside a namespace
+ * (RocketMQ's convention; `%DLQ%<namespace>%<group>` for dead-letter and retry topics), the
+ * plain name outside one. Every handler reads Resource names through this function.
+ */
+export function resourceName(resource: Resource | undefined | null, namespace: string): string {
+  const name = resource?.name ?? '';
+  if (namespace === '' || name === '') return name;
+  for (const prefix of SYSTEM_PREFIXES) {
+    if (name.startsWith(prefix)) return `${prefix}${namespace}%${name.slice(prefix.length)}`;
+  }
+  return `${namespace}%${name}`;
+}
+
+/** The wire Resource for a broker name: the name the client used, and its namespace. */
+export function wireResource(name: string, namespace: string): Resource {
+  if (namespace === '') return { name, resourceNamespace: '' };
+  const inner = `${namespace}%`;
+  for (const prefix of SYSTEM_PREFIXES) {
+    if (name.startsWith(prefix + inner)) {
+      return { name: prefix + name.slice(prefix.length + inner.length), resourceNamespace: namespace };
+    }
+  }
+  return { name: name.startsWith(inner) ? name.slice(inner.length) : name, resourceNamespace: namespace };
+}
+
 export function toMs(t: Timestamp | undefined | null): number | undefined {
   if (!t) return undefined;
   return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
@@ -80,7 +131,7 @@ export function messageQueues(info: TopicInfo, namespace: string, endpoints: End
   const out: object[] = [];
   for (let id = 0; id < info.queues; id++) {
     out.push({
-      topic: { name: info.name, resourceNamespace: namespace },
+      topic: wireResource(info.name, namespace),
       id,
       permission: READ_WRITE,
       broker,
@@ -91,10 +142,10 @@ export function messageQueues(info: TopicInfo, namespace: string, endpoints: End
 }
 
 /** A v2 message from SendMessage as a broker send (the client's message id is kept). */
-export function toSendMessage(m: WireMessage): SendMessage {
+export function toSendMessage(m: WireMessage, namespace: string): SendMessage {
   const sp = m.systemProperties ?? {};
   const out: SendMessage = {
-    topic: m.topic?.name ?? '',
+    topic: resourceName(m.topic, namespace),
     body: m.body ?? Buffer.alloc(0),
     properties: m.userProperties ?? {},
   };
@@ -146,7 +197,7 @@ export function toWireMessage(
   if (v.messageGroup !== undefined) sp.messageGroup = v.messageGroup;
   if (v.deliveryTimestamp) sp.deliveryTimestamp = fromMs(v.deliveryTimestamp.getTime());
   return {
-    topic: { name: v.topic, resourceNamespace: namespace },
+    topic: wireResource(v.topic, namespace),
     userProperties: Object.fromEntries(v.properties),
     systemProperties: sp,
     body: v.body,

@@ -25,13 +25,15 @@ import {
   fromMs,
   MessageTypeV2,
   messageQueues,
-  type Resource,
+  namespaceOf,
+  resourceName,
   toMs,
   toSendMessage,
   toWireMessage,
   type WireMessage,
 } from './convert.js';
 import { Leases } from './leases.js';
+import type { ServiceMetrics } from './metrics.js';
 import { ClientSessions, type TelemetryCall } from './sessions.js';
 import { Code, OK, ProtocolError, type Status, status, statusOf } from './status.js';
 import {
@@ -76,8 +78,15 @@ export interface ServiceContext {
   /** host:port clients use when a request carries no endpoints. */
   readonly endpoints: () => Endpoints;
   readonly closing: () => boolean;
-  /** The settings of a consumer group (ServerOptions.groups or a config file); {} if none. */
-  readonly groupSettings: (group: string) => GroupSettings;
+  /** Message counts for Prometheus (srv-ops); absent: nothing is counted. */
+  readonly metrics?: ServiceMetrics | undefined;
+  /**
+   * Authentication and authorization of one request (a Telemetry command counts as one):
+   * throws a ProtocolError (UNAUTHORIZED / FORBIDDEN) to refuse it. Absent: everything is allowed.
+   */
+  readonly authorize?: (call: { metadata: grpc.Metadata }, method: string, request: unknown) => void;
+  /** The settings of a consumer group (broker name; ServerOptions.groups or the config file). */
+  readonly groupSettings?: (group: string) => GroupSettings;
   /** Invisible time of auto-renewed (push) deliveries, renewed while the client lives. */
   readonly leaseMs?: number;
   /** Long-polling time push consumers are told in Settings (they send none). */
@@ -102,32 +111,47 @@ export class MessagingService {
   /** The handler table passed to grpc.Server.addService. */
   handlers(): grpc.UntypedServiceImplementation {
     const unary =
-      (fn: (call: Unary) => Promise<object>) =>
+      (fn: (call: Unary) => Promise<object>, method: string) =>
       (call: Unary, reply: Reply): void => {
-        fn.call(this, call).then(
-          (res) => reply(null, res),
-          (err: unknown) => reply(null, { status: statusOf(err) }),
-        );
+        this.authorized(call, method, call.request)
+          .then(() => fn.call(this, call))
+          .then(
+            (res) => reply(null, res),
+            (err: unknown) => reply(null, { status: statusOf(err) }),
+          );
       };
     return {
-      QueryRoute: unary(this.queryRoute),
-      Heartbeat: unary(this.heartbeat),
-      SendMessage: unary(this.sendMessage),
-      QueryAssignment: unary(this.queryAssignment),
+      QueryRoute: unary(this.queryRoute, 'QueryRoute'),
+      Heartbeat: unary(this.heartbeat, 'Heartbeat'),
+      SendMessage: unary(this.sendMessage, 'SendMessage'),
+      QueryAssignment: unary(this.queryAssignment, 'QueryAssignment'),
       ReceiveMessage: (call: grpc.ServerWritableStream<Req, object>) => {
-        this.receiveMessage(call).catch((err: unknown) => {
-          if (!call.cancelled) call.write({ status: statusOf(err) });
-          call.end();
-        });
+        this.authorized(call, 'ReceiveMessage', call.request)
+          .then(() => this.receiveMessage(call))
+          .catch((err: unknown) => {
+            if (!call.cancelled) call.write({ status: statusOf(err) });
+            call.end();
+          });
       },
-      AckMessage: unary(this.ackMessage),
-      ForwardMessageToDeadLetterQueue: unary(this.forwardMessageToDeadLetterQueue),
-      EndTransaction: unary(this.endTransaction),
+      AckMessage: unary(this.ackMessage, 'AckMessage'),
+      ForwardMessageToDeadLetterQueue: unary(
+        this.forwardMessageToDeadLetterQueue,
+        'ForwardMessageToDeadLetterQueue',
+      ),
+      EndTransaction: unary(this.endTransaction, 'EndTransaction'),
       Telemetry: (call: TelemetryCall) => this.telemetryStream(call),
-      NotifyClientTermination: unary(this.notifyClientTermination),
-      ChangeInvisibleDuration: unary(this.changeInvisibleDuration),
-      RecallMessage: unary(this.recallMessage),
+      NotifyClientTermination: unary(this.notifyClientTermination, 'NotifyClientTermination'),
+      ChangeInvisibleDuration: unary(this.changeInvisibleDuration, 'ChangeInvisibleDuration'),
+      RecallMessage: unary(this.recallMessage, 'RecallMessage'),
     };
+  }
+
+  /** Runs the authorize hook; a refusal rejects with the ProtocolError to answer. */
+  private authorized(call: { metadata: grpc.Metadata }, method: string, request: unknown): Promise<void> {
+    return new Promise((resolve) => {
+      this.ctx.authorize?.(call, method, request);
+      resolve();
+    });
   }
 
   /** Server shutdown: end every Telemetry stream, answer parked long polls, stop renewing. */
@@ -139,26 +163,26 @@ export class MessagingService {
 
   private async queryRoute(call: Unary): Promise<object> {
     const r = call.request;
-    const info = this.ctx.broker.resolveTopic(resourceName(r.topic));
+    const ns = namespaceOf(call);
+    const info = this.ctx.broker.resolveTopic(resourceName(r.topic, ns));
     const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
-    return { status: OK, messageQueues: messageQueues(info, namespaceOf(call), endpoints) };
+    return { status: OK, messageQueues: messageQueues(info, ns, endpoints) };
   }
 
   private async heartbeat(call: Unary): Promise<object> {
     const r = call.request;
-    this.sessions.heartbeat(clientIdOf(call), r.clientType, r.group ? resourceName(r.group) : undefined);
+    const group = r.group ? resourceName(r.group, namespaceOf(call)) : undefined;
+    this.sessions.heartbeat(clientIdOf(call), r.clientType, group);
     return { status: OK };
   }
 
   /** One assignment per broker with queue id -1 ("every queue"), as the RocketMQ proxy does. */
   private async queryAssignment(call: Unary): Promise<object> {
     const r = call.request;
-    const info = this.ctx.broker.resolveTopic(resourceName(r.topic));
+    const ns = namespaceOf(call);
+    const info = this.ctx.broker.resolveTopic(resourceName(r.topic, ns));
     const endpoints: Endpoints = r.endpoints?.addresses?.length ? r.endpoints : this.ctx.endpoints();
-    const [q] = messageQueues({ ...info, queues: 1 }, namespaceOf(call), endpoints) as Record<
-      string,
-      unknown
-    >[];
+    const [q] = messageQueues({ ...info, queues: 1 }, ns, endpoints) as Record<string, unknown>[];
     return { status: OK, assignments: [{ messageQueue: { ...q, id: -1 } }] };
   }
 
@@ -167,15 +191,14 @@ export class MessagingService {
     const messages: WireMessage[] = call.request.messages ?? [];
     if (messages.length === 0) return { status: status(Code.BAD_REQUEST, 'no messages to send.') };
     const producer = this.producerFor(clientId);
+    const ns = namespaceOf(call);
     const entries = await Promise.all(
       messages.map(async (m) => {
         try {
           const tx = m.systemProperties?.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
-          const receipt = await producer.send(
-            toSendMessage({ ...m, topic: { name: resourceName(m.topic) } }),
-            transaction,
-          );
+          const receipt = await producer.send(toSendMessage(m, ns), transaction);
+          this.ctx.metrics?.sent(resourceName(m.topic, ns), 1, m.body?.length ?? 0);
           return {
             status: OK,
             messageId: receipt.messageId,
@@ -197,8 +220,9 @@ export class MessagingService {
    */
   private async receiveMessage(call: grpc.ServerWritableStream<Req, object>): Promise<void> {
     const r = call.request;
-    const group = resourceName(r.group);
-    const topic = resourceName(r.messageQueue?.topic);
+    const ns = namespaceOf(call);
+    const group = resourceName(r.group, ns);
+    const topic = resourceName(r.messageQueue?.topic, ns);
     const expression: string = r.filterExpression?.expression ?? '*';
     if (r.filterExpression?.type === 2) {
       throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', 'SQL filters are not supported; use a TAG filter.');
@@ -239,38 +263,46 @@ export class MessagingService {
       call.end();
       return;
     }
-    const ns = namespaceOf(call);
     if (leased) for (const v of views) this.leases.add(clientId, consumer, v.receiptHandle);
     call.write({ status: OK });
-    for (const v of views) call.write({ message: toWireMessage(v, ns, invisibleMs) });
+    let bytes = 0;
+    for (const v of views) {
+      call.write({ message: toWireMessage(v, ns, invisibleMs) });
+      bytes += v.body.length;
+    }
+    this.ctx.metrics?.received(group, topic, views.length, bytes);
     call.write({ deliveryTimestamp: fromMs(Date.now()) });
     call.end();
   }
 
   private async ackMessage(call: Unary): Promise<object> {
     const r = call.request;
-    const consumer = this.consumerFor(resourceName(r.group));
+    const group = resourceName(r.group, namespaceOf(call));
+    const consumer = this.consumerFor(group);
     const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
     if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
+    let acked = 0;
     const entries = await Promise.all(
       requested.map(async (e) => {
         let s: Status = OK;
         try {
           await consumer.ack({ receiptHandle: e.receiptHandle ?? '' });
           this.leases.end(e.receiptHandle ?? '');
+          acked++;
         } catch (err) {
           s = statusOf(err);
         }
         return { messageId: e.messageId ?? '', receiptHandle: e.receiptHandle ?? '', status: s };
       }),
     );
+    this.ctx.metrics?.acked(group, acked);
     return { status: combined(entries.map((e) => e.status)), entries };
   }
 
   /** Invisible for the duration from now (a push nack, often 0–60 ms); a new handle comes back. */
   private async changeInvisibleDuration(call: Unary): Promise<object> {
     const r = call.request;
-    const consumer = this.consumerFor(resourceName(r.group));
+    const consumer = this.consumerFor(resourceName(r.group, namespaceOf(call)));
     const ms = durationMs(r.invisibleDuration);
     if (ms === undefined)
       return { status: status(Code.ILLEGAL_INVISIBLE_TIME, 'invisible_duration is required.') };
@@ -287,7 +319,7 @@ export class MessagingService {
    */
   private async forwardMessageToDeadLetterQueue(call: Unary): Promise<object> {
     const r = call.request;
-    const consumer = this.consumerFor(resourceName(r.group));
+    const consumer = this.consumerFor(resourceName(r.group, namespaceOf(call)));
     const handle: string = r.receiptHandle ?? '';
     await consumer.forwardToDeadLetterQueue({ receiptHandle: handle });
     this.leases.end(handle);
@@ -308,7 +340,7 @@ export class MessagingService {
   private async recallMessage(call: Unary): Promise<object> {
     const r = call.request;
     const receipt = await this.producerFor(clientIdOf(call)).recall(
-      resourceName(r.topic),
+      resourceName(r.topic, namespaceOf(call)),
       r.recallHandle ?? '',
     );
     return { status: OK, messageId: receipt.messageId };
@@ -341,8 +373,16 @@ export class MessagingService {
     this.sessions.streamOpened(clientId, call);
     const repeats: NodeJS.Timeout[] = [];
     call.on('data', (cmd: { settings?: ClientSettings }) => {
-      if (!cmd.settings) return; // a client's answer to a command the server never sends
-      const reply = this.onSettings(clientId, cmd.settings);
+      let reply: object;
+      try {
+        this.ctx.authorize?.(call, 'Telemetry', cmd);
+        if (!cmd.settings) return; // a client's answer to a command the server never sends
+        reply = this.onSettings(clientId, namespaceOf(call), cmd.settings);
+      } catch (err) {
+        // A status-only command: the client's startup() rejects with the mapped exception.
+        call.write({ status: statusOf(err) });
+        return;
+      }
       call.write(reply);
       if (repeats.length > 0) return;
       for (const ms of SETTINGS_REPEAT_MS) {
@@ -366,9 +406,9 @@ export class MessagingService {
   }
 
   /** Record a client's Settings; the reply to write back. */
-  private onSettings(clientId: string, settings: ClientSettings): object {
-    const group = settings.subscription?.group ? resourceName(settings.subscription.group) : undefined;
-    const topics = settings.publishing?.topics?.map((t) => resourceName(t));
+  private onSettings(clientId: string, ns: string, settings: ClientSettings): object {
+    const group = settings.subscription?.group ? resourceName(settings.subscription.group, ns) : undefined;
+    const topics = settings.publishing?.topics?.map((t) => resourceName(t, ns));
     this.sessions.settings(clientId, settings.clientType, group, topics);
     if (isProducer(settings) && !this.ctx.closing()) this.producerFor(clientId);
     return settingsReply(settings, this.limitsFor(group));
@@ -388,7 +428,7 @@ export class MessagingService {
   /** A group's settings with the broker's defaults filled in. */
   private groupOf(group: string): { fifo: boolean | undefined; maxDeliveryAttempts: number } {
     const d = this.ctx.broker.settings.groupDefaults;
-    const g = this.ctx.groupSettings(group);
+    const g = this.ctx.groupSettings?.(group) ?? {};
     return { fifo: g.fifo ?? d.fifo, maxDeliveryAttempts: g.maxDeliveryAttempts ?? d.maxDeliveryAttempts };
   }
 
@@ -413,7 +453,9 @@ export class MessagingService {
       check: (view, transactionId) => {
         const call =
           this.sessions.streamOf(clientId) ?? this.sessions.producerStreamFor(view.topic, clientId);
-        call?.write(recoverCommand(transactionId, toWireMessage(view, '', 0, MessageTypeV2.TRANSACTION)));
+        if (!call) return TransactionResolution.UNKNOWN;
+        const message = toWireMessage(view, namespaceOf(call), 0, MessageTypeV2.TRANSACTION);
+        call.write(recoverCommand(transactionId, message));
         return TransactionResolution.UNKNOWN;
       },
     };
@@ -453,19 +495,9 @@ async function release(consumer: SimpleConsumer, views: MessageView[]): Promise<
   );
 }
 
-/** The name of a topic or group on the wire (the one place that reads Resource.name). */
-function resourceName(resource: Resource | undefined | null): string {
-  return resource?.name ?? '';
-}
-
 function optionalClientId(call: { metadata: grpc.Metadata }): string | undefined {
   const id = call.metadata.get('x-mq-client-id')[0];
   return typeof id === 'string' && id !== '' ? id : undefined;
-}
-
-function namespaceOf(call: { metadata: grpc.Metadata }): string {
-  const ns = call.metadata.get('x-mq-namespace')[0];
-  return typeof ns === 'string' ? ns : '';
 }
 
 function clientIdOf(call: { metadata: grpc.Metadata }): string {

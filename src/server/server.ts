@@ -1,18 +1,32 @@
 /**
  * TidemqServer: the embedded broker on the network as apache.rocketmq.v2.MessagingService over
- * plaintext HTTP/2 (grpc-js), so the official RocketMQ 5 clients work against it unchanged.
+ * HTTP/2 (grpc-js; plaintext, or TLS with `tls`), so the official RocketMQ 5 clients work against
+ * it unchanged. With `acl` every request is authenticated and authorized (auth.ts); `topics` are
+ * created at start and `groups` reach the service through ServiceContext.groupSettings
+ * (server-config.ts). All of it is validated before the store is opened.
  *
  * Shutdown: stop accepting calls, end Telemetry streams, let parked long polls answer "no new
  * message", wait for in-flight calls (up to a grace period, then cancel them), close the broker.
+ *
+ * Operations: structured logs (pino, `logger`), and with `metricsPort` an HTTP port serving
+ * Prometheus metrics and the JSON admin API (ops-http.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { BrokerOptions } from '../broker/types.js';
+import { Acl, type AclConfig } from './acl.js';
+import { Authorizer } from './auth.js';
 import type { Endpoints } from './convert.js';
+import { instrument } from './instrument.js';
+import { createLogger, type Logger } from './logger.js';
 import { type GroupSettings, MessagingService } from './messaging-service.js';
+import { ServerMetrics } from './metrics.js';
+import { OpsHttpServer } from './ops-http.js';
 import { messagingServiceDefinition } from './proto.js';
+import { checkServerConfig, plannedTopics, type TopicSettings } from './server-config.js';
 import type { ClientSessions } from './sessions.js';
+import { serverCredentials, type TlsOptions } from './tls.js';
 
 export interface ServerOptions {
   /** Store directory. */
@@ -21,16 +35,26 @@ export interface ServerOptions {
   port?: number;
   /** Listen address (default 0.0.0.0). */
   host?: string;
-  /** Broker options; topics are auto-created (MIXED, 4 queues) unless autoCreateTopics is false. */
+  /** Broker options (autoCreateTopics here is overridden by the option below). */
   broker?: BrokerOptions;
+  /** Create unknown topics on first use as MIXED with 4 queues (default true). */
+  autoCreateTopics?: boolean;
+  /** Topics created (or updated: type, more queues) at start. */
+  topics?: Record<string, TopicSettings>;
+  /** Consumer group settings, read by the service through groupSettings(group). */
+  groups?: Record<string, GroupSettings>;
+  /** Accounts and permissions; auth is on exactly when this is given. */
+  acl?: AclConfig | Acl;
+  /** TLS certificate and key; plaintext when absent. */
+  tls?: TlsOptions;
+  /** Names where topics/groups/acl came from in configuration errors (e.g. the config file). */
+  configSource?: string;
   /** In-flight calls get this long to finish on close before they are cancelled (default 5 000 ms). */
   shutdownGraceMs?: number;
-  /**
-   * Consumer groups: `fifo` (ordered per message group, told to push consumers in Settings) and
-   * `maxDeliveryAttempts` (then %DLQ%<group>; the push client's backoff_policy.max_attempts).
-   * Unlisted groups take the broker's group defaults.
-   */
-  groups?: Record<string, GroupSettings>;
+  /** HTTP port for /metrics and the /admin API; 0 picks a free one (see `metricsPort`); off when absent. */
+  metricsPort?: number;
+  /** Structured log (default: pino to stderr at TIDEMQ_LOG_LEVEL, else 'info'). */
+  logger?: Logger;
   /** Invisible time of push deliveries (auto-renew), renewed while the client lives (default 60 000 ms). */
   leaseMs?: number;
   /** Long-polling time push consumers are told to use (default 20 000 ms; their shutdown waits for it). */
@@ -51,12 +75,26 @@ export class TidemqServer {
     readonly host: string,
     readonly port: number,
     private readonly graceMs: number,
+    private readonly groups: Record<string, GroupSettings>,
+    readonly logger: Logger,
+    private readonly ops: OpsHttpServer | undefined,
+    /** Prometheus metrics of this server (its own registry), when metricsPort was given. */
+    readonly metrics: ServerMetrics | undefined,
   ) {}
+
+  /** The bound metrics/admin HTTP port, when metricsPort was given. */
+  get metricsPort(): number | undefined {
+    return this.ops?.port;
+  }
+
+  /** The configured settings of a consumer group (broker name); {} when it has none. */
+  groupSettings(group: string): GroupSettings {
+    return { ...(this.groups[group] ?? {}) };
+  }
 
   /** Open the broker and listen. */
   static async start(options: ServerOptions): Promise<TidemqServer> {
     const host = options.host ?? '0.0.0.0';
-    const groups = checkGroups(options.groups ?? {});
     for (const [name, v] of [
       ['leaseMs', options.leaseMs],
       ['pushLongPollingMs', options.pushLongPollingMs],
@@ -65,7 +103,34 @@ export class TidemqServer {
         throw new BrokerError('BAD_REQUEST', `${name} must be a positive number of ms, got ${String(v)}.`);
       }
     }
-    const broker = await Broker.open(options.dir, { autoCreateTopics: true, ...(options.broker ?? {}) });
+    const logger = options.logger ?? createLogger();
+    const source = options.configSource ?? 'ServerOptions';
+    const config = checkServerConfig({ topics: options.topics ?? {}, groups: options.groups ?? {} }, source);
+    const acl =
+      options.acl === undefined
+        ? undefined
+        : options.acl instanceof Acl
+          ? options.acl
+          : Acl.from(options.acl, 'ServerOptions.acl');
+    const credentials = serverCredentials(options.tls);
+    const broker = await Broker.open(options.dir, {
+      ...(options.broker ?? {}),
+      autoCreateTopics: options.autoCreateTopics ?? options.broker?.autoCreateTopics ?? true,
+    });
+    try {
+      const plan = plannedTopics(
+        config.topics,
+        (n) => broker.getTopic(n),
+        broker.settings.defaultQueues,
+        source,
+      );
+      for (const t of plan) broker.createTopic(t.name, { queues: t.queues, type: t.type });
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    const authorizer = acl && new Authorizer(acl);
+    const metrics = options.metricsPort === undefined ? undefined : new ServerMetrics(broker);
     const grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
     });
@@ -75,25 +140,57 @@ export class TidemqServer {
       broker,
       endpoints: () => endpointsOf(host === '0.0.0.0' ? '127.0.0.1' : host, port),
       closing: () => self?.closing ?? false,
-      groupSettings: (group) => groups.get(group) ?? {},
+      groupSettings: (group) => ({ ...(config.groups[group] ?? {}) }),
+      ...(authorizer && { authorize: authorizer.authorize.bind(authorizer) }),
+      metrics,
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.pushLongPollingMs === undefined ? {} : { pushLongPollingMs: options.pushLongPollingMs }),
     });
-    grpcServer.addService(messagingServiceDefinition(), service.handlers());
+    grpcServer.addService(messagingServiceDefinition(), instrument(service.handlers(), { metrics, logger }));
+    let ops: OpsHttpServer | undefined;
     try {
       port = await new Promise<number>((resolve, reject) => {
-        grpcServer.bindAsync(
-          `${host}:${options.port ?? 8081}`,
-          grpc.ServerCredentials.createInsecure(),
-          (err, bound) => (err ? reject(err) : resolve(bound)),
+        grpcServer.bindAsync(`${host}:${options.port ?? 8081}`, credentials, (err, bound) =>
+          err ? reject(err) : resolve(bound),
         );
       });
+      if (metrics) {
+        ops = await OpsHttpServer.start({ host, port: options.metricsPort!, broker, metrics, logger });
+      }
     } catch (err) {
       grpcServer.forceShutdown();
       await broker.close();
+      logger.error({ err }, 'server failed to start');
       throw err;
     }
-    self = new TidemqServer(broker, grpcServer, service, host, port, options.shutdownGraceMs ?? 5000);
+    self = new TidemqServer(
+      broker,
+      grpcServer,
+      service,
+      host,
+      port,
+      options.shutdownGraceMs ?? 5000,
+      config.groups,
+      logger,
+      ops,
+      metrics,
+    );
+    const s = broker.settings;
+    logger.info(
+      {
+        host,
+        port,
+        dir: broker.store.dir,
+        metricsPort: ops?.port,
+        tls: options.tls !== undefined,
+        auth: acl !== undefined,
+        autoCreateTopics: s.autoCreateTopics,
+        defaultQueues: s.defaultQueues,
+        flush: broker.store.config.flush,
+        topics: broker.topics().length,
+      },
+      'server started',
+    );
     return self;
   }
 
@@ -113,8 +210,16 @@ export class TidemqServer {
   }
 
   private async doClose(): Promise<void> {
+    const log = this.logger;
     this.closingFlag = true;
-    const drained = new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+    log.info('shutdown: no new calls; ending telemetry streams and long polls');
+    let drainedFlag = false;
+    const drained = new Promise<void>((resolve) =>
+      this.grpcServer.tryShutdown(() => {
+        drainedFlag = true;
+        resolve();
+      }),
+    );
     this.service.close();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
@@ -122,28 +227,19 @@ export class TidemqServer {
     });
     await Promise.race([drained, grace]);
     clearTimeout(timer);
+    if (drainedFlag) log.info('shutdown: in-flight calls finished');
+    else
+      log.warn({ graceMs: this.graceMs }, 'shutdown: grace period over, cancelling the calls still running');
     this.grpcServer.forceShutdown();
-    await this.broker.close();
-  }
-}
-
-/** Group settings as given, checked: a bad value is a typed error before anything starts. */
-function checkGroups(groups: Record<string, GroupSettings>): Map<string, GroupSettings> {
-  const out = new Map<string, GroupSettings>();
-  for (const [name, g] of Object.entries(groups)) {
-    const max = g?.maxDeliveryAttempts;
-    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
-      throw new BrokerError(
-        'BAD_REQUEST',
-        `group ${name}: maxDeliveryAttempts must be a positive integer, got ${String(max)}.`,
-      );
+    await this.ops?.close();
+    try {
+      await this.broker.close();
+    } catch (err) {
+      log.error({ err }, 'shutdown: closing the broker failed');
+      throw err;
     }
-    if (g?.fifo !== undefined && typeof g.fifo !== 'boolean') {
-      throw new BrokerError('BAD_REQUEST', `group ${name}: fifo must be true or false.`);
-    }
-    out.set(name, { ...g });
+    log.info('shutdown: broker closed, store flushed');
   }
-  return out;
 }
 
 function endpointsOf(host: string, port: number): Endpoints {

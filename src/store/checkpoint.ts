@@ -14,6 +14,7 @@
  *  80      8     cleanEndOffset       end of the log at a clean close; -1 while the store is open
  *  88      8     minOffset            first retained commit log offset
  *  96      8     dispatchedOffset     consume queue and index entries of every record before it are on disk
+ *  104     8     segmentBytes         commit log segment size the store was created with (0: not recorded)
  * ```
  * The first 40 bytes are RocketMQ's, so a RocketMQ broker can read the file. The rest of the page
  * is ours. The page is updated in memory after every flush and forced to disk at most once a
@@ -39,6 +40,8 @@ export interface CheckpointState {
   cleanEndOffset: number | undefined;
   minOffset: number | undefined;
   dispatchedOffset: number | undefined;
+  /** Segment size recorded at open; undefined for stores that predate the field or are RocketMQ's. */
+  segmentBytes: number | undefined;
 }
 
 export class Checkpoint {
@@ -75,6 +78,7 @@ export class Checkpoint {
       cleanEndOffset: ours && clean >= 0 ? clean : undefined,
       minOffset: ours ? readInt64(v, 88) : undefined,
       dispatchedOffset: ours ? readInt64(v, 96) : undefined,
+      segmentBytes: ours && readInt64(v, 104) > 0 ? readInt64(v, 104) : undefined,
     };
   }
 
@@ -92,6 +96,12 @@ export class Checkpoint {
   noteDispatched(offset: number, logicsMsgTimestamp: number): void {
     writeInt64(this.view, 8, logicsMsgTimestamp);
     writeInt64(this.view, 96, offset);
+    this.dirty = true;
+  }
+
+  /** Record the segment size, so a later open with another size is refused instead of resizing. */
+  noteSegmentBytes(segmentBytes: number): void {
+    writeInt64(this.view, 104, segmentBytes);
     this.dirty = true;
   }
 

@@ -57,6 +57,9 @@ export class FlushService {
   private failure: StoreError | undefined;
   flushes = 0;
   flushFailures = 0;
+  /** Time spent in flushes that wrote something (monitoring: average = flushMsTotal / flushes). */
+  flushMsTotal = 0;
+  lastFlushMs = 0;
 
   constructor(
     private readonly log: CommitLog,
@@ -155,16 +158,23 @@ export class FlushService {
   }
 
   private async flushOnce(): Promise<void> {
+    const started = performance.now();
+    let wrote = false;
     try {
       for (const seg of this.log.segments) {
         if (seg.flushedPosition < seg.wrotePosition) {
           await seg.commit(true);
           this.flushes++;
+          wrote = true;
         }
       }
     } catch (err) {
       this.fail(err);
       return;
+    }
+    if (wrote) {
+      this.lastFlushMs = performance.now() - started;
+      this.flushMsTotal += this.lastFlushMs;
     }
     const flushed = this.log.flushedOffset;
     this.options.onFlushed(flushed);

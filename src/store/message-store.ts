@@ -160,6 +160,7 @@ export class MessageStore {
         bornHost: { ip: parseIpv4('127.0.0.1'), port: 0 },
       });
       const checkpointState = checkpoint.read();
+      checkSegmentSize(root, checkpointState.segmentBytes, config.segmentBytes);
       const recovery = recoverCommitLog(log, { abortExists, checkpoint: checkpointState });
       const store = new MessageStore(root, config, log, checkpoint, lockFd, recovery);
       store.rebuildQueueTable();
@@ -167,6 +168,7 @@ export class MessageStore {
       writeFileSync(abortFile, String(process.pid));
       checkpoint.noteFlushed(log.flushedOffset, log.storeTimestampOfLastRecord);
       checkpoint.noteMinOffset(log.minOffset);
+      checkpoint.noteSegmentBytes(config.segmentBytes);
       checkpoint.markClean(undefined);
       store.start();
       return store;
@@ -484,6 +486,8 @@ export class MessageStore {
       flushMode: this.config.flush,
       flushes: this.flusher.flushes,
       flushFailures: this.flusher.flushFailures,
+      flushMsTotal: this.flusher.flushMsTotal,
+      lastFlushMs: this.flusher.lastFlushMs,
       readOnly: this.flusher.failed !== undefined,
       diskFull: this.diskFull,
       appended: this.log.appendedCount,
@@ -559,4 +563,16 @@ export class MessageStore {
     }
     if (flushError) throw flushError;
   }
+}
+
+/**
+ * A store's segment size is fixed when it is created: segment file names are offsets, so another
+ * size would resize the active segment (a one-segment store) or misplace every later one.
+ */
+function checkSegmentSize(root: string, recorded: number | undefined, configured: number): void {
+  if (recorded === undefined || recorded === configured) return;
+  throw new StoreError(
+    'INVALID_CONFIG',
+    `the store ${root} was created with TIDEMQ_SEGMENT_BYTES=${recorded}, not ${configured}: open it with segmentBytes ${recorded} (a store's segment size cannot change).`,
+  );
 }

@@ -120,6 +120,9 @@ export interface StoreStats {
   /** flush calls to the OS (msync) completed. */
   flushes: number;
   flushFailures: number;
+  /** Milliseconds spent in flushes so far, and in the last one. */
+  flushMsTotal: number;
+  lastFlushMs: number;
   readOnly: boolean;
   diskFull: boolean;
   appended: number;

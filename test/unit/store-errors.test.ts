@@ -286,3 +286,35 @@ t.test('sync flush: a put not durable within syncFlushTimeoutMs is FLUSH_DISK_TI
   t.equal(after.queueOffset, 2, 'puts work again once the disk catches up');
   t.equal(store.get(after.physicalOffset - 0)?.body.toString(), 'after');
 });
+
+t.test(
+  'open: another segment size than the store was created with is INVALID_CONFIG, files untouched',
+  async (t) => {
+    const dir = tempDir(t);
+    const first = await MessageStore.open(dir, {
+      segmentBytes: SEGMENT_BYTES,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    });
+    await first.put({ topic: 'sizes', body: 'kept' });
+    await first.close();
+    const segment = path.join(dir, 'commitlog', '00000000000000000000');
+    const sizeBefore = (await fs.stat(segment)).size;
+    const err = await caught(() =>
+      MessageStore.open(dir, { segmentBytes: SEGMENT_BYTES * 4, maxMessageBytes: MAX_MESSAGE_BYTES }),
+    );
+    t.equal((err as { code?: string }).code, 'INVALID_CONFIG', 'a larger segment size is refused');
+    t.match(
+      String((err as Error).message),
+      new RegExp(`segmentBytes ${SEGMENT_BYTES}`),
+      'the message names the size to use',
+    );
+    t.equal((await fs.stat(segment)).size, sizeBefore, 'the active segment keeps its size');
+    const again = await MessageStore.open(dir, {
+      segmentBytes: SEGMENT_BYTES,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    });
+    t.teardown(() => again.close());
+    await again.waitForDispatch();
+    t.equal(again.maxOffset('sizes', 0), 1, 'the store opens with its own size and keeps its message');
+  },
+);
