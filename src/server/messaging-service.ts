@@ -451,8 +451,14 @@ export class MessagingService {
   private checkerFor(clientId: string): TransactionChecker {
     return {
       check: (view, transactionId) => {
+        // The broker asks the sender's producer first, or falls back to another one: a client
+        // that declared other topics gets the check only if no live producer declared this one.
+        const topics = this.sessions.get(clientId)?.topics ?? [];
+        const ownStream = this.sessions.streamOf(clientId);
         const call =
-          this.sessions.streamOf(clientId) ?? this.sessions.producerStreamFor(view.topic, clientId);
+          (topics.length === 0 || topics.includes(view.topic) ? ownStream : undefined) ??
+          this.sessions.producerStreamFor(view.topic, clientId) ??
+          ownStream;
         if (!call) return TransactionResolution.UNKNOWN;
         const message = toWireMessage(view, namespaceOf(call), 0, MessageTypeV2.TRANSACTION);
         call.write(recoverCommand(transactionId, message));
