@@ -12,7 +12,7 @@ t.test('checklist: push consumers', async (t) => {
   const h = await startHarness(t, {
     groups: { 'g-dlq': { maxDeliveryAttempts: 3 } },
     pushLongPollingMs: 2000,
-    leaseMs: 2000,
+    leaseMs: 3000,
   });
   const producer = await h.producer({ topic: ['push', 'nack', 'dlq', 'slow'] });
 
@@ -99,13 +99,13 @@ t.test('checklist: push consumers', async (t) => {
       messageListener: {
         async consume(m: MessageView) {
           calls.push(m.deliveryAttempt ?? 0);
-          await sleep(5000); // 2.5 leases
+          await sleep(7000); // over two leases
           return ConsumeResult.SUCCESS;
         },
       },
     });
     await until(() => calls.length >= 1, 15_000, 'the first delivery');
-    await sleep(7000);
+    await sleep(9000);
     t.same(calls, [1], 'one delivery: the lease was renewed while the listener ran');
     const c = await h.simple('g-slow', 'slow', '*', 1000);
     t.same(await c.receive(16, 1000), [], `acked (${receipt.messageId})`);
