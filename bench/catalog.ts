@@ -15,6 +15,7 @@ export const batchSize = 64;
 interface Defaults {
   appendSizes: number[];
   putSizes: number[];
+  serverSizes: number[];
   readSizes: number[];
   concurrency: number[];
   crcSizes: number[];
@@ -27,6 +28,7 @@ function defaults(o: BenchOptions): Defaults {
     return {
       appendSizes: o.sizes ?? [100],
       putSizes: o.sizes ?? [100],
+      serverSizes: o.sizes ?? [100],
       readSizes: o.sizes ?? [100],
       concurrency: o.concurrency ?? [8],
       crcSizes: o.sizes ?? [1024],
@@ -37,6 +39,7 @@ function defaults(o: BenchOptions): Defaults {
   return {
     appendSizes: o.sizes ?? [100, 1024, 4096, 65536],
     putSizes: o.sizes ?? [100, 1024],
+    serverSizes: o.sizes ?? [100, 1024],
     readSizes: o.sizes ?? [100, 1024],
     concurrency: o.concurrency ?? [1, 8, 64, 256],
     crcSizes: o.sizes ?? [100, 1024, 65536],
@@ -206,6 +209,8 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
         messages: queueMessages,
       },
     );
+
+    addServerScenarios(add, d.serverSizes, o);
   }
 
   for (const size of d.crcSizes) {
@@ -239,6 +244,95 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
   return list.filter((spec) => matchesAny(spec.name, o.scenarios));
 }
 
+type Add = (
+  family: Family,
+  name: string,
+  group: string,
+  kind: string,
+  label: string,
+  params: Record<string, ParamValue>,
+  extra?: Partial<ScenarioSpec>,
+) => void;
+
+/**
+ * Issue 6: the server through the official client over loopback, tidemq against the protocol's
+ * ceiling (a grpc-js server that only answers), same client and load shape in each pair.
+ */
+function addServerScenarios(add: Add, sizes: number[], o: BenchOptions): void {
+  // --quick only proves the paths (fewer clients start faster); the figures come from the full run
+  const shape = { producers: o.quick ? 2 : serverShape.producers, inflight: serverShape.sendsInFlight };
+  // The client's own code (google-protobuf, grpc-js) needs about a thousand calls to warm up; with
+  // the default 250 ms the window would time a cold client and hide the server's differences.
+  const timing = { warmupMs: o.quick ? o.warmupMs : Math.max(o.warmupMs, serverShape.minWarmupMs) };
+  for (const size of sizes) {
+    const s = sizeLabel(size);
+    const send = `server-send/${size}`;
+    const p = { bodyBytes: size, ...shape };
+    add(
+      'tidemq',
+      `tidemq/server/send/${size}`,
+      send,
+      'server-send',
+      `tidemq serve: send ${s}`,
+      {
+        ...p,
+        server: 'tidemq',
+      },
+      timing,
+    );
+    add(
+      'limit',
+      `limit/grpc-ceiling/send/${size}`,
+      send,
+      'server-send',
+      `gRPC ceiling: send ${s}`,
+      {
+        ...p,
+        server: 'ceiling',
+      },
+      timing,
+    );
+    const receive = `server-receive/${size}`;
+    const r = {
+      bodyBytes: size,
+      consumers: o.quick ? 2 : serverShape.consumers,
+      inflight: serverShape.receivesInFlight,
+      // enough that the window cannot drain the topic (the check fails if a receive comes back empty)
+      prefill: o.quick ? 4_000 : 60_000,
+    };
+    add(
+      'tidemq',
+      `tidemq/server/receive/${size}`,
+      receive,
+      'server-receive',
+      `tidemq serve: receive+ack ${s}`,
+      {
+        ...r,
+        server: 'tidemq',
+      },
+      timing,
+    );
+    add(
+      'limit',
+      `limit/grpc-ceiling/receive/${size}`,
+      receive,
+      'server-receive',
+      `gRPC ceiling: receive+ack ${s}`,
+      { ...r, server: 'ceiling' },
+      timing,
+    );
+  }
+}
+
+/** Client load of the server scenarios: enough in flight to reach the peak on 2 cores. */
+export const serverShape = {
+  producers: 4,
+  sendsInFlight: 16,
+  consumers: 4,
+  receivesInFlight: 2,
+  minWarmupMs: 1500,
+};
+
 /** A person's title for a comparison group key. */
 export function groupTitle(group: string): string {
   const [kind, a, b] = group.split('/');
@@ -260,6 +354,10 @@ export function groupTitle(group: string): string {
       return 'Rebuild consume queues and key index from the commit log';
     case 'key':
       return 'Key lookup (index file)';
+    case 'server-send':
+      return `Server send through the official client over loopback — ${size} bodies (vs limit: the gRPC ceiling)`;
+    case 'server-receive':
+      return `Server receive + ack through the official client over loopback — ${size} bodies (vs limit: the gRPC ceiling)`;
     case 'micro': {
       const n = b !== undefined ? sizeLabel(Number(b)) : '';
       return a === 'crc32' ? `Micro: CRC32 of ${n}` : `Micro: record codec, ${n} bodies`;

@@ -30,7 +30,30 @@ export function toMarkdown(all: ResultLine[]): string {
       `| ${groupTitle(l.group)} | ${l.label} | ${rate(l.throughput.msgPerSec)} | ${mb(l.throughput.mbPerSec)} | ${us(lat?.p50)} | ${us(lat?.p99)} | ${us(lat?.p999)} | ${peer ? `${peer.label}: ${rate(peer.throughput.msgPerSec)}` : '—'} | ${ratio(l.vsBestPeer?.ratio)} | ${limit ? rate(limit.throughput.msgPerSec) : '—'} | ${ratio(l.vsLimit?.ratio)} |`,
     );
   }
+  out.push(...serverNotes(lines));
   return out.join('\n');
+}
+
+/** The server scenarios' own figures: ratio to the gRPC ceiling, p99 at half peak, CPU per message. */
+function serverNotes(lines: ResultLine[]): string[] {
+  const server = lines.filter((l) => typeof l.extra.serverCpuUsPerMsg === 'number');
+  if (server.length === 0) return [];
+  const out = [
+    '',
+    '| server scenario | msg/s | vs gRPC ceiling (target ≥ 0.8) | p99 at half peak (target ≤ 5 ms) | server CPU / msg (main thread) | ceiling CPU / tidemq CPU | client CPU / msg |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const cpu = (l: ResultLine | undefined) => Number(l?.extra.serverCpuUsPerMsg);
+  for (const l of server) {
+    const half = typeof l.extra.halfPeakP99Us === 'number' ? us(l.extra.halfPeakP99Us) : '—';
+    const main = Number(l.extra.serverMainThreadCpuUsPerMsg);
+    const ceiling = lines.find((x) => x.group === l.group && x.family === 'limit');
+    const cpuRatio = l.family === 'tidemq' && ceiling ? ratio(cpu(ceiling) / cpu(l)) : '—';
+    out.push(
+      `| ${l.label} | ${rate(l.throughput.msgPerSec)} | ${l.family === 'tidemq' ? ratio(l.vsLimit?.ratio) : '—'} | ${half} | ${us(cpu(l))}${main >= 0 ? ` (${us(main)})` : ''} | ${cpuRatio} | ${us(Number(l.extra.clientCpuUsPerMsg))} |`,
+    );
+  }
+  return out;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

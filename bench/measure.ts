@@ -114,11 +114,14 @@ export interface ConcurrentLoopOptions {
   durationMs: number;
   /** Independent callers, each awaiting its own call before making the next. */
   concurrency: number;
+  /** Messages one call handles, unless the call returns its own count. */
   opsPerCall: number;
   latencyUnit: string;
   /** Stop early once this many calls were made in the window. */
   maxCalls: number;
-  call: (worker: number) => Promise<void>;
+  /** One call; may return the number of messages it handled (e.g. a receive's batch). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most calls are plain `async () => { … }`
+  call: (worker: number) => Promise<void | number>;
 }
 
 /**
@@ -133,30 +136,120 @@ export async function runConcurrentLoop(o: ConcurrentLoopOptions): Promise<LoopR
   const windowStart = start + o.warmupMs * 1e6;
   let windowEnd = windowStart + o.durationMs * 1e6;
   let measuredCalls = 0;
+  let measuredOps = 0;
   let totalCalls = 0;
+  let totalOps = 0;
   const worker = async (id: number) => {
     for (;;) {
       const t0 = nowNs();
       if (t0 >= windowEnd && measuredCalls > 0) return;
-      await o.call(id);
+      const handled = await o.call(id);
       const t1 = nowNs();
+      const ops = typeof handled === 'number' ? handled : o.opsPerCall;
       totalCalls++;
+      totalOps += ops;
       if (t1 < windowStart) continue;
       if (t1 >= windowEnd) {
         if (measuredCalls > 0) continue;
         windowEnd = t1 + 1; // stretched to the first completion
       }
       measuredCalls++;
-      recorder.recordNsWithCount(t1 - t0, o.opsPerCall);
+      measuredOps += ops;
+      if (ops > 0) recorder.recordNsWithCount(t1 - t0, ops);
       if (measuredCalls >= o.maxCalls) windowEnd = t1;
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, (_, i) => worker(i)));
   return {
-    ops: measuredCalls * o.opsPerCall,
+    ops: measuredOps,
     elapsedMs: (Math.min(windowEnd, nowNs()) - windowStart) / 1e6,
     latency: recorder.summary(o.latencyUnit),
     totalCalls,
-    totalOps: totalCalls * o.opsPerCall,
+    totalOps,
+  };
+}
+
+export interface OpenLoopOptions {
+  /** Calls started per second, on a fixed schedule, whether or not earlier calls finished. */
+  ratePerSec: number;
+  durationMs: number;
+  /** Calls whose start falls due while this many are unfinished are skipped (and counted). */
+  maxOutstanding: number;
+  call: () => Promise<void>;
+}
+
+export interface OpenLoopResult {
+  started: number;
+  completed: number;
+  failed: number;
+  /** Scheduled calls not started because maxOutstanding were unfinished. */
+  skipped: number;
+  /** Calls started per second, as achieved. */
+  startedPerSec: number;
+  /** Call start to resolve. */
+  latency: LatencyRecorder;
+  /** Scheduled start to resolve: includes the client's own lateness in starting the call. */
+  fromSchedule: LatencyRecorder;
+}
+
+/**
+ * An open (rate-driven) loop: calls fall due every 1/rate seconds and are started at the next
+ * 1 ms timer tick after they fall due, so a slow call never delays the next one (unlike a
+ * closed loop, whose callers wait and so hide queueing). The client sleeps between ticks
+ * instead of spinning, leaving the CPU to the server.
+ */
+export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
+  const latency = new LatencyRecorder();
+  const fromSchedule = new LatencyRecorder();
+  const intervalNs = 1e9 / o.ratePerSec;
+  const start = nowNs();
+  const end = start + o.durationMs * 1e6;
+  let next = start;
+  let started = 0;
+  let completed = 0;
+  let failed = 0;
+  let skipped = 0;
+  let outstanding = 0;
+  let drained: (() => void) | undefined;
+  const settle = () => {
+    outstanding--;
+    if (outstanding === 0) drained?.();
+  };
+  const begin = (scheduled: number) => {
+    const t0 = nowNs();
+    started++;
+    outstanding++;
+    o.call().then(
+      () => {
+        const t1 = nowNs();
+        latency.recordNs(t1 - t0);
+        fromSchedule.recordNs(t1 - scheduled);
+        completed++;
+        settle();
+      },
+      () => {
+        failed++;
+        settle();
+      },
+    );
+  };
+  while (next < end) {
+    const now = nowNs();
+    for (; next <= now && next < end; next += intervalNs) {
+      if (outstanding < o.maxOutstanding) begin(next);
+      else skipped++;
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, 1));
+  }
+  const elapsedNs = nowNs() - start;
+  if (outstanding > 0) await new Promise<void>((resolve) => (drained = resolve));
+  return {
+    started,
+    completed,
+    failed,
+    skipped,
+    startedPerSec: Math.round(started / (elapsedNs / 1e9)),
+    latency,
+    fromSchedule,
   };
 }

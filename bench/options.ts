@@ -40,7 +40,11 @@ export const usage = `Usage: npm run bench -- [options]      (or: tidemq bench [
   -h, --help            this text
 
 Flush policy comes from the store's env vars (TIDEMQ_FLUSH=sync npm run bench); the put
-scenarios set TIDEMQ_FLUSH=sync themselves and say so.`;
+scenarios set TIDEMQ_FLUSH=sync themselves and say so.
+
+Server scenarios ('tidemq/server/*', 'limit/grpc-ceiling/*') drive a server in its own process
+through the official rocketmq-client-nodejs; TIDEMQ_BENCH_SERVER_PROF=<dir> runs that process
+under node --cpu-prof and leaves one .cpuprofile per scenario in <dir>.`;
 
 function numberList(name: string, value: string | undefined): number[] | undefined {
   if (value === undefined) return undefined;

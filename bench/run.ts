@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildCatalog } from './catalog.js';
-import { rate } from './format.js';
+import { rate, us } from './format.js';
 import { gitCommit, machineInfo, tidemqEnv } from './machine.js';
 import { type BenchOptions, parseOptions, usage } from './options.js';
 import { Progress } from './progress.js';
@@ -155,7 +155,11 @@ function summary(line: ResultLine): string {
   if (line.status !== 'ok') return `${line.label}: ${line.status} — ${(line.reason ?? '').split('\n')[0]}`;
   const check = line.check.passed ? '' : '  CHECK FAILED';
   const unit = line.family === 'micro' ? 'calls/s' : 'msg/s';
-  return `${line.label}: ${rate(line.throughput.msgPerSec)} ${unit}, ${line.throughput.mbPerSec} MB/s${check}`;
+  const half =
+    typeof line.extra.halfPeakP99Us === 'number'
+      ? `; p99 ${us(line.extra.halfPeakP99Us)} at half peak (${rate(Number(line.extra.halfPeakRatePerSec))} msg/s)`
+      : '';
+  return `${line.label}: ${rate(line.throughput.msgPerSec)} ${unit}, ${line.throughput.mbPerSec} MB/s${half}${check}`;
 }
 
 export async function runBench(argv: string[]): Promise<BenchRun> {

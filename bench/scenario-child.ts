@@ -17,6 +17,8 @@ const kinds: Record<string, () => Promise<Impl>> = {
   'tidemq-dispatch': async () => (await import('./scenarios/queue.js')).tidemqDispatch,
   'tidemq-rebuild': async () => (await import('./scenarios/queue.js')).tidemqRebuild,
   'tidemq-key-lookup': async () => (await import('./scenarios/queue.js')).tidemqKeyLookup,
+  'server-send': async () => (await import('./scenarios/server.js')).serverSend,
+  'server-receive': async () => (await import('./scenarios/server.js')).serverReceive,
   'lmdb-async': async () => (await import('./peers/lmdb.js')).lmdbAsync,
   'lmdb-durable': async () => (await import('./peers/lmdb.js')).lmdbDurable,
   'lmdb-scan': async () => (await import('./peers/lmdb.js')).lmdbScan,

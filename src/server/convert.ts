@@ -2,7 +2,7 @@
  * Translation between apache.rocketmq.v2 wire objects (as decoded by @grpc/proto-loader with
  * camelCase names, numeric enums and longs as numbers) and the embedded broker's shapes.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageView, SendMessage, TopicInfo, TopicType } from '../broker/types.js';
 import { Code, ProtocolError } from './status.js';
@@ -180,7 +180,7 @@ export function toWireMessage(
   const sp: Record<string, unknown> = {
     keys: v.keys,
     messageId: v.messageId,
-    bodyDigest: { type: MD5, checksum: createHash('md5').update(v.body).digest('hex').toUpperCase() },
+    bodyDigest: { type: MD5, checksum: hash('md5', v.body, 'hex').toUpperCase() },
     bodyEncoding: IDENTITY,
     messageType: type,
     bornHost: v.bornHost,
