@@ -99,7 +99,12 @@ export async function startCeilingServer(options: {
   });
   const ok = (_call: Unary, reply: Reply) => reply(null, { status: OK });
   const telemetry = new Set<grpc.ServerDuplexStream<Req, object>>();
-  const limits = { maxBodyBytes: 4 * 1024 * 1024, maxDeliveryAttempts: 16 };
+  const limits = {
+    maxBodyBytes: 4 * 1024 * 1024,
+    maxDeliveryAttempts: 16,
+    fifo: false,
+    longPollingMs: 20_000,
+  };
 
   const handlers: grpc.UntypedServiceImplementation = {
     QueryRoute: (call: Unary, reply: Reply) => reply(null, route(call)),

@@ -345,6 +345,36 @@ export class DeliveryService {
     await done;
     return formatHandle(seq, h.topic, h.queueId, h.offset);
   }
+
+  /**
+   * Keep a delivered message invisible for `ms` more from now under the same receipt handle (a
+   * lease renewal: the consumer still holds the handle it was given).
+   */
+  async renew(spec: SubscriberSpec, handle: string, ms: number): Promise<void> {
+    this.core.checkOpen();
+    this.checkInvisible(ms);
+    const h = this.entryFor(spec, handle);
+    const v = Date.now() + ms;
+    const seq = parseHandle(handle).seq;
+    await this.core.journal({ op: 'vis', s: spec.key, t: h.topic, q: h.queueId, o: h.offset, v, h: seq });
+  }
+
+  /**
+   * Move a delivered message to %DLQ%<group> now (a consumer gave up on it) and finish it for
+   * the subscriber, which frees its FIFO message group. Idempotent: a message that is already
+   * done (acked or dead-lettered) is left alone, whatever handle names it.
+   */
+  async forwardToDeadLetter(spec: SubscriberSpec, handle: string): Promise<void> {
+    this.core.checkOpen();
+    const h = parseHandle(handle);
+    const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
+    if (!e || e.attempt === 0) return;
+    const rec = this.core.reader.read(h.topic, h.queueId, h.offset, 1)[0];
+    if (rec && rec.queueOffset === h.offset) this.deadLetter(spec, h.topic, [rec]);
+    const done = this.core.journal({ op: 'ack', s: spec.key, t: h.topic, q: h.queueId, o: [h.offset] });
+    this.wake(spec.key);
+    await done;
+  }
 }
 
 function matches(filter: Set<string> | undefined, rec: StoredMessage): boolean {

@@ -65,6 +65,14 @@ export function buildSpec(host: ConsumerHost, options: ConsumerOptions): Subscri
   return spec;
 }
 
+/** Per-call options of SimpleConsumer.receive. */
+export interface ReceiveOptions {
+  /** Long-polling time of this call (default: the consumer's awaitDuration). */
+  awaitMs?: number;
+  /** Aborting it ends the long poll now. */
+  signal?: AbortSignal;
+}
+
 export class SimpleConsumer {
   readonly spec: SubscriberSpec;
   private readonly awaitDuration: number;
@@ -103,31 +111,71 @@ export class SimpleConsumer {
     this.spec.subscriptions = this.spec.subscriptions.filter((s) => s.topic !== topic);
   }
 
-  /** Up to `maxMessageNum` messages, invisible to others for `invisibleDuration` ms; long-polls. */
-  async receive(maxMessageNum = 16, invisibleDuration = 15_000): Promise<MessageView[]> {
+  /**
+   * Up to `maxMessageNum` messages, invisible to others for `invisibleDuration` ms; long-polls
+   * for the consumer's awaitDuration, or `options.awaitMs` for this call. An aborted
+   * `options.signal` ends the poll early with whatever was found (usually nothing).
+   */
+  async receive(
+    maxMessageNum = 16,
+    invisibleDuration = 15_000,
+    options: ReceiveOptions = {},
+  ): Promise<MessageView[]> {
     this.checkOpen();
-    return this.host.delivery.receive(
-      this.spec,
-      maxMessageNum,
-      invisibleDuration,
-      this.awaitDuration,
-      () => this.closed,
-    );
+    const awaitMs = options.awaitMs ?? this.awaitDuration;
+    if (typeof awaitMs !== 'number' || !Number.isFinite(awaitMs) || awaitMs < 0) {
+      throw new BrokerError(
+        'BAD_REQUEST',
+        `awaitMs must be a non-negative number of ms, got ${String(awaitMs)}.`,
+      );
+    }
+    const signal = options.signal;
+    const wake = (): void => this.host.delivery.wake(this.spec.key);
+    signal?.addEventListener('abort', wake, { once: true });
+    try {
+      return await this.host.delivery.receive(
+        this.spec,
+        maxMessageNum,
+        invisibleDuration,
+        awaitMs,
+        () => this.closed || signal?.aborted === true,
+      );
+    } finally {
+      signal?.removeEventListener('abort', wake);
+    }
   }
 
-  async ack(message: MessageView): Promise<void> {
+  async ack(message: Pick<MessageView, 'receiptHandle'>): Promise<void> {
     this.checkOpen();
     await this.host.delivery.ack(this.spec, handleOf(message));
   }
 
   /** Make the message invisible for `invisibleDuration` ms from now; updates message.receiptHandle. */
-  async changeInvisibleDuration(message: MessageView, invisibleDuration: number): Promise<void> {
+  async changeInvisibleDuration(
+    message: Pick<MessageView, 'receiptHandle'>,
+    invisibleDuration: number,
+  ): Promise<void> {
     this.checkOpen();
     message.receiptHandle = await this.host.delivery.changeInvisibleDuration(
       this.spec,
       handleOf(message),
       invisibleDuration,
     );
+  }
+
+  /** Keep a received message invisible for `invisibleDuration` ms more; its handle stays valid. */
+  async renew(message: Pick<MessageView, 'receiptHandle'>, invisibleDuration: number): Promise<void> {
+    this.checkOpen();
+    await this.host.delivery.renew(this.spec, handleOf(message), invisibleDuration);
+  }
+
+  /**
+   * Give up on a received message: it moves to %DLQ%<group> now (same message id) and its FIFO
+   * message group moves on. Repeating it for a message already done is a no-op.
+   */
+  async forwardToDeadLetterQueue(message: Pick<MessageView, 'receiptHandle'>): Promise<void> {
+    this.checkOpen();
+    await this.host.delivery.forwardToDeadLetter(this.spec, handleOf(message));
   }
 
   async close(): Promise<void> {
@@ -147,7 +195,7 @@ export class SimpleConsumer {
   }
 }
 
-export function handleOf(message: MessageView): string {
+export function handleOf(message: Pick<MessageView, 'receiptHandle'>): string {
   if (!message || typeof message !== 'object' || typeof message.receiptHandle !== 'string') {
     throw new BrokerError('INVALID_RECEIPT_HANDLE', 'expected a MessageView with a receiptHandle.');
   }

@@ -170,7 +170,7 @@ export class TransactionService {
       const rec = this.core.store.get(t.physicalOffset);
       if (!checker || !rec) return;
       const view = toMessageView(rec, t.topic, 1, '');
-      const resolution = await checker.check(view);
+      const resolution = await checker.check(view, rec.msgId);
       if (!this.pending.has(t.physicalOffset)) return;
       if (resolution === TransactionResolution.COMMIT) await this.end(t.physicalOffset, 'commit');
       else if (resolution === TransactionResolution.ROLLBACK) await this.end(t.physicalOffset, 'rollback');

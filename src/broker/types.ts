@@ -70,7 +70,11 @@ export enum TransactionResolution {
 }
 
 export interface TransactionChecker {
-  check(messageView: MessageView): Promise<TransactionResolution> | TransactionResolution;
+  /** `transactionId` is the one the send returned (a server passes it on to its client). */
+  check(
+    messageView: MessageView,
+    transactionId: string,
+  ): Promise<TransactionResolution> | TransactionResolution;
 }
 
 /** Chooses a queue for a message: a name, or a function returning 0..queues-1. */

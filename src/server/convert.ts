@@ -160,14 +160,23 @@ export function toSendMessage(m: WireMessage, namespace: string): SendMessage {
   return out;
 }
 
-/** A broker MessageView as a delivered v2 message (MD5 body digest, upper-case hex). */
-export function toWireMessage(v: MessageView, namespace: string, invisibleMs: number): object {
+/**
+ * A broker MessageView as a delivered v2 message (MD5 body digest, upper-case hex). The type is
+ * worked out from the view unless given (a transaction check-back sends TRANSACTION).
+ */
+export function toWireMessage(
+  v: MessageView,
+  namespace: string,
+  invisibleMs: number,
+  messageType?: number,
+): object {
   const type =
-    v.messageGroup !== undefined
+    messageType ??
+    (v.messageGroup !== undefined
       ? MessageTypeV2.FIFO
       : v.deliveryTimestamp !== undefined
         ? MessageTypeV2.DELAY
-        : MessageTypeV2.NORMAL;
+        : MessageTypeV2.NORMAL);
   const sp: Record<string, unknown> = {
     keys: v.keys,
     messageId: v.messageId,

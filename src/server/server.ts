@@ -13,6 +13,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from '../broker/broker.js';
+import { BrokerError } from '../broker/errors.js';
 import type { BrokerOptions } from '../broker/types.js';
 import { Acl, type AclConfig } from './acl.js';
 import { Authorizer } from './auth.js';
@@ -24,6 +25,7 @@ import { ServerMetrics } from './metrics.js';
 import { OpsHttpServer } from './ops-http.js';
 import { servingDefinition } from './proto.js';
 import { checkServerConfig, plannedTopics, type TopicSettings } from './server-config.js';
+import type { ClientSessions } from './sessions.js';
 import { serverCredentials, type TlsOptions } from './tls.js';
 
 export interface ServerOptions {
@@ -59,6 +61,10 @@ export interface ServerOptions {
    * also drops connections that never finish the HTTP/2 handshake (a truncated preface).
    */
   idleConnectionMs?: number;
+  /** Invisible time of push deliveries (auto-renew), renewed while the client lives (default 60 000 ms). */
+  leaseMs?: number;
+  /** Long-polling time push consumers are told to use (default 20 000 ms; their shutdown waits for it). */
+  pushLongPollingMs?: number;
 }
 
 /** Larger than the largest body (4 MiB − 32 KiB) plus properties, as the client's sends need. */
@@ -106,6 +112,14 @@ export class TidemqServer {
   /** Open the broker and listen. */
   static async start(options: ServerOptions): Promise<TidemqServer> {
     const host = options.host ?? '0.0.0.0';
+    for (const [name, v] of [
+      ['leaseMs', options.leaseMs],
+      ['pushLongPollingMs', options.pushLongPollingMs],
+    ] as const) {
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 1)) {
+        throw new BrokerError('BAD_REQUEST', `${name} must be a positive number of ms, got ${String(v)}.`);
+      }
+    }
     const logger = options.logger ?? createLogger();
     const source = options.configSource ?? 'ServerOptions';
     const config = checkServerConfig({ topics: options.topics ?? {}, groups: options.groups ?? {} }, source);
@@ -147,6 +161,8 @@ export class TidemqServer {
       groupSettings: (group) => ({ ...(config.groups[group] ?? {}) }),
       ...(authorizer && { authorize: authorizer.authorize.bind(authorizer) }),
       metrics,
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.pushLongPollingMs === undefined ? {} : { pushLongPollingMs: options.pushLongPollingMs }),
     });
     grpcServer.addService(servingDefinition(), instrument(service.handlers(), { metrics, logger }));
     let ops: OpsHttpServer | undefined;
@@ -200,6 +216,11 @@ export class TidemqServer {
     return this.closingFlag;
   }
 
+  /** The clients seen: types, groups, Settings received, open Telemetry streams. */
+  get sessions(): ClientSessions {
+    return this.service.sessions;
+  }
+
   /** Graceful shutdown; idempotent. */
   close(): Promise<void> {
     if (!this.closePromise) this.closePromise = this.doClose();
@@ -217,8 +238,7 @@ export class TidemqServer {
         resolve();
       }),
     );
-    this.service.endTelemetry();
-    this.broker.delivery.wakeAll();
+    this.service.close();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.graceMs);
