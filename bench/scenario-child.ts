@@ -17,6 +17,8 @@ const kinds: Record<string, () => Promise<Impl>> = {
   'tidemq-dispatch': async () => (await import('./scenarios/queue.js')).tidemqDispatch,
   'tidemq-rebuild': async () => (await import('./scenarios/queue.js')).tidemqRebuild,
   'tidemq-key-lookup': async () => (await import('./scenarios/queue.js')).tidemqKeyLookup,
+  'tidemq-broker-e2e': async () => (await import('./scenarios/broker.js')).tidemqBrokerE2e,
+  'tidemq-broker-delay-burst': async () => (await import('./scenarios/broker.js')).tidemqBrokerDelayBurst,
   'lmdb-async': async () => (await import('./peers/lmdb.js')).lmdbAsync,
   'lmdb-durable': async () => (await import('./peers/lmdb.js')).lmdbDurable,
   'lmdb-scan': async () => (await import('./peers/lmdb.js')).lmdbScan,

@@ -125,6 +125,7 @@ export class Broker implements BrokerCore {
   /** Write config/brokerState.json as of the current log position (after flushing the log). */
   snapshot(): Promise<void> {
     if (this.snapshotting) return this.snapshotting;
+    this.delivery.flushAcks();
     const position = this.store.stats().wrotePosition;
     if (position === this.lastSnapshotPosition) return Promise.resolve();
     const text = JSON.stringify({
@@ -183,6 +184,7 @@ export class Broker implements BrokerCore {
   }
 
   journal(rec: JournalRecord): Promise<void> {
+    this.delivery.flushAcks();
     const r = this.append({ topic: JOURNAL_TOPIC, queueId: 0, body: encodeJournal(rec), tags: rec.op });
     this.state.apply(rec);
     return this.durable(r);

@@ -16,7 +16,7 @@ import type { StoredMessage } from '../store/types.js';
 import type { DeliveredTuple, HeldTuple, JournalRecord, QueueProgress } from './consumer-state.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
-import { formatHandle, parseHandle, toMessageView } from './message-view.js';
+import { formatHandle, type ParsedHandle, parseHandle, toMessageView } from './message-view.js';
 import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
 import type { MessageView } from './types.js';
 
@@ -60,6 +60,17 @@ interface QueueHarvest {
   next: number;
 }
 
+interface PendingAcks {
+  s: string;
+  t: string;
+  q: number;
+  o: number[];
+  set: Set<number>;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 interface Attempt {
   views: MessageView[];
   durables: Promise<void>[];
@@ -72,6 +83,8 @@ export class DeliveryService {
   /** Bumped by every wake, so a wake between a pass and its wait is not lost. */
   private readonly generations = new Map<string, number>();
   private rotation = 0;
+  /** Acks not journaled yet, by subscriber + topic + queue (see ack). */
+  private readonly pendingAcks = new Map<string, PendingAcks>();
 
   constructor(private readonly core: BrokerCore) {}
 
@@ -305,10 +318,16 @@ export class DeliveryService {
     });
   }
 
-  private entryFor(spec: SubscriberSpec, handle: string): { topic: string; queueId: number; offset: number } {
+  private entryFor(spec: SubscriberSpec, handle: string): ParsedHandle {
     const h = parseHandle(handle);
     const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
-    if (!e || e.attempt === 0 || e.handle !== h.seq) {
+    if (
+      !e ||
+      e.attempt === 0 ||
+      e.handle !== h.seq ||
+      (this.pendingAcks.size > 0 &&
+        this.pendingAcks.get(`${spec.key}\u0000${h.topic}\u0000${h.queueId}`)?.set.has(h.offset))
+    ) {
       throw new BrokerError(
         'INVALID_RECEIPT_HANDLE',
         'the receipt handle is stale: the message was acked, redelivered with a new handle, or given a new handle by changeInvisibleDuration.',
@@ -317,12 +336,51 @@ export class DeliveryService {
     return h;
   }
 
-  async ack(spec: SubscriberSpec, handle: string): Promise<void> {
-    this.core.checkOpen();
-    const h = this.entryFor(spec, handle);
-    const done = this.core.journal({ op: 'ack', s: spec.key, t: h.topic, q: h.queueId, o: [h.offset] });
-    this.wake(spec.key);
-    await done;
+  /**
+   * Acks are validated at once and journaled together: every ack made in the same synchronous run
+   * (a consumer acking a received batch in a loop) becomes one journal record per queue, appended
+   * in a microtask — or earlier, before any other journal record or snapshot (flushAcks), so the
+   * log keeps the order of the calls. Each resolves once its record is durable.
+   */
+  ack(spec: SubscriberSpec, handle: string): Promise<void> {
+    let h: ParsedHandle;
+    try {
+      this.core.checkOpen();
+      h = this.entryFor(spec, handle);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const key = `${spec.key}\u0000${h.topic}\u0000${h.queueId}`;
+    let p = this.pendingAcks.get(key);
+    if (!p) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      p = { s: spec.key, t: h.topic, q: h.queueId, o: [], set: new Set(), done, resolve, reject };
+      this.pendingAcks.set(key, p);
+      if (this.pendingAcks.size === 1) queueMicrotask(() => this.flushAcks());
+    }
+    p.o.push(h.offset);
+    p.set.add(h.offset);
+    return p.done;
+  }
+
+  /** Journal the pending acks now (one record per subscriber and queue). */
+  flushAcks(): void {
+    if (this.pendingAcks.size === 0) return;
+    const groups = [...this.pendingAcks.values()];
+    this.pendingAcks.clear();
+    for (const p of groups) {
+      try {
+        this.core.journal({ op: 'ack', s: p.s, t: p.t, q: p.q, o: p.o }).then(p.resolve, p.reject);
+      } catch (err) {
+        p.reject(err);
+      }
+      this.wake(p.s);
+    }
   }
 
   /** Invisible for `ms` from now; returns the new receipt handle (the old one is stale). */

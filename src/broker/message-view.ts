@@ -23,18 +23,41 @@ export function formatHandle(seq: number, topic: string, queueId: number, offset
   return `${seq.toString(36)}.${queueId}.${offset}.${topic}`;
 }
 
+const TOPIC_CHARS = /^[%|a-zA-Z0-9_-]+$/;
+
 export function parseHandle(handle: unknown): ParsedHandle {
   if (typeof handle === 'string') {
-    const m = /^([0-9a-z]+)\.(\d+)\.(\d+)\.([%|a-zA-Z0-9_-]+)$/.exec(handle);
-    if (m) {
-      const seq = Number.parseInt(m[1]!, 36);
-      const queueId = Number(m[2]);
-      const offset = Number(m[3]);
-      if (Number.isSafeInteger(seq) && Number.isSafeInteger(offset))
-        return { seq, queueId, offset, topic: m[4]! };
+    const a = handle.indexOf('.');
+    const b = handle.indexOf('.', a + 1);
+    const c = handle.indexOf('.', b + 1);
+    if (a > 0 && b > a + 1 && c > b + 1) {
+      const seq = Number.parseInt(handle.slice(0, a), 36);
+      const queueId = digits(handle, a + 1, b);
+      const offset = digits(handle, b + 1, c);
+      const topic = handle.slice(c + 1);
+      if (
+        Number.isSafeInteger(seq) &&
+        seq.toString(36) === handle.slice(0, a) &&
+        queueId >= 0 &&
+        offset >= 0 &&
+        TOPIC_CHARS.test(topic)
+      )
+        return { seq, queueId, offset, topic };
     }
   }
   throw new BrokerError('INVALID_RECEIPT_HANDLE', `receipt handle ${JSON.stringify(handle)} is malformed.`);
+}
+
+/** The decimal number in s[from, to), or -1 if it is not one (or not a safe integer). */
+function digits(s: string, from: number, to: number): number {
+  if (to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** User properties only (reserved system names removed). */
