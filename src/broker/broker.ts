@@ -42,6 +42,9 @@ import type {
   TransactionChecker,
 } from './types.js';
 
+/** Receipt handle sequence numbers skipped at every open (see recover). */
+const HANDLE_SEQ_GAP = 1 << 24;
+
 export class Broker implements BrokerCore {
   readonly store: MessageStore;
   readonly reader: QueueReader;
@@ -57,6 +60,9 @@ export class Broker implements BrokerCore {
   private snapshotting: Promise<void> | undefined;
   private lastSnapshotPosition = -1;
   private closingFlag = false;
+  private durableBatch:
+    | { end: number; promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void }
+    | undefined;
   private closePromise: Promise<void> | undefined;
 
   private constructor(store: MessageStore, settings: BrokerSettings) {
@@ -120,6 +126,9 @@ export class Broker implements BrokerCore {
         this.transactions.add(rec);
       }
     }
+    // receive() answers before its pop record is sealed, so a crash can lose pops whose handles
+    // were handed out; new handles start far above any of them, so none can match again.
+    this.state.handleSeq += HANDLE_SEQ_GAP;
   }
 
   /** Write config/brokerState.json as of the current log position (after flushing the log). */
@@ -139,7 +148,7 @@ export class Broker implements BrokerCore {
     this.snapshotting = (async () => {
       try {
         await this.store.flush();
-        writeSnapshot(this.store.dir, text);
+        await writeSnapshot(this.store.dir, text);
         this.lastSnapshotPosition = position;
       } finally {
         this.snapshotting = undefined;
@@ -179,8 +188,29 @@ export class Broker implements BrokerCore {
     return r;
   }
 
+  /**
+   * Appends of one synchronous run share one wait: a single store waiter for the highest end
+   * offset, registered in a microtask (records seal in log order, so it covers them all).
+   */
   durable(result: AppendResult): Promise<void> {
-    return whenDurable(this.store, result);
+    const end = result.physicalOffset + result.size;
+    let b = this.durableBatch;
+    if (b === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      b = { end, promise, resolve, reject };
+      this.durableBatch = b;
+      queueMicrotask(() => {
+        const batch = this.durableBatch!;
+        this.durableBatch = undefined;
+        this.store.whenDurable(batch.end).then(batch.resolve, batch.reject);
+      });
+    } else if (end > b.end) b.end = end;
+    return b.promise;
   }
 
   journal(rec: JournalRecord): Promise<void> {
@@ -213,6 +243,8 @@ export class Broker implements BrokerCore {
 
   /** A topic for sending or subscribing: known, or auto-created (MIXED) when enabled. */
   resolveTopic(name: string): TopicInfo {
+    const known = this.registry.get(name);
+    if (known !== undefined && !isSystemTopic(name)) return known;
     checkTopicName(name);
     if (isSystemTopic(name)) throw new BrokerError('ILLEGAL_TOPIC', `${name} is a broker-internal topic.`);
     const t = this.registry.get(name);
@@ -376,9 +408,4 @@ function resolveSettings(o: BrokerOptions): BrokerSettings {
     throw new BrokerError('BAD_REQUEST', `defaultQueues must be a positive integer, got ${s.defaultQueues}.`);
   }
   return s;
-}
-
-/** Resolves once an appended record survives a crash: sealed (async flush) or on disk (sync flush). */
-function whenDurable(store: MessageStore, r: AppendResult): Promise<void> {
-  return store.whenDurable(r.physicalOffset + r.size);
 }

@@ -128,7 +128,10 @@ export class DeliveryService {
     for (;;) {
       const generation = this.generations.get(spec.key) ?? 0;
       const r = this.tryReceive(spec, max, invisibleMs);
-      await Promise.all(r.durables);
+      // Not waited for: a pop (or a filtered/dead-lettered ack) lost to a crash only makes
+      // its messages visible again — the at-least-once contract. Acks are waited for, and an
+      // ack record, appended later, is durable only once everything before it is.
+      for (const d of r.durables) d.catch(noop);
       if (r.views.length > 0) return r.views;
       const now = Date.now();
       if (now >= deadline || this.core.closing || cancelled()) return [];
@@ -404,6 +407,8 @@ export class DeliveryService {
     return formatHandle(seq, h.topic, h.queueId, h.offset);
   }
 }
+
+function noop(): void {}
 
 function matches(filter: Set<string> | undefined, rec: StoredMessage): boolean {
   if (!filter) return true;

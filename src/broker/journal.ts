@@ -31,7 +31,8 @@
  * few seconds and retention measured in hours it does not (forced cleanup under disk pressure
  * could; the broker then starts from what is left).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConsumerStateSnapshot, JournalRecord } from './consumer-state.js';
 
@@ -72,22 +73,25 @@ export function readSnapshot(storeDir: string): BrokerSnapshot | undefined {
   return snap;
 }
 
-/** Atomically replace the snapshot (tmp + fsync + rename + fsync of the directory). */
-export function writeSnapshot(storeDir: string, text: string): void {
+/**
+ * Atomically replace the snapshot (tmp + fsync + rename + fsync of the directory). Asynchronous:
+ * the fsyncs run on the thread pool, not on the event loop that delivers messages.
+ */
+export async function writeSnapshot(storeDir: string, text: string): Promise<void> {
   const file = snapshotFile(storeDir);
   const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
+  const fh = await open(tmp, 'w');
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
+    await fh.writeFile(text);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
-  renameSync(tmp, file);
-  const dirFd = openSync(path.dirname(file), 'r');
+  await rename(tmp, file);
+  const dir = await open(path.dirname(file), 'r');
   try {
-    fsyncSync(dirFd);
+    await dir.sync();
   } finally {
-    closeSync(dirFd);
+    await dir.close();
   }
 }

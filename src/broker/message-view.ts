@@ -71,36 +71,71 @@ export function messageIdOf(rec: StoredMessage): string {
   return rec.properties[P_UNIQ_KEY] ?? rec.msgId;
 }
 
+/**
+ * A received message over its stored record. The body is a zero-copy view; everything that
+ * needs the properties decoded (message id, tag, keys, user properties …) is computed on first
+ * access, so a consumer that reads only the body pays for nothing else.
+ */
+class RecordMessageView implements MessageView {
+  readonly topic: string;
+  readonly body: Buffer;
+  readonly deliveryAttempt: number;
+  receiptHandle: string;
+  readonly queueId: number;
+  readonly offset: number;
+  readonly storeTimestamp: number;
+  readonly corrupted = false;
+  readonly bornHost = '127.0.0.1';
+  private readonly rec: StoredMessage;
+  private propsCache: Map<string, string> | undefined;
+
+  constructor(rec: StoredMessage, topic: string, deliveryAttempt: number, receiptHandle: string) {
+    this.rec = rec;
+    this.topic = topic;
+    this.body = rec.body;
+    this.deliveryAttempt = deliveryAttempt;
+    this.receiptHandle = receiptHandle;
+    this.queueId = rec.queueId;
+    this.offset = rec.queueOffset;
+    this.storeTimestamp = rec.storeTimestamp;
+  }
+
+  get messageId(): string {
+    return messageIdOf(this.rec);
+  }
+  get tag(): string | undefined {
+    return this.rec.tags;
+  }
+  get keys(): string[] {
+    return this.rec.keys;
+  }
+  get messageGroup(): string | undefined {
+    return this.rec.properties[P_MESSAGE_GROUP];
+  }
+  get deliveryTimestamp(): Date | undefined {
+    const ms = this.rec.properties[P_DELIVER_MS];
+    return ms === undefined ? undefined : new Date(Number(ms));
+  }
+  get priority(): number | undefined {
+    const p = this.rec.properties[P_PRIORITY];
+    return p === undefined ? undefined : Number(p);
+  }
+  get bornTimestamp(): Date {
+    return new Date(this.rec.bornTimestamp);
+  }
+  get properties(): Map<string, string> {
+    if (this.propsCache === undefined) this.propsCache = userProperties(this.rec.properties);
+    return this.propsCache;
+  }
+}
+
 export function toMessageView(
   rec: StoredMessage,
   topic: string,
   deliveryAttempt: number,
   receiptHandle: string,
 ): MessageView {
-  const props = rec.properties;
-  const deliverMs = props[P_DELIVER_MS];
-  const priority = props[P_PRIORITY];
-  const view: MessageView = {
-    messageId: messageIdOf(rec),
-    topic,
-    body: rec.body,
-    corrupted: false,
-    keys: rec.keys,
-    bornHost: '127.0.0.1',
-    bornTimestamp: new Date(rec.bornTimestamp),
-    deliveryAttempt,
-    receiptHandle,
-    queueId: rec.queueId,
-    offset: rec.queueOffset,
-    properties: userProperties(props),
-    storeTimestamp: rec.storeTimestamp,
-  };
-  const v = view as { -readonly [K in keyof MessageView]: MessageView[K] };
-  if (rec.tags !== undefined) v.tag = rec.tags;
-  if (props[P_MESSAGE_GROUP] !== undefined) v.messageGroup = props[P_MESSAGE_GROUP];
-  if (deliverMs !== undefined) v.deliveryTimestamp = new Date(Number(deliverMs));
-  if (priority !== undefined) v.priority = Number(priority);
-  return view;
+  return new RecordMessageView(rec, topic, deliveryAttempt, receiptHandle);
 }
 
 /** A tag filter: undefined matches everything. */
