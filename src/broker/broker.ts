@@ -15,6 +15,7 @@ import { ConsumerState } from './consumer-state.js';
 import type { BrokerCore, BrokerSettings } from './core.js';
 import { DeliveryService } from './delivery-service.js';
 import { BrokerError } from './errors.js';
+import { checkGroupConfig, type GroupConfig, type GroupInfo, GroupRegistry } from './group-registry.js';
 import {
   decodeJournal,
   encodeJournal,
@@ -53,6 +54,7 @@ export class Broker implements BrokerCore {
   readonly delivery: DeliveryService;
   readonly timers: TimerService;
   readonly transactions: TransactionService;
+  readonly groupConfig: GroupRegistry;
   private readonly registry: TopicRegistry;
   private readonly producers = new Set<Producer>();
   private readonly consumers = new Set<{ close(): Promise<void> }>();
@@ -69,6 +71,7 @@ export class Broker implements BrokerCore {
     this.store = store;
     this.settings = settings;
     this.reader = queueReaderFor(store);
+    this.groupConfig = new GroupRegistry(settings.groupDefaults);
     this.registry = new TopicRegistry(path.join(store.dir, 'config'));
     this.delivery = new DeliveryService(this);
     this.timers = new TimerService(this);
@@ -106,6 +109,7 @@ export class Broker implements BrokerCore {
     let from = stats.minOffset;
     if (snap) {
       this.state.restore(snap.consumers, snap.handleSeq);
+      this.groupConfig.restore(snap.groups);
       for (const [p, due] of snap.timers) this.timers.add(p, due);
       for (const [p, checks] of snap.transactions) {
         const rec = this.store.get(p);
@@ -119,6 +123,7 @@ export class Broker implements BrokerCore {
         const r = decodeJournal(rec.body);
         if (r.op === 'fired') this.timers.remove(r.o);
         else if (r.op === 'tx') this.transactions.applyJournal(r.p, r.r, r.c);
+        else if (r.op === 'group') this.groupConfig.apply(r.g, r.c);
         else this.state.apply(r);
       } else if (topic === TIMER_TOPIC) {
         this.timers.add(rec.physicalOffset, dueOf(rec.properties));
@@ -144,6 +149,7 @@ export class Broker implements BrokerCore {
       consumers: this.state.snapshot(),
       timers: this.timers.snapshot(),
       transactions: this.transactions.snapshot(),
+      groups: this.groupConfig.snapshot(),
     });
     this.snapshotting = (async () => {
       try {
@@ -332,6 +338,52 @@ export class Broker implements BrokerCore {
     }
     this.delivery.wake(key);
     await Promise.all(done);
+  }
+
+  /**
+   * Set a consumer group's settings, persisted (journal + snapshot) and used by every consumer of
+   * the group, running or future, for each setting it does not override itself. The given object
+   * replaces the group's previous configuration; absent fields fall back to the broker's
+   * groupDefaults; null forgets the configuration.
+   */
+  async configureGroup(name: string, settings: GroupConfig | null): Promise<GroupInfo> {
+    this.checkOpen();
+    checkGroupName(name);
+    let config: GroupConfig | null = null;
+    if (settings !== null) {
+      config = checkGroupConfig(settings);
+      GroupRegistry.checkKeys(settings);
+    }
+    const done = this.journal({ op: 'group', g: name, c: config });
+    this.groupConfig.apply(name, config);
+    await done;
+    return this.groupInfo(name);
+  }
+
+  /** Known consumer groups (configured, with consumer state, or with a consumer open), sorted. */
+  groups(): GroupInfo[] {
+    const names = new Set<string>(this.groupConfig.configured());
+    for (const s of this.state.subscribers()) {
+      const hash = s.indexOf('#');
+      names.add(hash < 0 ? s : s.slice(0, hash));
+    }
+    for (const c of this.consumers) {
+      const g = (c as { consumerGroup?: unknown }).consumerGroup;
+      if (typeof g === 'string') names.add(g);
+    }
+    return [...names].sort().map((n) => this.groupInfo(n));
+  }
+
+  /** One group's effective settings. */
+  groupInfo(name: string): GroupInfo {
+    const s = this.groupConfig.settings(name);
+    return {
+      name,
+      configured: this.groupConfig.config(name) !== undefined,
+      maxDeliveryAttempts: s.maxDeliveryAttempts,
+      retryBackoffMs: [...s.retryBackoffMs],
+      fifo: s.fifo,
+    };
   }
 
   /** RocketMQ's consumer offset of a group on a queue: everything below it is done. */

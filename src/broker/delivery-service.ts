@@ -37,9 +37,11 @@ export interface SubscriberSpec {
   key: string;
   group: string;
   subscriptions: Subscription[];
+  /** Resolved at each use: the consumer's option, else the group's configuration, else the default. */
   /** undefined: FIFO exactly for FIFO topics. */
-  fifo: boolean | undefined;
-  maxDeliveryAttempts: number;
+  readonly fifo: boolean | undefined;
+  readonly maxDeliveryAttempts: number;
+  readonly retryBackoffMs: readonly number[];
 }
 
 interface Pick {
@@ -212,6 +214,7 @@ export class DeliveryService {
     const minOffset = reader.minOffset(topic, queueId);
     if (qp.next < minOffset) qp.next = minOffset;
     const h: QueueHarvest = { topic, queueId, qp, picks: [], held: [], next: qp.next };
+    const maxAttempts = spec.maxDeliveryAttempts;
     const blocked = new Set<string>();
     const gone: number[] = [];
     const dead: StoredMessage[] = [];
@@ -228,7 +231,7 @@ export class DeliveryService {
         gone.push(o);
         continue;
       }
-      if (e.attempt >= spec.maxDeliveryAttempts) {
+      if (e.attempt >= maxAttempts) {
         dead.push(rec);
         continue;
       }

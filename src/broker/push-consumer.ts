@@ -21,7 +21,6 @@ export class PushConsumer {
   private readonly batch: number;
   private readonly invisibleMs: number;
   private readonly longPollMs: number;
-  private readonly backoff: number[];
   private inFlight = 0;
   private slotFreed: (() => void) | undefined;
   private closed = false;
@@ -49,10 +48,6 @@ export class PushConsumer {
     this.batch = positive(options.receiveBatchSize ?? 32, 'receiveBatchSize');
     this.invisibleMs = positive(options.invisibleDurationMs ?? 60_000, 'invisibleDurationMs');
     this.longPollMs = positive(options.longPollingTimeout ?? 20_000, 'longPollingTimeout');
-    this.backoff = [...(options.retryBackoffMs ?? host.core.settings.groupDefaults.retryBackoffMs)];
-    if (this.backoff.length === 0 || this.backoff.some((b) => !Number.isFinite(b) || b < 0)) {
-      throw new BrokerError('BAD_REQUEST', 'retryBackoffMs must be a non-empty list of non-negative ms.');
-    }
     this.loop = this.run();
   }
 
@@ -62,7 +57,8 @@ export class PushConsumer {
 
   /** Nack delay after the `attempt`-th delivery failed. */
   backoffFor(attempt: number): number {
-    return this.backoff[Math.min(attempt - 1, this.backoff.length - 1)]!;
+    const ladder = this.spec.retryBackoffMs;
+    return ladder[Math.min(attempt - 1, ladder.length - 1)]!;
   }
 
   private async run(): Promise<void> {

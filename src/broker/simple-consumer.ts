@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { BrokerCore } from './core.js';
 import type { DeliveryService, SubscriberSpec, Subscription } from './delivery-service.js';
 import { BrokerError } from './errors.js';
+import { checkGroupConfig } from './group-registry.js';
 import { parseFilter } from './message-view.js';
 import { checkGroupName } from './topic-registry.js';
 import type {
@@ -36,22 +37,32 @@ export function buildSpec(host: ConsumerHost, options: ConsumerOptions): Subscri
       `messageModel must be CLUSTERING or BROADCASTING, got ${String(model)}.`,
     );
   }
-  const d = host.core.settings.groupDefaults;
-  const maxDeliveryAttempts = options.maxDeliveryAttempts ?? d.maxDeliveryAttempts;
-  if (!Number.isInteger(maxDeliveryAttempts) || maxDeliveryAttempts < 1) {
-    throw new BrokerError(
-      'BAD_REQUEST',
-      `maxDeliveryAttempts must be a positive integer, got ${maxDeliveryAttempts}.`,
-    );
-  }
+  // The consumer's own overrides; the rest comes from the group's configuration at each use.
+  const own = checkGroupConfig(
+    {
+      maxDeliveryAttempts: options.maxDeliveryAttempts,
+      retryBackoffMs: options.retryBackoffMs,
+      fifo: options.fifo,
+    },
+    'consumer group options',
+  );
+  const groups = host.core.groupConfig;
+  const group = options.consumerGroup;
   const clientId = options.clientId ?? randomUUID();
-  const key = model === 'BROADCASTING' ? `${options.consumerGroup}#${clientId}` : options.consumerGroup;
+  const key = model === 'BROADCASTING' ? `${group}#${clientId}` : group;
   const spec: SubscriberSpec = {
     key,
-    group: options.consumerGroup,
+    group,
     subscriptions: [],
-    fifo: options.fifo ?? d.fifo,
-    maxDeliveryAttempts,
+    get fifo() {
+      return own.fifo !== undefined ? own.fifo : groups.settings(group).fifo;
+    },
+    get maxDeliveryAttempts() {
+      return own.maxDeliveryAttempts ?? groups.settings(group).maxDeliveryAttempts;
+    },
+    get retryBackoffMs() {
+      return own.retryBackoffMs ?? groups.settings(group).retryBackoffMs;
+    },
   };
   const subs =
     options.subscriptions instanceof Map
