@@ -119,18 +119,21 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   };
 
   const consumers = Array.from({ length: num(spec, 'receivers') }, () => consume());
-  // Phase 1: peak.
-  await produceFlatOut(nowNs() + spec.warmupMs * 1e6);
+  // Phase 1: peak. Windows of at least a few hundred ms: the first receives wait for the
+  // dispatch workers and the JIT, which a --quick window of 100 ms would not outlast.
+  const warmupMs = Math.max(200, spec.warmupMs);
+  const windowMs = Math.max(300, spec.durationMs);
+  await produceFlatOut(nowNs() + warmupMs * 1e6);
   const acked0 = flow.acked;
   const t0 = nowNs();
-  await produceFlatOut(t0 + spec.durationMs * 1e6);
+  await produceFlatOut(t0 + windowMs * 1e6);
   const peakNs = nowNs() - t0;
   const peakOps = flow.acked - acked0;
   const peakPerSec = peakOps / (peakNs / 1e9);
   // Drain, then phase 2: half of the peak, every message timed.
   while (flow.acked < flow.sent) await tick();
   latency = new LatencyRecorder();
-  const paceMs = Math.max(50, spec.durationMs);
+  const paceMs = windowMs;
   await producePaced(peakPerSec / 2, nowNs() + paceMs * 1e6);
   const drainUntil = Date.now() + 10_000;
   while (flow.acked < flow.sent && Date.now() < drainUntil) await tick();

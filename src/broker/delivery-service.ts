@@ -85,6 +85,8 @@ export class DeliveryService {
   /** Bumped by every wake, so a wake between a pass and its wait is not lost. */
   private readonly generations = new Map<string, number>();
   private rotation = 0;
+  /** Store long-poll waiters shared by parked receives (see watch). */
+  private readonly storeWaits = new Map<string, Promise<boolean>>();
   /** Acks not journaled yet, by subscriber + topic + queue (see ack). */
   private readonly pendingAcks = new Map<string, PendingAcks>();
 
@@ -161,11 +163,32 @@ export class DeliveryService {
       }
       ws.add(finish);
       for (const [t, q, n] of waits) {
-        this.core.reader.waitForMessages(t, q, n, slice).then((ok) => {
+        this.watch(t, q, n).then((ok) => {
           if (ok) finish();
         }, finish);
       }
     });
+  }
+
+  /**
+   * The store's long-poll primitive, shared: every receive parked on the same (topic, queue,
+   * offset) waits on one store waiter. The store cannot cancel a waiter, so without sharing each
+   * parked pass would leave one per queue behind until its timeout, and the store walks them all
+   * on every dispatch.
+   */
+  private watch(topic: string, queueId: number, offset: number): Promise<boolean> {
+    const key = `${topic}\u0000${queueId}\u0000${offset}`;
+    let p = this.storeWaits.get(key);
+    if (p === undefined) {
+      const w = this.core.reader.waitForMessages(topic, queueId, offset, MAX_POLL_SLICE_MS);
+      const drop = (): void => {
+        if (this.storeWaits.get(key) === w) this.storeWaits.delete(key);
+      };
+      w.then(drop, drop);
+      this.storeWaits.set(key, w);
+      p = w;
+    }
+    return p;
   }
 
   /** One synchronous pass over the subscriptions: pick, journal, build views. */
