@@ -18,6 +18,7 @@ import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import { formatHandle, type ParsedHandle, parseHandle, toMessageView } from './message-view.js';
 import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
+import type { SqlPredicate } from './sql-filter.js';
 import type { MessageView } from './types.js';
 
 const READ_BATCH = 256;
@@ -29,7 +30,10 @@ export const MAX_BATCH = 1024;
 
 export interface Subscription {
   topic: string;
+  /** Tag filter; undefined matches every tag. */
   filter: Set<string> | undefined;
+  /** SQL92 filter over the properties (instead of a tag filter). */
+  sql?: SqlPredicate;
 }
 
 export interface SubscriberSpec {
@@ -250,7 +254,7 @@ export class DeliveryService {
         continue;
       }
       const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
-      if (!rec || rec.queueOffset !== o || !matches(sub.filter, rec)) {
+      if (!rec || rec.queueOffset !== o || !matches(sub, rec)) {
         gone.push(o);
         continue;
       }
@@ -281,7 +285,7 @@ export class DeliveryService {
         if (h.picks.length >= limit) break outer;
         h.next = rec.queueOffset + 1;
         scanned++;
-        if (!matches(sub.filter, rec)) continue;
+        if (!matches(sub, rec)) continue;
         const props = rec.properties;
         const group = fifo ? (props[P_MESSAGE_GROUP] ?? null) : null;
         const prio = priority ? Number(props[P_PRIORITY] ?? 0) : null;
@@ -436,7 +440,9 @@ export class DeliveryService {
 
 function noop(): void {}
 
-function matches(filter: Set<string> | undefined, rec: StoredMessage): boolean {
+function matches(sub: Subscription, rec: StoredMessage): boolean {
+  if (sub.sql !== undefined) return sub.sql(rec.properties);
+  const filter = sub.filter;
   if (!filter) return true;
   const tag = rec.tags;
   return tag !== undefined && filter.has(tag);

@@ -10,6 +10,7 @@ import { splitTags } from '../store/tag-filter.js';
 import type { StoredMessage } from '../store/types.js';
 import { BrokerError } from './errors.js';
 import { P_DELIVER_MS, P_MESSAGE_GROUP, P_PRIORITY, P_UNIQ_KEY, RESERVED_PROPERTIES } from './properties.js';
+import { compileSqlFilter, type SqlPredicate } from './sql-filter.js';
 import type { MessageView } from './types.js';
 
 export interface ParsedHandle {
@@ -138,6 +139,21 @@ export function toMessageView(
   return new RecordMessageView(rec, topic, deliveryAttempt, receiptHandle);
 }
 
+/** A subscription's filter: a tag set (undefined: everything), or a compiled SQL92 predicate. */
+export function parseSubscriptionFilter(expression: unknown): {
+  filter: Set<string> | undefined;
+  sql?: SqlPredicate;
+} {
+  const filterType =
+    expression && typeof expression === 'object'
+      ? (expression as { filterType?: unknown }).filterType
+      : undefined;
+  if (filterType === 'SQL92') {
+    return { filter: undefined, sql: compileSqlFilter((expression as { expression: string }).expression) };
+  }
+  return { filter: parseFilter(expression) };
+}
+
 /** A tag filter: undefined matches everything. */
 export function parseFilter(expression: unknown): Set<string> | undefined {
   const text =
@@ -156,7 +172,7 @@ export function parseFilter(expression: unknown): Set<string> | undefined {
   if (filterType !== undefined && filterType !== 'TAG') {
     throw new BrokerError(
       'ILLEGAL_FILTER_EXPRESSION',
-      `only TAG filters are supported, got ${String(filterType)}.`,
+      `filterType must be TAG or SQL92, got ${String(filterType)}.`,
     );
   }
   const tags = splitTags(text);

@@ -8,7 +8,7 @@ import type { BrokerCore } from './core.js';
 import type { DeliveryService, SubscriberSpec, Subscription } from './delivery-service.js';
 import { BrokerError } from './errors.js';
 import { checkGroupConfig } from './group-registry.js';
-import { parseFilter } from './message-view.js';
+import { parseSubscriptionFilter } from './message-view.js';
 import { checkGroupName } from './topic-registry.js';
 import type {
   ConsumerOptions,
@@ -70,7 +70,7 @@ export function buildSpec(host: ConsumerHost, options: ConsumerOptions): Subscri
       : Object.entries(options.subscriptions ?? {});
   const parsed: Subscription[] = subs.map(([topic, filter]) => ({
     topic: host.resolveTopic(topic).name,
-    filter: parseFilter(filter),
+    ...parseSubscriptionFilter(filter),
   }));
   spec.subscriptions = parsed;
   return spec;
@@ -103,11 +103,8 @@ export class SimpleConsumer {
   async subscribe(topic: string, filter: FilterExpression = '*'): Promise<void> {
     this.checkOpen();
     const t = this.host.resolveTopic(topic).name;
-    const f = parseFilter(filter);
-    this.spec.subscriptions = [
-      ...this.spec.subscriptions.filter((s) => s.topic !== t),
-      { topic: t, filter: f },
-    ];
+    const f = parseSubscriptionFilter(filter);
+    this.spec.subscriptions = [...this.spec.subscriptions.filter((s) => s.topic !== t), { topic: t, ...f }];
   }
 
   unsubscribe(topic: string): void {
