@@ -197,6 +197,9 @@ export class DeliveryService {
 
   /** One synchronous pass over the subscriptions: pick, journal, build views. */
   private tryReceive(spec: SubscriberSpec, max: number, invisibleMs: number): Attempt {
+    // Pending acks first: a message acked a moment ago must not be picked again because its
+    // invisible time ran out meanwhile.
+    this.flushAcks();
     const core = this.core;
     const now = Date.now();
     const attempt: Attempt = { views: [], durables: [], waits: [], nextVisibleAt: Number.POSITIVE_INFINITY };
@@ -278,7 +281,14 @@ export class DeliveryService {
       scanned < FRESH_SCAN_LIMIT &&
       qp.entries.size < MAX_HELD_PER_QUEUE
     ) {
-      const batch = reader.read(topic, queueId, h.next, READ_BATCH);
+      // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
+      const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
+      const batch = reader.read(
+        topic,
+        queueId,
+        h.next,
+        unfiltered ? Math.min(READ_BATCH, limit - h.picks.length) : READ_BATCH,
+      );
       if (batch.length === 0) break;
       for (const rec of batch) {
         if (rec.queueOffset < h.next) continue;
@@ -286,9 +296,9 @@ export class DeliveryService {
         h.next = rec.queueOffset + 1;
         scanned++;
         if (!matches(sub, rec)) continue;
-        const props = rec.properties;
-        const group = fifo ? (props[P_MESSAGE_GROUP] ?? null) : null;
-        const prio = priority ? Number(props[P_PRIORITY] ?? 0) : null;
+        // properties are decoded only when FIFO or priority needs them
+        const group = fifo ? (rec.properties[P_MESSAGE_GROUP] ?? null) : null;
+        const prio = priority ? Number(rec.properties[P_PRIORITY] ?? 0) : null;
         if (group !== null && blocked.has(group)) {
           h.held.push([rec.queueOffset, group, prio]);
           continue;

@@ -123,9 +123,13 @@ export class SimpleConsumer {
     );
   }
 
-  async ack(message: MessageView): Promise<void> {
-    this.checkOpen();
-    await this.host.delivery.ack(this.spec, handleOf(message));
+  ack(message: MessageView): Promise<void> {
+    try {
+      this.checkOpen();
+      return this.host.delivery.ack(this.spec, handleOf(message));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Make the message invisible for `invisibleDuration` ms from now; updates message.receiptHandle. */
