@@ -248,12 +248,24 @@ export class DeliveryService {
     const blocked = new Set<string>();
     const gone: number[] = [];
     const dead: StoredMessage[] = [];
+    const readable = qp.entries.size > 0 ? reader.maxOffset(topic, queueId) : 0;
+    let waitingForDispatch = false;
     for (const [o, e] of qp.entries) {
       if (h.picks.length >= limit) break;
       if (fifo && e.group !== null && blocked.has(e.group)) continue;
       if (e.visibleAt > now) {
         if (fifo && e.group !== null) blocked.add(e.group);
         if (e.visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = e.visibleAt;
+        continue;
+      }
+      if (o >= readable) {
+        // Not dispatched yet (after a restart the consume queues are rebuilt from the log):
+        // wait for it; it is not gone. In FIFO it still holds back its group.
+        if (fifo && e.group !== null) blocked.add(e.group);
+        if (!waitingForDispatch) {
+          waitingForDispatch = true;
+          attempt.waits.push([topic, queueId, o]);
+        }
         continue;
       }
       const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
@@ -281,6 +293,7 @@ export class DeliveryService {
       scanned < FRESH_SCAN_LIMIT &&
       qp.entries.size < MAX_HELD_PER_QUEUE
     ) {
+      // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
       // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
       const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
       const batch = reader.read(
