@@ -8,7 +8,7 @@
  *   lateness for such bursts, apache/rocketmq#6566); lateness = time each message became
  *   readable in its topic minus its due time, and the time until the last one was readable.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Broker } from '../../src/broker/broker.js';
 import type { MessageView } from '../../src/broker/types.js';
 import { LatencyRecorder } from '../histogram.js';
@@ -133,11 +133,15 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   // Drain, then phase 2: half of the peak, every message timed.
   while (flow.acked < flow.sent) await tick();
   latency = new LatencyRecorder();
+  // Event-loop stalls explain the latency tail (GC pauses, long synchronous passes).
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const paceMs = windowMs;
   await producePaced(peakPerSec / 2, nowNs() + paceMs * 1e6);
   const drainUntil = Date.now() + 10_000;
   while (flow.acked < flow.sent && Date.now() < drainUntil) await tick();
   flow.stop = true;
+  loopDelay.disable();
   const summary = latency.summary('send() call to receive() returning the message, at half of peak');
   const allAcked = flow.acked === flow.sent;
   await Promise.race([Promise.all(consumers), new Promise((r) => setTimeout(r, 500))]);
@@ -171,6 +175,8 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
       pacedMsgPerSec: Math.round(peakPerSec / 2),
       pacedMs: paceMs,
       queues,
+      eventLoopDelayP99MsPaced: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+      eventLoopDelayMaxMsPaced: Math.round(loopDelay.max / 1e4) / 100,
     },
   };
 }
