@@ -211,6 +211,29 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
     );
 
     addServerScenarios(add, d.serverSizes, o);
+    // Issue 5: the embedded broker end to end, and a burst of timed messages due together.
+    add(
+      'tidemq',
+      'tidemq/broker/e2e/100',
+      'broker',
+      'tidemq-broker-e2e',
+      'broker send → receive → ack 100 B',
+      {
+        bodyBytes: 100,
+        batch: o.quick ? 64 : 256,
+        queues: 4,
+        receivers: 4,
+      },
+    );
+    const burst = o.quick ? 5000 : 100_000;
+    add(
+      'tidemq',
+      'tidemq/broker/delay-burst',
+      'delay',
+      'tidemq-broker-delay-burst',
+      `broker ${burst / 1000} k timed messages due in one second`,
+      { bodyBytes: 100, messages: burst, queues: 8, leadMs: o.quick ? 1500 : 8000 },
+    );
   }
 
   for (const size of d.crcSizes) {
@@ -358,6 +381,10 @@ export function groupTitle(group: string): string {
       return `Server send through the official client over loopback — ${size} bodies (vs limit: the gRPC ceiling)`;
     case 'server-receive':
       return `Server receive + ack through the official client over loopback — ${size} bodies (vs limit: the gRPC ceiling)`;
+    case 'broker':
+      return 'Broker end to end in-process: send → batched receive → ack (latency column: send to receive at half of peak)';
+    case 'delay':
+      return 'Broker timer: a burst of timed messages due in the same second (latency column: lateness)';
     case 'micro': {
       const n = b !== undefined ? sizeLabel(Number(b)) : '';
       return a === 'crc32' ? `Micro: CRC32 of ${n}` : `Micro: record codec, ${n} bodies`;

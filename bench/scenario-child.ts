@@ -19,6 +19,8 @@ const kinds: Record<string, () => Promise<Impl>> = {
   'tidemq-key-lookup': async () => (await import('./scenarios/queue.js')).tidemqKeyLookup,
   'server-send': async () => (await import('./scenarios/server.js')).serverSend,
   'server-receive': async () => (await import('./scenarios/server.js')).serverReceive,
+  'tidemq-broker-e2e': async () => (await import('./scenarios/broker.js')).tidemqBrokerE2e,
+  'tidemq-broker-delay-burst': async () => (await import('./scenarios/broker.js')).tidemqBrokerDelayBurst,
   'lmdb-async': async () => (await import('./peers/lmdb.js')).lmdbAsync,
   'lmdb-durable': async () => (await import('./peers/lmdb.js')).lmdbDurable,
   'lmdb-scan': async () => (await import('./peers/lmdb.js')).lmdbScan,

@@ -15,6 +15,7 @@ import { ConsumerState } from './consumer-state.js';
 import type { BrokerCore, BrokerSettings } from './core.js';
 import { DeliveryService } from './delivery-service.js';
 import { BrokerError } from './errors.js';
+import { checkGroupConfig, type GroupConfig, type GroupInfo, GroupRegistry } from './group-registry.js';
 import {
   decodeJournal,
   encodeJournal,
@@ -42,6 +43,9 @@ import type {
   TransactionChecker,
 } from './types.js';
 
+/** Receipt handle sequence numbers skipped at every open (see recover). */
+const HANDLE_SEQ_GAP = 1 << 24;
+
 export class Broker implements BrokerCore {
   readonly store: MessageStore;
   readonly reader: QueueReader;
@@ -50,6 +54,7 @@ export class Broker implements BrokerCore {
   readonly delivery: DeliveryService;
   readonly timers: TimerService;
   readonly transactions: TransactionService;
+  readonly groupConfig: GroupRegistry;
   private readonly registry: TopicRegistry;
   private readonly producers = new Set<Producer>();
   private readonly consumers = new Set<{ close(): Promise<void> }>();
@@ -57,12 +62,16 @@ export class Broker implements BrokerCore {
   private snapshotting: Promise<void> | undefined;
   private lastSnapshotPosition = -1;
   private closingFlag = false;
+  private durableBatch:
+    | { end: number; promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void }
+    | undefined;
   private closePromise: Promise<void> | undefined;
 
   private constructor(store: MessageStore, settings: BrokerSettings) {
     this.store = store;
     this.settings = settings;
     this.reader = queueReaderFor(store);
+    this.groupConfig = new GroupRegistry(settings.groupDefaults);
     this.registry = new TopicRegistry(path.join(store.dir, 'config'));
     this.delivery = new DeliveryService(this);
     this.timers = new TimerService(this);
@@ -100,6 +109,7 @@ export class Broker implements BrokerCore {
     let from = stats.minOffset;
     if (snap) {
       this.state.restore(snap.consumers, snap.handleSeq);
+      this.groupConfig.restore(snap.groups);
       for (const [p, due] of snap.timers) this.timers.add(p, due);
       for (const [p, checks] of snap.transactions) {
         const rec = this.store.get(p);
@@ -113,6 +123,7 @@ export class Broker implements BrokerCore {
         const r = decodeJournal(rec.body);
         if (r.op === 'fired') this.timers.remove(r.o);
         else if (r.op === 'tx') this.transactions.applyJournal(r.p, r.r, r.c);
+        else if (r.op === 'group') this.groupConfig.apply(r.g, r.c);
         else this.state.apply(r);
       } else if (topic === TIMER_TOPIC) {
         this.timers.add(rec.physicalOffset, dueOf(rec.properties));
@@ -120,11 +131,15 @@ export class Broker implements BrokerCore {
         this.transactions.add(rec);
       }
     }
+    // receive() answers before its pop record is sealed, so a crash can lose pops whose handles
+    // were handed out; new handles start far above any of them, so none can match again.
+    this.state.handleSeq += HANDLE_SEQ_GAP;
   }
 
   /** Write config/brokerState.json as of the current log position (after flushing the log). */
   snapshot(): Promise<void> {
     if (this.snapshotting) return this.snapshotting;
+    this.delivery.flushAcks();
     const position = this.store.stats().wrotePosition;
     if (position === this.lastSnapshotPosition) return Promise.resolve();
     const text = JSON.stringify({
@@ -134,11 +149,12 @@ export class Broker implements BrokerCore {
       consumers: this.state.snapshot(),
       timers: this.timers.snapshot(),
       transactions: this.transactions.snapshot(),
+      groups: this.groupConfig.snapshot(),
     });
     this.snapshotting = (async () => {
       try {
         await this.store.flush();
-        writeSnapshot(this.store.dir, text);
+        await writeSnapshot(this.store.dir, text);
         this.lastSnapshotPosition = position;
       } finally {
         this.snapshotting = undefined;
@@ -178,11 +194,33 @@ export class Broker implements BrokerCore {
     return r;
   }
 
+  /**
+   * Appends of one synchronous run share one wait: a single store waiter for the highest end
+   * offset, registered in a microtask (records seal in log order, so it covers them all).
+   */
   durable(result: AppendResult): Promise<void> {
-    return whenDurable(this.store, result);
+    const end = result.physicalOffset + result.size;
+    let b = this.durableBatch;
+    if (b === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      b = { end, promise, resolve, reject };
+      this.durableBatch = b;
+      queueMicrotask(() => {
+        const batch = this.durableBatch!;
+        this.durableBatch = undefined;
+        this.store.whenDurable(batch.end).then(batch.resolve, batch.reject);
+      });
+    } else if (end > b.end) b.end = end;
+    return b.promise;
   }
 
   journal(rec: JournalRecord): Promise<void> {
+    this.delivery.flushAcks();
     const r = this.append({ topic: JOURNAL_TOPIC, queueId: 0, body: encodeJournal(rec), tags: rec.op });
     this.state.apply(rec);
     return this.durable(r);
@@ -211,6 +249,8 @@ export class Broker implements BrokerCore {
 
   /** A topic for sending or subscribing: known, or auto-created (MIXED) when enabled. */
   resolveTopic(name: string): TopicInfo {
+    const known = this.registry.get(name);
+    if (known !== undefined && !isSystemTopic(name)) return known;
     checkTopicName(name);
     if (isSystemTopic(name)) throw new BrokerError('ILLEGAL_TOPIC', `${name} is a broker-internal topic.`);
     const t = this.registry.get(name);
@@ -300,6 +340,52 @@ export class Broker implements BrokerCore {
     await Promise.all(done);
   }
 
+  /**
+   * Set a consumer group's settings, persisted (journal + snapshot) and used by every consumer of
+   * the group, running or future, for each setting it does not override itself. The given object
+   * replaces the group's previous configuration; absent fields fall back to the broker's
+   * groupDefaults; null forgets the configuration.
+   */
+  async configureGroup(name: string, settings: GroupConfig | null): Promise<GroupInfo> {
+    this.checkOpen();
+    checkGroupName(name);
+    let config: GroupConfig | null = null;
+    if (settings !== null) {
+      config = checkGroupConfig(settings);
+      GroupRegistry.checkKeys(settings);
+    }
+    const done = this.journal({ op: 'group', g: name, c: config });
+    this.groupConfig.apply(name, config);
+    await done;
+    return this.groupInfo(name);
+  }
+
+  /** Known consumer groups (configured, with consumer state, or with a consumer open), sorted. */
+  groups(): GroupInfo[] {
+    const names = new Set<string>(this.groupConfig.configured());
+    for (const s of this.state.subscribers()) {
+      const hash = s.indexOf('#');
+      names.add(hash < 0 ? s : s.slice(0, hash));
+    }
+    for (const c of this.consumers) {
+      const g = (c as { consumerGroup?: unknown }).consumerGroup;
+      if (typeof g === 'string') names.add(g);
+    }
+    return [...names].sort().map((n) => this.groupInfo(n));
+  }
+
+  /** One group's effective settings. */
+  groupInfo(name: string): GroupInfo {
+    const s = this.groupConfig.settings(name);
+    return {
+      name,
+      configured: this.groupConfig.config(name) !== undefined,
+      maxDeliveryAttempts: s.maxDeliveryAttempts,
+      retryBackoffMs: [...s.retryBackoffMs],
+      fifo: s.fifo,
+    };
+  }
+
   /** RocketMQ's consumer offset of a group on a queue: everything below it is done. */
   consumerOffset(group: string, topic: string, queueId: number, clientId?: string): number {
     const key = clientId === undefined ? group : `${group}#${clientId}`;
@@ -374,9 +460,4 @@ function resolveSettings(o: BrokerOptions): BrokerSettings {
     throw new BrokerError('BAD_REQUEST', `defaultQueues must be a positive integer, got ${s.defaultQueues}.`);
   }
   return s;
-}
-
-/** Resolves once an appended record survives a crash: sealed (async flush) or on disk (sync flush). */
-function whenDurable(store: MessageStore, r: AppendResult): Promise<void> {
-  return store.whenDurable(r.physicalOffset + r.size);
 }

@@ -13,6 +13,8 @@
  * The committed consumer offset (RocketMQ's) is the smallest entry offset, or `next`.
  */
 
+import type { GroupConfig } from './group-registry.js';
+
 export interface Entry {
   attempt: number;
   visibleAt: number;
@@ -45,7 +47,8 @@ export type JournalRecord =
   | { op: 'vis'; s: string; t: string; q: number; o: number; v: number; h: number }
   | { op: 'reset'; s: string; t: string; q: number; n: number }
   | { op: 'fired'; o: number[] }
-  | { op: 'tx'; p: number; r: 'commit' | 'rollback' | 'check'; c?: number };
+  | { op: 'tx'; p: number; r: 'commit' | 'rollback' | 'check'; c?: number }
+  | { op: 'group'; g: string; c: GroupConfig | null };
 
 export interface ConsumerStateSnapshot {
   /** subscriber → topic → queueId → [next, entries as [offset, attempt, visibleAt, handle, group, priority]] */

@@ -7,6 +7,7 @@
 import type { MessageStore } from '../store/message-store.js';
 import type { AppendResult, Message } from '../store/types.js';
 import type { ConsumerState, JournalRecord } from './consumer-state.js';
+import type { GroupRegistry } from './group-registry.js';
 import type { QueueReader } from './queue-reader.js';
 import type { ConsumerGroupOptions, TopicInfo, TopicOptions } from './types.js';
 
@@ -28,6 +29,8 @@ export interface BrokerCore {
   readonly reader: QueueReader;
   readonly state: ConsumerState;
   readonly settings: BrokerSettings;
+  /** Persisted per-group settings (configureGroup). */
+  readonly groupConfig: GroupRegistry;
   topic(name: string): TopicInfo | undefined;
   /** Create a topic if missing (system: broker-owned names such as %DLQ%group). */
   ensureTopic(name: string, options: TopicOptions, system?: boolean): TopicInfo;

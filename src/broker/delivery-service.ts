@@ -16,8 +16,9 @@ import type { StoredMessage } from '../store/types.js';
 import type { DeliveredTuple, HeldTuple, JournalRecord, QueueProgress } from './consumer-state.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
-import { formatHandle, parseHandle, toMessageView } from './message-view.js';
+import { formatHandle, type ParsedHandle, parseHandle, toMessageView } from './message-view.js';
 import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
+import type { SqlPredicate } from './sql-filter.js';
 import type { MessageView } from './types.js';
 
 const READ_BATCH = 256;
@@ -29,7 +30,10 @@ export const MAX_BATCH = 1024;
 
 export interface Subscription {
   topic: string;
+  /** Tag filter; undefined matches every tag. */
   filter: Set<string> | undefined;
+  /** SQL92 filter over the properties (instead of a tag filter). */
+  sql?: SqlPredicate;
 }
 
 export interface SubscriberSpec {
@@ -37,9 +41,11 @@ export interface SubscriberSpec {
   key: string;
   group: string;
   subscriptions: Subscription[];
+  /** Resolved at each use: the consumer's option, else the group's configuration, else the default. */
   /** undefined: FIFO exactly for FIFO topics. */
-  fifo: boolean | undefined;
-  maxDeliveryAttempts: number;
+  readonly fifo: boolean | undefined;
+  readonly maxDeliveryAttempts: number;
+  readonly retryBackoffMs: readonly number[];
 }
 
 interface Pick {
@@ -60,6 +66,17 @@ interface QueueHarvest {
   next: number;
 }
 
+interface PendingAcks {
+  s: string;
+  t: string;
+  q: number;
+  o: number[];
+  set: Set<number>;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 interface Attempt {
   views: MessageView[];
   durables: Promise<void>[];
@@ -72,6 +89,10 @@ export class DeliveryService {
   /** Bumped by every wake, so a wake between a pass and its wait is not lost. */
   private readonly generations = new Map<string, number>();
   private rotation = 0;
+  /** Store long-poll waiters shared by parked receives (see watch). */
+  private readonly storeWaits = new Map<string, Promise<boolean>>();
+  /** Acks not journaled yet, by subscriber + topic + queue (see ack). */
+  private readonly pendingAcks = new Map<string, PendingAcks>();
 
   constructor(private readonly core: BrokerCore) {}
 
@@ -115,7 +136,10 @@ export class DeliveryService {
     for (;;) {
       const generation = this.generations.get(spec.key) ?? 0;
       const r = this.tryReceive(spec, max, invisibleMs);
-      await Promise.all(r.durables);
+      // Not waited for: a pop (or a filtered/dead-lettered ack) lost to a crash only makes
+      // its messages visible again — the at-least-once contract. Acks are waited for, and an
+      // ack record, appended later, is durable only once everything before it is.
+      for (const d of r.durables) d.catch(noop);
       if (r.views.length > 0) return r.views;
       const now = Date.now();
       if (now >= deadline || this.core.closing || cancelled()) return [];
@@ -143,15 +167,39 @@ export class DeliveryService {
       }
       ws.add(finish);
       for (const [t, q, n] of waits) {
-        this.core.reader.waitForMessages(t, q, n, slice).then((ok) => {
+        this.watch(t, q, n).then((ok) => {
           if (ok) finish();
         }, finish);
       }
     });
   }
 
+  /**
+   * The store's long-poll primitive, shared: every receive parked on the same (topic, queue,
+   * offset) waits on one store waiter. The store cannot cancel a waiter, so without sharing each
+   * parked pass would leave one per queue behind until its timeout, and the store walks them all
+   * on every dispatch.
+   */
+  private watch(topic: string, queueId: number, offset: number): Promise<boolean> {
+    const key = `${topic}\u0000${queueId}\u0000${offset}`;
+    let p = this.storeWaits.get(key);
+    if (p === undefined) {
+      const w = this.core.reader.waitForMessages(topic, queueId, offset, MAX_POLL_SLICE_MS);
+      const drop = (): void => {
+        if (this.storeWaits.get(key) === w) this.storeWaits.delete(key);
+      };
+      w.then(drop, drop);
+      this.storeWaits.set(key, w);
+      p = w;
+    }
+    return p;
+  }
+
   /** One synchronous pass over the subscriptions: pick, journal, build views. */
   private tryReceive(spec: SubscriberSpec, max: number, invisibleMs: number): Attempt {
+    // Pending acks first: a message acked a moment ago must not be picked again because its
+    // invisible time ran out meanwhile.
+    this.flushAcks();
     const core = this.core;
     const now = Date.now();
     const attempt: Attempt = { views: [], durables: [], waits: [], nextVisibleAt: Number.POSITIVE_INFINITY };
@@ -196,9 +244,12 @@ export class DeliveryService {
     const minOffset = reader.minOffset(topic, queueId);
     if (qp.next < minOffset) qp.next = minOffset;
     const h: QueueHarvest = { topic, queueId, qp, picks: [], held: [], next: qp.next };
+    const maxAttempts = spec.maxDeliveryAttempts;
     const blocked = new Set<string>();
     const gone: number[] = [];
     const dead: StoredMessage[] = [];
+    const readable = qp.entries.size > 0 ? reader.maxOffset(topic, queueId) : 0;
+    let waitingForDispatch = false;
     for (const [o, e] of qp.entries) {
       if (h.picks.length >= limit) break;
       if (fifo && e.group !== null && blocked.has(e.group)) continue;
@@ -207,12 +258,22 @@ export class DeliveryService {
         if (e.visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = e.visibleAt;
         continue;
       }
+      if (o >= readable) {
+        // Not dispatched yet (after a restart the consume queues are rebuilt from the log):
+        // wait for it; it is not gone. In FIFO it still holds back its group.
+        if (fifo && e.group !== null) blocked.add(e.group);
+        if (!waitingForDispatch) {
+          waitingForDispatch = true;
+          attempt.waits.push([topic, queueId, o]);
+        }
+        continue;
+      }
       const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
-      if (!rec || rec.queueOffset !== o || !matches(sub.filter, rec)) {
+      if (!rec || rec.queueOffset !== o || !matches(sub, rec)) {
         gone.push(o);
         continue;
       }
-      if (e.attempt >= spec.maxDeliveryAttempts) {
+      if (e.attempt >= maxAttempts) {
         dead.push(rec);
         continue;
       }
@@ -232,17 +293,25 @@ export class DeliveryService {
       scanned < FRESH_SCAN_LIMIT &&
       qp.entries.size < MAX_HELD_PER_QUEUE
     ) {
-      const batch = reader.read(topic, queueId, h.next, READ_BATCH);
+      // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
+      // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
+      const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
+      const batch = reader.read(
+        topic,
+        queueId,
+        h.next,
+        unfiltered ? Math.min(READ_BATCH, limit - h.picks.length) : READ_BATCH,
+      );
       if (batch.length === 0) break;
       for (const rec of batch) {
         if (rec.queueOffset < h.next) continue;
         if (h.picks.length >= limit) break outer;
         h.next = rec.queueOffset + 1;
         scanned++;
-        if (!matches(sub.filter, rec)) continue;
-        const props = rec.properties;
-        const group = fifo ? (props[P_MESSAGE_GROUP] ?? null) : null;
-        const prio = priority ? Number(props[P_PRIORITY] ?? 0) : null;
+        if (!matches(sub, rec)) continue;
+        // properties are decoded only when FIFO or priority needs them
+        const group = fifo ? (rec.properties[P_MESSAGE_GROUP] ?? null) : null;
+        const prio = priority ? Number(rec.properties[P_PRIORITY] ?? 0) : null;
         if (group !== null && blocked.has(group)) {
           h.held.push([rec.queueOffset, group, prio]);
           continue;
@@ -305,10 +374,16 @@ export class DeliveryService {
     });
   }
 
-  private entryFor(spec: SubscriberSpec, handle: string): { topic: string; queueId: number; offset: number } {
+  private entryFor(spec: SubscriberSpec, handle: string): ParsedHandle {
     const h = parseHandle(handle);
     const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
-    if (!e || e.attempt === 0 || e.handle !== h.seq) {
+    if (
+      !e ||
+      e.attempt === 0 ||
+      e.handle !== h.seq ||
+      (this.pendingAcks.size > 0 &&
+        this.pendingAcks.get(`${spec.key}\u0000${h.topic}\u0000${h.queueId}`)?.set.has(h.offset))
+    ) {
       throw new BrokerError(
         'INVALID_RECEIPT_HANDLE',
         'the receipt handle is stale: the message was acked, redelivered with a new handle, or given a new handle by changeInvisibleDuration.',
@@ -317,12 +392,51 @@ export class DeliveryService {
     return h;
   }
 
-  async ack(spec: SubscriberSpec, handle: string): Promise<void> {
-    this.core.checkOpen();
-    const h = this.entryFor(spec, handle);
-    const done = this.core.journal({ op: 'ack', s: spec.key, t: h.topic, q: h.queueId, o: [h.offset] });
-    this.wake(spec.key);
-    await done;
+  /**
+   * Acks are validated at once and journaled together: every ack made in the same synchronous run
+   * (a consumer acking a received batch in a loop) becomes one journal record per queue, appended
+   * in a microtask — or earlier, before any other journal record or snapshot (flushAcks), so the
+   * log keeps the order of the calls. Each resolves once its record is durable.
+   */
+  ack(spec: SubscriberSpec, handle: string): Promise<void> {
+    let h: ParsedHandle;
+    try {
+      this.core.checkOpen();
+      h = this.entryFor(spec, handle);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const key = `${spec.key}\u0000${h.topic}\u0000${h.queueId}`;
+    let p = this.pendingAcks.get(key);
+    if (!p) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      p = { s: spec.key, t: h.topic, q: h.queueId, o: [], set: new Set(), done, resolve, reject };
+      this.pendingAcks.set(key, p);
+      if (this.pendingAcks.size === 1) queueMicrotask(() => this.flushAcks());
+    }
+    p.o.push(h.offset);
+    p.set.add(h.offset);
+    return p.done;
+  }
+
+  /** Journal the pending acks now (one record per subscriber and queue). */
+  flushAcks(): void {
+    if (this.pendingAcks.size === 0) return;
+    const groups = [...this.pendingAcks.values()];
+    this.pendingAcks.clear();
+    for (const p of groups) {
+      try {
+        this.core.journal({ op: 'ack', s: p.s, t: p.t, q: p.q, o: p.o }).then(p.resolve, p.reject);
+      } catch (err) {
+        p.reject(err);
+      }
+      this.wake(p.s);
+    }
   }
 
   /** Invisible for `ms` from now; returns the new receipt handle (the old one is stale). */
@@ -377,7 +491,11 @@ export class DeliveryService {
   }
 }
 
-function matches(filter: Set<string> | undefined, rec: StoredMessage): boolean {
+function noop(): void {}
+
+function matches(sub: Subscription, rec: StoredMessage): boolean {
+  if (sub.sql !== undefined) return sub.sql(rec.properties);
+  const filter = sub.filter;
   if (!filter) return true;
   const tag = rec.tags;
   return tag !== undefined && filter.has(tag);

@@ -3,8 +3,8 @@
  *
  * Everything the broker must not forget goes through the store's commit log, so the store's
  * recovery (validate the tail, truncate what is torn) covers it:
- * - consumer changes (pop, ack, change of visibility, reset) and the resolution of timers and
- *   transactions are journal records: topic `rmq_sys_tidemq_journal`, queue 0, tag = op, body =
+ * - consumer changes (pop, ack, change of visibility, reset), consumer-group settings and the
+ *   resolution of timers and transactions are journal records: topic `rmq_sys_tidemq_journal`, queue 0, tag = op, body =
  *   the record as JSON (shapes in consumer-state.ts);
  * - timed messages are records of `rmq_sys_wheel_timer` (REAL_TOPIC, REAL_QID, TIMER_DELIVER_MS);
  * - transactional half messages are records of `RMQ_SYS_TRANS_HALF_TOPIC`.
@@ -25,15 +25,18 @@
  * { "version": 1, "position": P, "handleSeq": n,
  *   "consumers": { subscriber: { topic: { queueId: [next, [[offset, attempt, visibleAt, handle, group, priority]…]] } } },
  *   "timers": [[timerRecordPhysicalOffset, deliverAtMs]…],
- *   "transactions": [[halfRecordPhysicalOffset, checks]…] }
+ *   "transactions": [[halfRecordPhysicalOffset, checks]…],
+ *   "groups": { group: { maxDeliveryAttempts?, retryBackoffMs?, fifo? } } }
  * ```
  * Retention must not delete log segments past the snapshot position; with a snapshot every
  * few seconds and retention measured in hours it does not (forced cleanup under disk pressure
  * could; the broker then starts from what is left).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConsumerStateSnapshot, JournalRecord } from './consumer-state.js';
+import type { GroupConfig } from './group-registry.js';
 
 export const JOURNAL_TOPIC = 'rmq_sys_tidemq_journal';
 export const TIMER_TOPIC = 'rmq_sys_wheel_timer';
@@ -46,6 +49,8 @@ export interface BrokerSnapshot {
   consumers: ConsumerStateSnapshot;
   timers: [number, number][];
   transactions: [number, number][];
+  /** Configured consumer groups (absent in snapshots written before group settings existed). */
+  groups?: Record<string, GroupConfig>;
 }
 
 export function encodeJournal(rec: JournalRecord): string {
@@ -72,22 +77,25 @@ export function readSnapshot(storeDir: string): BrokerSnapshot | undefined {
   return snap;
 }
 
-/** Atomically replace the snapshot (tmp + fsync + rename + fsync of the directory). */
-export function writeSnapshot(storeDir: string, text: string): void {
+/**
+ * Atomically replace the snapshot (tmp + fsync + rename + fsync of the directory). Asynchronous:
+ * the fsyncs run on the thread pool, not on the event loop that delivers messages.
+ */
+export async function writeSnapshot(storeDir: string, text: string): Promise<void> {
   const file = snapshotFile(storeDir);
   const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
+  const fh = await open(tmp, 'w');
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
+    await fh.writeFile(text);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
-  renameSync(tmp, file);
-  const dirFd = openSync(path.dirname(file), 'r');
+  await rename(tmp, file);
+  const dir = await open(path.dirname(file), 'r');
   try {
-    fsyncSync(dirFd);
+    await dir.sync();
   } finally {
-    closeSync(dirFd);
+    await dir.close();
   }
 }

@@ -10,6 +10,7 @@ import { splitTags } from '../store/tag-filter.js';
 import type { StoredMessage } from '../store/types.js';
 import { BrokerError } from './errors.js';
 import { P_DELIVER_MS, P_MESSAGE_GROUP, P_PRIORITY, P_UNIQ_KEY, RESERVED_PROPERTIES } from './properties.js';
+import { compileSqlFilter, type SqlPredicate } from './sql-filter.js';
 import type { MessageView } from './types.js';
 
 export interface ParsedHandle {
@@ -23,18 +24,41 @@ export function formatHandle(seq: number, topic: string, queueId: number, offset
   return `${seq.toString(36)}.${queueId}.${offset}.${topic}`;
 }
 
+const TOPIC_CHARS = /^[%|a-zA-Z0-9_-]+$/;
+
 export function parseHandle(handle: unknown): ParsedHandle {
   if (typeof handle === 'string') {
-    const m = /^([0-9a-z]+)\.(\d+)\.(\d+)\.([%|a-zA-Z0-9_-]+)$/.exec(handle);
-    if (m) {
-      const seq = Number.parseInt(m[1]!, 36);
-      const queueId = Number(m[2]);
-      const offset = Number(m[3]);
-      if (Number.isSafeInteger(seq) && Number.isSafeInteger(offset))
-        return { seq, queueId, offset, topic: m[4]! };
+    const a = handle.indexOf('.');
+    const b = handle.indexOf('.', a + 1);
+    const c = handle.indexOf('.', b + 1);
+    if (a > 0 && b > a + 1 && c > b + 1) {
+      const seq = Number.parseInt(handle.slice(0, a), 36);
+      const queueId = digits(handle, a + 1, b);
+      const offset = digits(handle, b + 1, c);
+      const topic = handle.slice(c + 1);
+      if (
+        Number.isSafeInteger(seq) &&
+        seq.toString(36) === handle.slice(0, a) &&
+        queueId >= 0 &&
+        offset >= 0 &&
+        TOPIC_CHARS.test(topic)
+      )
+        return { seq, queueId, offset, topic };
     }
   }
   throw new BrokerError('INVALID_RECEIPT_HANDLE', `receipt handle ${JSON.stringify(handle)} is malformed.`);
+}
+
+/** The decimal number in s[from, to), or -1 if it is not one (or not a safe integer). */
+function digits(s: string, from: number, to: number): number {
+  if (to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** User properties only (reserved system names removed). */
@@ -48,36 +72,86 @@ export function messageIdOf(rec: StoredMessage): string {
   return rec.properties[P_UNIQ_KEY] ?? rec.msgId;
 }
 
+/**
+ * A received message over its stored record. The body is a zero-copy view; everything that
+ * needs the properties decoded (message id, tag, keys, user properties …) is computed on first
+ * access, so a consumer that reads only the body pays for nothing else.
+ */
+class RecordMessageView implements MessageView {
+  readonly topic: string;
+  readonly body: Buffer;
+  readonly deliveryAttempt: number;
+  receiptHandle: string;
+  readonly queueId: number;
+  readonly offset: number;
+  readonly storeTimestamp: number;
+  readonly corrupted = false;
+  readonly bornHost = '127.0.0.1';
+  private readonly rec: StoredMessage;
+  private propsCache: Map<string, string> | undefined;
+
+  constructor(rec: StoredMessage, topic: string, deliveryAttempt: number, receiptHandle: string) {
+    this.rec = rec;
+    this.topic = topic;
+    this.body = rec.body;
+    this.deliveryAttempt = deliveryAttempt;
+    this.receiptHandle = receiptHandle;
+    this.queueId = rec.queueId;
+    this.offset = rec.queueOffset;
+    this.storeTimestamp = rec.storeTimestamp;
+  }
+
+  get messageId(): string {
+    return messageIdOf(this.rec);
+  }
+  get tag(): string | undefined {
+    return this.rec.tags;
+  }
+  get keys(): string[] {
+    return this.rec.keys;
+  }
+  get messageGroup(): string | undefined {
+    return this.rec.properties[P_MESSAGE_GROUP];
+  }
+  get deliveryTimestamp(): Date | undefined {
+    const ms = this.rec.properties[P_DELIVER_MS];
+    return ms === undefined ? undefined : new Date(Number(ms));
+  }
+  get priority(): number | undefined {
+    const p = this.rec.properties[P_PRIORITY];
+    return p === undefined ? undefined : Number(p);
+  }
+  get bornTimestamp(): Date {
+    return new Date(this.rec.bornTimestamp);
+  }
+  get properties(): Map<string, string> {
+    if (this.propsCache === undefined) this.propsCache = userProperties(this.rec.properties);
+    return this.propsCache;
+  }
+}
+
 export function toMessageView(
   rec: StoredMessage,
   topic: string,
   deliveryAttempt: number,
   receiptHandle: string,
 ): MessageView {
-  const props = rec.properties;
-  const deliverMs = props[P_DELIVER_MS];
-  const priority = props[P_PRIORITY];
-  const view: MessageView = {
-    messageId: messageIdOf(rec),
-    topic,
-    body: rec.body,
-    corrupted: false,
-    keys: rec.keys,
-    bornHost: '127.0.0.1',
-    bornTimestamp: new Date(rec.bornTimestamp),
-    deliveryAttempt,
-    receiptHandle,
-    queueId: rec.queueId,
-    offset: rec.queueOffset,
-    properties: userProperties(props),
-    storeTimestamp: rec.storeTimestamp,
-  };
-  const v = view as { -readonly [K in keyof MessageView]: MessageView[K] };
-  if (rec.tags !== undefined) v.tag = rec.tags;
-  if (props[P_MESSAGE_GROUP] !== undefined) v.messageGroup = props[P_MESSAGE_GROUP];
-  if (deliverMs !== undefined) v.deliveryTimestamp = new Date(Number(deliverMs));
-  if (priority !== undefined) v.priority = Number(priority);
-  return view;
+  return new RecordMessageView(rec, topic, deliveryAttempt, receiptHandle);
+}
+
+/** A subscription's filter: a tag set (undefined: everything), or a compiled SQL92 predicate. */
+export function parseSubscriptionFilter(expression: unknown): {
+  filter: Set<string> | undefined;
+  sql?: SqlPredicate;
+} {
+  const filterType =
+    expression && typeof expression === 'object'
+      ? (expression as { filterType?: unknown }).filterType
+      : undefined;
+  if (filterType === 'SQL92') {
+    return { filter: undefined, sql: compileSqlFilter((expression as { expression: string }).expression) };
+  }
+  return { filter: parseFilter(expression) };
 }
 
 /** A tag filter: undefined matches everything. */
@@ -98,7 +172,7 @@ export function parseFilter(expression: unknown): Set<string> | undefined {
   if (filterType !== undefined && filterType !== 'TAG') {
     throw new BrokerError(
       'ILLEGAL_FILTER_EXPRESSION',
-      `only TAG filters are supported, got ${String(filterType)}.`,
+      `filterType must be TAG or SQL92, got ${String(filterType)}.`,
     );
   }
   const tags = splitTags(text);

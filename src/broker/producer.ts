@@ -151,8 +151,11 @@ export class Producer {
       );
     }
     const queueId = this.chooser.choose(msg, info.queues);
-    const messageId = msg.messageId ?? newMessageId();
-    if (typeof messageId !== 'string' || messageId.length === 0 || CONTROL.test(messageId)) {
+    const messageId = msg.messageId === undefined ? newMessageId(now) : msg.messageId;
+    if (
+      msg.messageId !== undefined &&
+      (typeof messageId !== 'string' || messageId.length === 0 || CONTROL.test(messageId))
+    ) {
       throw new BrokerError('BAD_REQUEST', 'messageId must be a non-empty string.');
     }
     props[P_UNIQ_KEY] = messageId;
@@ -274,7 +277,8 @@ export function physicalOffsetOfId(id: string): number {
 
 function checkBody(body: unknown, maxBytes: number): Buffer {
   let buf: Buffer;
-  if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
+  if (Buffer.isBuffer(body)) buf = body;
+  else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
   else if (body instanceof Uint8Array) buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   else throw new BrokerError('BAD_REQUEST', 'body must be a Buffer, Uint8Array or string.');
   if (buf.length === 0) throw new BrokerError('MESSAGE_BODY_EMPTY', 'the message body is empty.');
@@ -288,6 +292,14 @@ function checkBody(body: unknown, maxBytes: number): Buffer {
 }
 
 function checkProperties(msg: SendMessage): Record<string, string> {
+  if (
+    msg.tag === undefined &&
+    msg.keys === undefined &&
+    msg.messageGroup === undefined &&
+    msg.properties === undefined
+  ) {
+    return {};
+  }
   if (msg.tag !== undefined) {
     if (
       typeof msg.tag !== 'string' ||
@@ -372,6 +384,9 @@ function checkProperties(msg: SendMessage): Record<string, string> {
 }
 
 function deliveryTime(msg: SendMessage, now: number, maxDelayMs: number): number | undefined {
+  if (msg.delay === undefined && msg.deliveryTimestamp === undefined && msg.delayLevel === undefined) {
+    return undefined;
+  }
   const given = [msg.delay, msg.deliveryTimestamp, msg.delayLevel].filter((x) => x !== undefined).length;
   if (given === 0) return undefined;
   if (given > 1)
@@ -413,6 +428,8 @@ function deliveryTime(msg: SendMessage, now: number, maxDelayMs: number): number
 }
 
 function messageType(msg: SendMessage, timed: boolean, transactional: boolean): MessageType {
+  if (!transactional && !timed && msg.messageGroup === undefined && msg.priority === undefined)
+    return 'NORMAL';
   const kinds: MessageType[] = [];
   if (transactional) kinds.push('TRANSACTION');
   if (msg.messageGroup !== undefined) kinds.push('FIFO');

@@ -70,12 +70,22 @@ const pidHex = (process.pid % 65535).toString(16).toUpperCase().padStart(4, '0')
  * A message id in the layout rocketmq-client-nodejs uses (17 bytes as upper-case hex): version
  * 01, a 6-byte host id (zero), pid mod 65535, seconds since 2021-01-01, a per-process sequence.
  */
-export function newMessageId(): string {
-  const seconds = Math.max(0, Math.floor(Date.now() / 1000 - EPOCH_2021_S)) >>> 0;
+export function newMessageId(nowMs = Date.now()): string {
+  const seconds = Math.max(0, Math.floor(nowMs / 1000 - EPOCH_2021_S)) >>> 0;
+  if (seconds !== prefixSeconds) {
+    prefixSeconds = seconds;
+    prefix = `01000000000000${pidHex}${seconds.toString(16).toUpperCase().padStart(8, '0')}`;
+  }
   const seq = sequence;
   sequence = (sequence + 1) >>> 0;
-  return `01000000000000${pidHex}${seconds.toString(16).toUpperCase().padStart(8, '0')}${seq
-    .toString(16)
-    .toUpperCase()
-    .padStart(8, '0')}`;
+  return prefix + hex8(seq);
+}
+
+let prefixSeconds = -1;
+let prefix = '';
+const HEX2: string[] = [];
+for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).toUpperCase().padStart(2, '0'));
+
+function hex8(n: number): string {
+  return HEX2[n >>> 24]! + HEX2[(n >>> 16) & 0xff]! + HEX2[(n >>> 8) & 0xff]! + HEX2[n & 0xff]!;
 }

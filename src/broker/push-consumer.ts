@@ -5,7 +5,8 @@
  * after which it is redelivered with deliveryAttempt + 1; once a message has had the group's
  * maxDeliveryAttempts deliveries, the broker moves it to %DLQ%<group> instead of redelivering.
  * FIFO groups keep order because the broker hands out at most one message per message group
- * until it is acked.
+ * until it is acked. A listener still running when two thirds of the invisible duration have
+ * passed gets its message's invisibility renewed, as often as needed.
  */
 
 import type { SubscriberSpec } from './delivery-service.js';
@@ -20,12 +21,13 @@ export class PushConsumer {
   private readonly batch: number;
   private readonly invisibleMs: number;
   private readonly longPollMs: number;
-  private readonly backoff: number[];
   private inFlight = 0;
   private slotFreed: (() => void) | undefined;
   private closed = false;
   private readonly loop: Promise<void>;
   private readonly tasks = new Set<Promise<void>>();
+  /** Invisibility renewals made for slow listeners (see renewWhileConsuming). */
+  renewals = 0;
   /** Listener errors and failed acks, for inspection (the loop keeps going). */
   readonly errors: unknown[] = [];
 
@@ -46,10 +48,6 @@ export class PushConsumer {
     this.batch = positive(options.receiveBatchSize ?? 32, 'receiveBatchSize');
     this.invisibleMs = positive(options.invisibleDurationMs ?? 60_000, 'invisibleDurationMs');
     this.longPollMs = positive(options.longPollingTimeout ?? 20_000, 'longPollingTimeout');
-    this.backoff = [...(options.retryBackoffMs ?? host.core.settings.groupDefaults.retryBackoffMs)];
-    if (this.backoff.length === 0 || this.backoff.some((b) => !Number.isFinite(b) || b < 0)) {
-      throw new BrokerError('BAD_REQUEST', 'retryBackoffMs must be a non-empty list of non-negative ms.');
-    }
     this.loop = this.run();
   }
 
@@ -59,7 +57,8 @@ export class PushConsumer {
 
   /** Nack delay after the `attempt`-th delivery failed. */
   backoffFor(attempt: number): number {
-    return this.backoff[Math.min(attempt - 1, this.backoff.length - 1)]!;
+    const ladder = this.spec.retryBackoffMs;
+    return ladder[Math.min(attempt - 1, ladder.length - 1)]!;
   }
 
   private async run(): Promise<void> {
@@ -97,11 +96,14 @@ export class PushConsumer {
 
   private async consumeOne(view: MessageView): Promise<void> {
     let result: ConsumeResult;
+    const renewal = this.renewWhileConsuming(view);
     try {
       result = await this.listener(view);
     } catch (err) {
       this.errors.push(err);
       result = ConsumeResult.FAILURE;
+    } finally {
+      await renewal.stop();
     }
     if (this.host.core.closing) return;
     try {
@@ -114,6 +116,42 @@ export class PushConsumer {
     } catch (err) {
       this.errors.push(err);
     }
+  }
+
+  /**
+   * Keep a message invisible while its listener runs: every two thirds of the invisible
+   * duration, changeInvisibleDuration renews it (and view.receiptHandle follows), so a listener
+   * slower than the invisible duration does not see its message redelivered to someone else.
+   * stop() ends the renewals and waits for one in flight, so the ack uses the current handle.
+   */
+  private renewWhileConsuming(view: MessageView): { stop(): Promise<void> } {
+    const everyMs = Math.max(1, Math.floor((this.invisibleMs * 2) / 3));
+    let inFlight: Promise<void> | undefined;
+    let stopped = false;
+    const timer = setInterval(() => {
+      if (inFlight || stopped || this.host.core.closing) return;
+      inFlight = this.host.delivery
+        .changeInvisibleDuration(this.spec, view.receiptHandle, this.invisibleMs)
+        .then(
+          (handle) => {
+            view.receiptHandle = handle;
+            this.renewals++;
+          },
+          (err: unknown) => {
+            this.errors.push(err);
+          },
+        )
+        .finally(() => {
+          inFlight = undefined;
+        });
+    }, everyMs);
+    return {
+      stop: async () => {
+        stopped = true;
+        clearInterval(timer);
+        await inFlight;
+      },
+    };
   }
 
   /** Stop receiving and wait for listener calls in flight. */

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { BrokerCore } from './core.js';
 import type { DeliveryService, SubscriberSpec, Subscription } from './delivery-service.js';
 import { BrokerError } from './errors.js';
-import { parseFilter } from './message-view.js';
+import { checkGroupConfig } from './group-registry.js';
+import { parseSubscriptionFilter } from './message-view.js';
 import { checkGroupName } from './topic-registry.js';
 import type {
   ConsumerOptions,
@@ -36,22 +37,32 @@ export function buildSpec(host: ConsumerHost, options: ConsumerOptions): Subscri
       `messageModel must be CLUSTERING or BROADCASTING, got ${String(model)}.`,
     );
   }
-  const d = host.core.settings.groupDefaults;
-  const maxDeliveryAttempts = options.maxDeliveryAttempts ?? d.maxDeliveryAttempts;
-  if (!Number.isInteger(maxDeliveryAttempts) || maxDeliveryAttempts < 1) {
-    throw new BrokerError(
-      'BAD_REQUEST',
-      `maxDeliveryAttempts must be a positive integer, got ${maxDeliveryAttempts}.`,
-    );
-  }
+  // The consumer's own overrides; the rest comes from the group's configuration at each use.
+  const own = checkGroupConfig(
+    {
+      maxDeliveryAttempts: options.maxDeliveryAttempts,
+      retryBackoffMs: options.retryBackoffMs,
+      fifo: options.fifo,
+    },
+    'consumer group options',
+  );
+  const groups = host.core.groupConfig;
+  const group = options.consumerGroup;
   const clientId = options.clientId ?? randomUUID();
-  const key = model === 'BROADCASTING' ? `${options.consumerGroup}#${clientId}` : options.consumerGroup;
+  const key = model === 'BROADCASTING' ? `${group}#${clientId}` : group;
   const spec: SubscriberSpec = {
     key,
-    group: options.consumerGroup,
+    group,
     subscriptions: [],
-    fifo: options.fifo ?? d.fifo,
-    maxDeliveryAttempts,
+    get fifo() {
+      return own.fifo !== undefined ? own.fifo : groups.settings(group).fifo;
+    },
+    get maxDeliveryAttempts() {
+      return own.maxDeliveryAttempts ?? groups.settings(group).maxDeliveryAttempts;
+    },
+    get retryBackoffMs() {
+      return own.retryBackoffMs ?? groups.settings(group).retryBackoffMs;
+    },
   };
   const subs =
     options.subscriptions instanceof Map
@@ -59,7 +70,7 @@ export function buildSpec(host: ConsumerHost, options: ConsumerOptions): Subscri
       : Object.entries(options.subscriptions ?? {});
   const parsed: Subscription[] = subs.map(([topic, filter]) => ({
     topic: host.resolveTopic(topic).name,
-    filter: parseFilter(filter),
+    ...parseSubscriptionFilter(filter),
   }));
   spec.subscriptions = parsed;
   return spec;
@@ -100,11 +111,8 @@ export class SimpleConsumer {
   async subscribe(topic: string, filter: FilterExpression = '*'): Promise<void> {
     this.checkOpen();
     const t = this.host.resolveTopic(topic).name;
-    const f = parseFilter(filter);
-    this.spec.subscriptions = [
-      ...this.spec.subscriptions.filter((s) => s.topic !== t),
-      { topic: t, filter: f },
-    ];
+    const f = parseSubscriptionFilter(filter);
+    this.spec.subscriptions = [...this.spec.subscriptions.filter((s) => s.topic !== t), { topic: t, ...f }];
   }
 
   unsubscribe(topic: string): void {
@@ -145,9 +153,13 @@ export class SimpleConsumer {
     }
   }
 
-  async ack(message: Pick<MessageView, 'receiptHandle'>): Promise<void> {
-    this.checkOpen();
-    await this.host.delivery.ack(this.spec, handleOf(message));
+  ack(message: Pick<MessageView, 'receiptHandle'>): Promise<void> {
+    try {
+      this.checkOpen();
+      return this.host.delivery.ack(this.spec, handleOf(message));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Make the message invisible for `invisibleDuration` ms from now; updates message.receiptHandle. */

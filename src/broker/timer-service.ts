@@ -133,11 +133,14 @@ export class TimerService {
       for (const off of slice) {
         const rec = this.core.store.get(off);
         if (!rec) continue;
-        const props = { ...rec.properties };
-        const topic = props[P_REAL_TOPIC]!;
-        const queueId = Number(props[P_REAL_QID] ?? 0);
-        delete props[P_REAL_TOPIC];
-        delete props[P_REAL_QID];
+        const stored = rec.properties;
+        const topic = stored[P_REAL_TOPIC]!;
+        const queueId = Number(stored[P_REAL_QID] ?? 0);
+        // a fresh object without the routing properties (delete would make it a slow dictionary)
+        const props: Record<string, string> = {};
+        for (const name in stored) {
+          if (name !== P_REAL_TOPIC && name !== P_REAL_QID) props[name] = stored[name]!;
+        }
         const info = this.core.topic(topic);
         this.core.append({
           topic,

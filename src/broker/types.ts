@@ -116,8 +116,11 @@ export interface MessageView {
   readonly storeTimestamp: number;
 }
 
-/** Filter: '*' (or empty) for all, or tags joined by '||'. */
-export type FilterExpression = string | { expression: string; filterType?: 'TAG' };
+/**
+ * Filter: '*' (or empty) for all, or tags joined by '||'; or `{ expression, filterType: 'SQL92' }`
+ * over message properties (sql-filter.ts: = <> < > <= >= IN BETWEEN IS [NOT] NULL AND OR NOT).
+ */
+export type FilterExpression = string | { expression: string; filterType?: 'TAG' | 'SQL92' };
 
 export type MessageModel = 'CLUSTERING' | 'BROADCASTING';
 

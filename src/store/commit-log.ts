@@ -16,7 +16,6 @@ import { MappedSegment, parseSegmentFileName } from './mapped-segment.js';
 import {
   BLANK_BYTES,
   encodeBlank,
-  encodeProperties,
   encodeRecord,
   FIXED_V1_BYTES,
   type HostAddress,
@@ -607,6 +606,7 @@ function buildProperties(msg: Message): string {
     if (props === null || typeof props !== 'object') {
       throw new StoreError('INVALID_MESSAGE', 'properties must be an object of string values.');
     }
+    // One pass: validate and encode (TAGS/KEYS given as fields win over the same names here).
     for (const name in props) {
       const value = props[name];
       if (name.length === 0 || typeof value !== 'string' || hasSeparator(name) || hasSeparator(value)) {
@@ -617,16 +617,8 @@ function buildProperties(msg: Message): string {
       }
       if (name === PROPERTY_TAGS && msg.tags !== undefined) continue;
       if (name === PROPERTY_KEYS && msg.keys !== undefined) continue;
+      text += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
     }
-    text += encodeProperties(
-      Object.fromEntries(
-        Object.entries(props).filter(
-          ([n]) =>
-            !(n === PROPERTY_TAGS && msg.tags !== undefined) &&
-            !(n === PROPERTY_KEYS && msg.keys !== undefined),
-        ),
-      ),
-    );
   }
   return text;
 }

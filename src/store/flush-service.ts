@@ -8,7 +8,7 @@
  * with FLUSH_DISK_TIMEOUT.
  *
  * Sealing: records are appended with a zero body CRC; noteAppend schedules a native commit that
- * computes the CRCs on a libuv thread. An async put resolves once its record is sealed, so it
+ * computes the CRCs on a libuv thread (or, for a small tail, on the JS thread at once). An async put resolves once its record is sealed, so it
  * survives a process crash (the page cache keeps it); a flush always seals first.
  *
  * async: every flushIntervalMs, flush when at least flushLeastPages dirty pages wait, and flush
@@ -21,6 +21,8 @@ import { StoreError } from '../errors.js';
 import type { CommitLog } from './commit-log.js';
 
 const PAGE_BYTES = 4096;
+/** Unsealed bytes up to which sealing runs on the JS thread (~20 µs of CRC) instead of the pool. */
+const INLINE_SEAL_BYTES = 64 * 1024;
 
 interface Waiter {
   target: number;
@@ -115,6 +117,10 @@ export class FlushService {
 
   private runSeal(): void {
     if (this.sealing || this.failure) return;
+    if (this.log.wroteOffset - this.log.sealedOffset <= INLINE_SEAL_BYTES) {
+      this.sealInline();
+      return;
+    }
     this.sealing = true;
     this.sealOnce()
       .catch((err) => this.fail(err))
@@ -124,15 +130,34 @@ export class FlushService {
       });
   }
 
-  private async sealOnce(): Promise<void> {
-    for (const seg of this.log.segments) {
-      if (seg.sealedPosition < seg.wrotePosition) await seg.commit(false);
+  /**
+   * A small unsealed tail (what one turn of the event loop of single appends leaves) is sealed
+   * here: its CRCs cost a few µs, less than the hop to the thread pool and back, and its waiters
+   * (puts, long polls behind dispatch) answer in this same turn.
+   */
+  private sealInline(): void {
+    try {
+      for (const seg of this.log.segments) if (seg.sealedPosition < seg.wrotePosition) seg.sealNow();
+    } catch (err) {
+      this.fail(err as Error);
+      return;
     }
+    this.resolveSealed();
+  }
+
+  private resolveSealed(): void {
     const sealed = this.log.sealedOffset;
     let covered = 0;
     while (covered < this.sealWaiters.length && this.sealWaiters[covered]!.target <= sealed) covered++;
     if (covered > 0) for (const w of this.sealWaiters.splice(0, covered)) w.resolve();
     this.options.onProgress();
+  }
+
+  private async sealOnce(): Promise<void> {
+    for (const seg of this.log.segments) {
+      if (seg.sealedPosition < seg.wrotePosition) await seg.commit(false);
+    }
+    this.resolveSealed();
   }
 
   /** Everything appended so far is on disk. */

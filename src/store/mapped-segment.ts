@@ -66,6 +66,13 @@ export class MappedSegment {
     return this.fromOffset + this.wrotePosition;
   }
 
+  /** Seal [sealedPosition, wrotePosition) now, on the calling thread (small ranges: see FlushService). */
+  sealNow(): void {
+    if (this.wrotePosition <= this.sealedPosition) return;
+    const sealed = native.sealRecords(this.mapping, this.sealedPosition, this.wrotePosition);
+    if (sealed > this.sealedPosition) this.sealedPosition = sealed;
+  }
+
   /** Seal [sealedPosition, wrotePosition) and, with `flush`, force everything sealed to disk, on a native thread. */
   async commit(flush: boolean): Promise<void> {
     const flushFrom = this.flushedPosition;

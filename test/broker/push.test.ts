@@ -115,3 +115,53 @@ t.test('dlq: simple consumers dead-letter too when attempts run out', async (t) 
   t.same(await c.receive(1, 50), []);
   t.ok(broker.getTopic('%DLQ%G'));
 });
+
+t.test(
+  'push: a listener slower than the invisible duration keeps its message (invisibility renewed)',
+  async (t) => {
+    const broker = await openBroker(tempDir(t));
+    t.teardown(() => broker.close());
+    broker.createTopic('T', { queues: 1 });
+    await broker.producer().send({ topic: 'T', body: 'slow' });
+    const attempts: number[] = [];
+    let finished = false;
+    const push = broker.pushConsumer({
+      consumerGroup: 'G',
+      subscriptions: { T: '*' },
+      longPollingTimeout: 200,
+      invisibleDurationMs: 300,
+      messageListener: async (m) => {
+        attempts.push(m.deliveryAttempt);
+        await sleep(1500);
+        finished = true;
+        return ConsumeResult.SUCCESS;
+      },
+    });
+    t.ok(await until(() => attempts.length === 1, 5000), 'the listener got the message');
+    // Another consumer of the group polls for longer than the listener runs: five invisible
+    // durations. Without renewal it would get the message after 300 ms.
+    const other = broker.simpleConsumer({
+      consumerGroup: 'G',
+      subscriptions: { T: '*' },
+      awaitDuration: 1700,
+    });
+    const stolen = await other.receive(16, 10_000);
+    t.same(
+      stolen.map((m) => m.body.toString()),
+      [],
+      'not redelivered to another consumer while the listener works',
+    );
+    t.ok(await until(() => finished, 3000), 'the listener finished');
+    await sleep(100);
+    t.same(attempts, [1], 'delivered once');
+    t.ok(push.renewals >= 3, `invisibility renewed while consuming (${push.renewals} times)`);
+    t.same(push.errors, [], 'the ack with the renewed handle succeeded');
+    const after = broker.simpleConsumer({
+      consumerGroup: 'G',
+      subscriptions: { T: '*' },
+      awaitDuration: 600,
+    });
+    t.same(await after.receive(16, 10_000), [], 'acked: never redelivered');
+    await push.close();
+  },
+);

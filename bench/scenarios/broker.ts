@@ -1,0 +1,258 @@
+/**
+ * The embedded broker (issue 5), in-process:
+ * - e2e: producer.send → simpleConsumer.receive (batched) → ack, all on one event loop. Phase 1
+ *   runs flat out and measures acked messages per second; phase 2 sends at half that rate,
+ *   paced every millisecond, and times each message from the send() call to the moment
+ *   receive() hands it to the consumer.
+ * - delay burst: N timed messages due within the same second (RocketMQ users report minutes of
+ *   lateness for such bursts, apache/rocketmq#6566); lateness = time each message became
+ *   readable in its topic minus its due time, and the time until the last one was readable.
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Broker } from '../../src/broker/broker.js';
+import type { MessageView } from '../../src/broker/types.js';
+import { LatencyRecorder } from '../histogram.js';
+import { nowNs } from '../measure.js';
+import { num } from '../outcome.js';
+import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
+import { makeBody } from '../store-api.js';
+
+const topic = 'bench';
+const group = 'bench-group';
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Flow {
+  sent: number;
+  received: number;
+  acked: number;
+  duplicates: number;
+  /** sends may not run further ahead of acks than this */
+  window: number;
+  stop: boolean;
+}
+
+/** Stamp the send time (performance.now() ms, float64) into the first 8 bytes. */
+function stamped(template: Buffer, at: number): Buffer {
+  const b = Buffer.from(template);
+  b.writeDoubleLE(at, 0);
+  return b;
+}
+
+export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<ScenarioOutcome> {
+  const bodyBytes = num(spec, 'bodyBytes');
+  const batch = num(spec, 'batch');
+  const queues = num(spec, 'queues');
+  const broker = await Broker.open(dir, { maxInvisibleMs: 3_600_000 });
+  broker.createTopic(topic, { queues });
+  const producer = broker.producer();
+  const consumer = broker.simpleConsumer({
+    consumerGroup: group,
+    subscriptions: { [topic]: '*' },
+    awaitDuration: 100,
+  });
+  const template = makeBody(bodyBytes);
+  const flow: Flow = { sent: 0, received: 0, acked: 0, duplicates: 0, window: 64 * batch, stop: false };
+  const seen = new Uint8Array(1 << 24);
+  let latency: LatencyRecorder | undefined;
+
+  let ackErrors = 0;
+  const acked = (): void => {
+    flow.acked++;
+  };
+  const ackFailed = (): void => {
+    ackErrors++;
+  };
+  const consume = async (): Promise<void> => {
+    while (!flow.stop) {
+      const views: MessageView[] = await consumer.receive(batch, 600_000);
+      const now = performance.now();
+      const rec = latency;
+      for (const v of views) {
+        const id = v.body.readUInt32LE(8);
+        if (seen[id & 0xffffff]) flow.duplicates++;
+        seen[id & 0xffffff] = 1;
+        if (rec) rec.recordNs((now - v.body.readDoubleLE(0)) * 1e6);
+      }
+      flow.received += views.length;
+      // Acks are handed off, not awaited before the next receive (as a push consumer does).
+      for (const v of views) consumer.ack(v).then(acked, ackFailed);
+    }
+  };
+
+  /** Flat out: keep up to `flow.window` messages between sent and acked; sends overlap. */
+  let sendErrors = 0;
+  const done = (): void => {};
+  const failed = (): void => {
+    sendErrors++;
+  };
+  const produceFlatOut = async (untilNs: number): Promise<void> => {
+    while (nowNs() < untilNs) {
+      const room = Math.min(batch, flow.window - (flow.sent - flow.acked));
+      for (let i = 0; i < room; i++) {
+        const body = stamped(template, 0);
+        body.writeUInt32LE(flow.sent++, 8);
+        producer.send({ topic, body }).then(done, failed);
+      }
+      await tick();
+    }
+  };
+
+  /** `perSec` messages a second, sent in per-millisecond slices stamped with their send time. */
+  const producePaced = async (perSec: number, untilNs: number): Promise<void> => {
+    const start = nowNs();
+    let due = 0;
+    while (nowNs() < untilNs) {
+      const owed = Math.floor(((nowNs() - start) / 1e9) * perSec) - due;
+      if (owed <= 0) {
+        await tick();
+        continue;
+      }
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < owed; i++) {
+        const body = stamped(template, performance.now());
+        body.writeUInt32LE(flow.sent++, 8);
+        sends.push(producer.send({ topic, body }));
+      }
+      due += owed;
+      await Promise.all(sends);
+    }
+  };
+
+  const consumers = Array.from({ length: num(spec, 'receivers') }, () => consume());
+  // Phase 1: peak. Windows of at least a few hundred ms: the first receives wait for the
+  // dispatch workers and the JIT, which a --quick window of 100 ms would not outlast.
+  const warmupMs = Math.max(200, spec.warmupMs);
+  const windowMs = Math.max(300, spec.durationMs);
+  await produceFlatOut(nowNs() + warmupMs * 1e6);
+  const acked0 = flow.acked;
+  const t0 = nowNs();
+  await produceFlatOut(t0 + windowMs * 1e6);
+  const peakNs = nowNs() - t0;
+  const peakOps = flow.acked - acked0;
+  const peakPerSec = peakOps / (peakNs / 1e9);
+  // Drain, then phase 2: half of the peak, every message timed.
+  while (flow.acked < flow.sent) await tick();
+  latency = new LatencyRecorder();
+  // Event-loop stalls explain the latency tail (GC pauses, long synchronous passes).
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const paceMs = windowMs;
+  await producePaced(peakPerSec / 2, nowNs() + paceMs * 1e6);
+  const drainUntil = Date.now() + 10_000;
+  while (flow.acked < flow.sent && Date.now() < drainUntil) await tick();
+  flow.stop = true;
+  loopDelay.disable();
+  const summary = latency.summary('send() call to receive() returning the message, at half of peak');
+  const allAcked = flow.acked === flow.sent;
+  await Promise.race([Promise.all(consumers), new Promise((r) => setTimeout(r, 500))]);
+  const left = await consumer.receive(1, 1000).catch(() => []);
+  return {
+    status: 'ok',
+    ops: peakOps,
+    bytes: peakOps * bodyBytes,
+    elapsedMs: peakNs / 1e6,
+    latency: summary,
+    check: {
+      passed:
+        allAcked &&
+        sendErrors === 0 &&
+        ackErrors === 0 &&
+        flow.duplicates === 0 &&
+        left.length === 0 &&
+        summary.count > 0,
+      description:
+        'every message sent was received once and acked (no duplicate, nothing left for the group), and phase 2 timed messages',
+      sent: flow.sent,
+      acked: flow.acked,
+      duplicates: flow.duplicates,
+      sendErrors,
+      ackErrors,
+      leftAfterDrain: left.length,
+    },
+    method: `one producer (send() in slices, at most ${flow.window} unacked) and one SimpleConsumer (receive(${batch}) then ack each) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate`,
+    extra: {
+      peakMsgPerSec: Math.round(peakPerSec),
+      pacedMsgPerSec: Math.round(peakPerSec / 2),
+      pacedMs: paceMs,
+      queues,
+      eventLoopDelayP99MsPaced: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+      eventLoopDelayMaxMsPaced: Math.round(loopDelay.max / 1e4) / 100,
+    },
+  };
+}
+
+export async function tidemqBrokerDelayBurst(spec: ScenarioSpec, dir: string): Promise<ScenarioOutcome> {
+  const bodyBytes = num(spec, 'bodyBytes');
+  const messages = num(spec, 'messages');
+  const queues = num(spec, 'queues');
+  const leadMs = num(spec, 'leadMs');
+  const broker = await Broker.open(dir);
+  broker.createTopic(topic, { queues, type: 'DELAY' });
+  const producer = broker.producer();
+  const body = makeBody(bodyBytes);
+  const t0 = Date.now();
+  // Due times spread over one second, starting leadMs from now (room to send them all first).
+  const firstDue = t0 + leadMs;
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < messages; i++) {
+    sends.push(producer.send({ topic, body, deliveryTimestamp: firstDue + (i % 1000) }));
+    if (sends.length >= 4096) await Promise.all(sends.splice(0));
+  }
+  await Promise.all(sends);
+  const sentAt = Date.now();
+  if (sentAt >= firstDue) {
+    return {
+      status: 'failed',
+      reason: `sending ${messages} timed messages took ${sentAt - t0} ms, past the first due time (lead ${leadMs} ms)`,
+      ops: 0,
+      bytes: 0,
+      elapsedMs: 0,
+      check: { passed: false, description: 'the send phase overran the due time' },
+      method: '',
+      extra: {},
+    };
+  }
+  // Timers fire in due order, so the j-th message to become readable (over all queues) is the
+  // j-th earliest due: firstDue + floor(j / perMs). Each queue's readable count is sampled every
+  // millisecond; lateness = sample time − due (≤ 1 ms early by the sampling).
+  const perMs = messages / 1000;
+  const lateness = new LatencyRecorder();
+  let total = 0;
+  let lastAt = 0;
+  let early = 0;
+  const deadline = firstDue + 1000 + 60_000;
+  while (total < messages && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+    const now = Date.now();
+    let readable = 0;
+    for (let q = 0; q < queues; q++) readable += broker.reader.maxOffset(topic, q);
+    const dueByNow = Math.min(messages, Math.max(0, Math.floor((now - firstDue + 1) * perMs)));
+    if (readable > dueByNow) early = Math.max(early, readable - dueByNow);
+    for (let j = total; j < readable; j++) {
+      lateness.recordNs(Math.max(0, now - (firstDue + Math.floor(j / perMs))) * 1e6);
+    }
+    if (readable > total) lastAt = now;
+    total = readable;
+  }
+  const lastDue = firstDue + 999;
+  const s = lateness.summary('due time to readable in its topic (sampled every ms)');
+  const lastAfterDueMs = lastAt - lastDue;
+  await broker.close();
+  return {
+    status: 'ok',
+    ops: total,
+    bytes: total * bodyBytes,
+    elapsedMs: Math.max(1, lastAt - firstDue),
+    latency: s,
+    check: {
+      passed: total === messages && early === 0 && s.maxUs <= 1_000_000,
+      description: `all ${messages} timed messages became readable in their topic, none before its due time, each within 1 s of it`,
+      readableBeforeDue: early,
+      delivered: total,
+      lastDeliveredAfterLastDueMs: lastAfterDueMs,
+      sendMs: sentAt - t0,
+    },
+    method: `${messages} sends with deliveryTimestamp spread over one second, ${leadMs} ms ahead; each queue's readable count sampled every ms; throughput = messages / (last readable − first due)`,
+    extra: { queues, timerLatenessMsOfLastSlice: broker.timers.lastLatenessMs },
+  };
+}
