@@ -4,9 +4,11 @@
  * onto the wire. Every application error is a gRPC OK carrying a v2 Status (status.ts); only a
  * broken server answers with a gRPC error.
  *
- * Consumers: one broker SimpleConsumer per (group, topic, filter) does the receiving, with the
- * group's settings (FIFO, delivery attempts) from ServiceContext.groupSettings; the long-polling
- * time and cancellation are per call. Push consumers receive with `auto_renew`: their messages
+ * Consumers: one broker SimpleConsumer per (group, topic, filter) does the receiving. It has no
+ * settings of its own: FIFO, delivery attempts and retry backoff are the group's, read from the
+ * broker (broker.configureGroup, persisted) at each use, so a group changed at run time (tidemq
+ * admin configure-group) takes effect at once; push clients of the group get new Settings
+ * (groupChanged). The long-polling time and cancellation are per call. Push consumers receive with `auto_renew`: their messages
  * are leased (leases.ts) until acked, nacked or dead-lettered.
  *
  * Telemetry: every Settings gets the server's Settings back; the session registry
@@ -18,10 +20,16 @@ import type { Broker } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { Producer } from '../broker/producer.js';
 import type { SimpleConsumer } from '../broker/simple-consumer.js';
-import { type MessageView, type TransactionChecker, TransactionResolution } from '../broker/types.js';
+import {
+  type FilterExpression,
+  type MessageView,
+  type TransactionChecker,
+  TransactionResolution,
+} from '../broker/types.js';
 import {
   type Duration,
   type Endpoints,
+  FilterTypeV2,
   fromMs,
   MessageTypeV2,
   messageQueues,
@@ -78,14 +86,6 @@ const MAX_FILTER_CHARS = 16 * 1024;
  */
 const SETTINGS_REPEAT_MS = [250, 1000, 3000];
 
-/** A consumer group's settings; unset fields take the broker's group defaults. */
-export interface GroupSettings {
-  /** Deliver each message group in order, one message in flight (default: FIFO topics only). */
-  fifo?: boolean;
-  /** Deliveries before a message moves to %DLQ%<group> (broker default 17). */
-  maxDeliveryAttempts?: number;
-}
-
 export interface ServiceContext {
   readonly broker: Broker;
   /** host:port clients use when a request carries no endpoints. */
@@ -98,8 +98,6 @@ export interface ServiceContext {
    * throws a ProtocolError (UNAUTHORIZED / FORBIDDEN) to refuse it. Absent: everything is allowed.
    */
   readonly authorize?: (call: { metadata: grpc.Metadata }, method: string, request: unknown) => void;
-  /** The settings of a consumer group (broker name; ServerOptions.groups or the config file). */
-  readonly groupSettings?: (group: string) => GroupSettings;
   /** Invisible time of auto-renewed (push) deliveries, renewed while the client lives. */
   readonly leaseMs?: number;
   /** Long-polling time push consumers are told in Settings (they send none). */
@@ -246,16 +244,14 @@ export class MessagingService {
     const group = resourceName(r.group, ns);
     const topic = resourceName(r.messageQueue?.topic, ns);
     const expression: string = r.filterExpression?.expression ?? '*';
-    if (r.filterExpression?.type === 2) {
-      throw new BrokerError('ILLEGAL_FILTER_EXPRESSION', 'SQL filters are not supported; use a TAG filter.');
-    }
     if (expression.length > MAX_FILTER_CHARS) {
       throw new BrokerError(
         'ILLEGAL_FILTER_EXPRESSION',
         `the filter expression has ${expression.length} characters; at most ${MAX_FILTER_CHARS}.`,
       );
     }
-    const consumer = this.consumerFor(group, topic, expression);
+    const sql = r.filterExpression?.type === FilterTypeV2.SQL;
+    const consumer = this.consumerFor(group, topic, sql ? { expression, filterType: 'SQL92' } : expression);
     const clientId = optionalClientId(call);
     const leased = r.autoRenew === true && clientId !== undefined;
     const invisibleMs = leased
@@ -317,20 +313,20 @@ export class MessagingService {
         ),
       };
     }
+    // Every ack starts before any is awaited: the broker journals acks made in one synchronous
+    // run together, one record per queue, however many entries the request has.
+    const started = requested.map((e) => consumer.ack({ receiptHandle: e.receiptHandle ?? '' }));
+    const settled = await Promise.allSettled(started);
     let acked = 0;
-    const entries = await Promise.all(
-      requested.map(async (e) => {
-        let s: Status = OK;
-        try {
-          await consumer.ack({ receiptHandle: e.receiptHandle ?? '' });
-          this.leases.end(e.receiptHandle ?? '');
-          acked++;
-        } catch (err) {
-          s = statusOf(err);
-        }
-        return { messageId: e.messageId ?? '', receiptHandle: e.receiptHandle ?? '', status: s };
-      }),
-    );
+    const entries = requested.map((e, i) => {
+      const r = settled[i]!;
+      let s: Status = OK;
+      if (r.status === 'fulfilled') {
+        this.leases.end(e.receiptHandle ?? '');
+        acked++;
+      } else s = statusOf(r.reason);
+      return { messageId: e.messageId ?? '', receiptHandle: e.receiptHandle ?? '', status: s };
+    });
     this.ctx.metrics?.acked(group, acked);
     return { status: combined(entries.map((e) => e.status)), entries };
   }
@@ -449,13 +445,13 @@ export class MessagingService {
   private onSettings(clientId: string, ns: string, settings: ClientSettings): object {
     const group = settings.subscription?.group ? resourceName(settings.subscription.group, ns) : undefined;
     const topics = settings.publishing?.topics?.map((t) => resourceName(t, ns));
-    this.sessions.settings(clientId, settings.clientType, group, topics);
+    this.sessions.settings(clientId, settings.clientType, group, topics, settings);
     if (isProducer(settings) && !this.ctx.closing()) this.producerFor(clientId);
     return settingsReply(settings, this.limitsFor(group));
   }
 
   private limitsFor(group: string | undefined): SettingsLimits {
-    const g = group === undefined ? undefined : this.groupOf(group);
+    const g = group === undefined ? undefined : this.ctx.broker.groupInfo(group);
     return {
       maxBodyBytes: this.ctx.broker.settings.maxBodyBytes,
       maxDeliveryAttempts:
@@ -465,11 +461,25 @@ export class MessagingService {
     };
   }
 
-  /** A group's settings with the broker's defaults filled in. */
-  private groupOf(group: string): { fifo: boolean | undefined; maxDeliveryAttempts: number } {
-    const d = this.ctx.broker.settings.groupDefaults;
-    const g = this.ctx.groupSettings?.(group) ?? {};
-    return { fifo: g.fifo ?? d.fifo, maxDeliveryAttempts: g.maxDeliveryAttempts ?? d.maxDeliveryAttempts };
+  /**
+   * A group's settings changed (tidemq admin configure-group): every client of the group with an
+   * open Telemetry stream gets its Settings again with the new values (the official clients
+   * apply a Settings command whenever it comes: push consumers take the new retry policy and
+   * FIFO flag). Receiving, acking and dead-lettering read the broker's settings at each use.
+   */
+  groupChanged(group: string): number {
+    let told = 0;
+    const limits = this.limitsFor(group);
+    for (const s of this.sessions.ofGroup(group)) {
+      if (!s.lastSettings) continue;
+      const reply = settingsReply(s.lastSettings, limits);
+      for (const call of s.streams) {
+        if (call.cancelled || call.writableEnded) continue;
+        call.write(reply);
+        told++;
+      }
+    }
+    return told;
   }
 
   /** The broker producer of a client; its checker forwards check-backs to the client. */
@@ -509,24 +519,20 @@ export class MessagingService {
   }
 
   /**
-   * The receiving consumer of `group` on `topic` with a tag filter (validated by the broker);
-   * without a topic, the group's consumer for ack / nack / dead-lettering (the group's progress
-   * is shared by all of them). Rebuilt when the group's settings change.
+   * The receiving consumer of `group` on `topic` with a filter (a tag expression, or SQL92;
+   * validated by the broker); without a topic, the group's consumer for ack / nack /
+   * dead-lettering (the group's progress is shared by all of them). None overrides a group
+   * setting, so all follow the broker's group configuration.
    */
-  private consumerFor(group: string, topic?: string, expression = '*'): SimpleConsumer {
-    const key = `${group}\n${topic ?? ''}\n${expression}`;
-    const g = this.groupOf(group);
+  private consumerFor(group: string, topic?: string, filter: FilterExpression = '*'): SimpleConsumer {
+    const expression = typeof filter === 'string' ? filter : filter.expression;
+    const kind = typeof filter === 'string' ? 'TAG' : (filter.filterType ?? 'TAG');
+    const key = `${group}\n${topic ?? ''}\n${kind}\n${expression}`;
     let c = this.consumers.get(key);
-    if (c && (c.spec.fifo !== g.fifo || c.spec.maxDeliveryAttempts !== g.maxDeliveryAttempts)) {
-      void c.close();
-      c = undefined;
-    }
     if (!c) {
       c = this.ctx.broker.simpleConsumer({
         consumerGroup: group,
-        subscriptions: topic === undefined ? {} : { [topic]: expression },
-        fifo: g.fifo,
-        maxDeliveryAttempts: g.maxDeliveryAttempts,
+        subscriptions: topic === undefined ? {} : { [topic]: filter },
         awaitDuration: 0,
       });
       const evicted = remember(this.consumers, key, c);
