@@ -90,9 +90,8 @@ export function listGroups(broker: Broker): GroupRow[] {
     row.lag += r.lag;
     row.inflight += r.inflight;
   }
-  for (const g of broker.groups()) {
-    if (g.configured && ![...rows.values()].some((r) => r.group === g.name)) rowOf(g.name, undefined);
-  }
+  const listed = new Set([...rows.values()].map((r) => r.group));
+  for (const g of broker.groups()) if (g.configured && !listed.has(g.name)) rowOf(g.name, undefined);
   return [...rows.values()].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
 }
 
