@@ -12,6 +12,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import {
+  AdminError,
   type AdminTarget,
   formatGroupSettings,
   formatGroups,
@@ -140,16 +141,17 @@ export function addAdminCommand(program: Command, fail: (err: unknown) => never)
     .option('--retry-backoff <ms,ms,...>', 'nack backoff by retry number, in ms', backoffList)
     .option('--reset', "forget the group's settings (back to the broker defaults)")
     .action(
-      run(
-        (t, [group], o) =>
-          t.configureGroup({
-            group: group!,
-            ...(o.maxAttempts !== undefined ? { maxDeliveryAttempts: o.maxAttempts as number } : {}),
-            ...(o.topicFifo === true ? { fifo: null } : typeof o.fifo === 'boolean' ? { fifo: o.fifo } : {}),
-            ...(o.retryBackoff !== undefined ? { retryBackoffMs: o.retryBackoff as number[] } : {}),
-            ...(o.reset === true ? { reset: true } : {}),
-          }),
-        formatGroupSettings,
-      ),
+      run((t, [group], o) => {
+        if (o.topicFifo === true && o.fifo !== undefined) {
+          throw new AdminError('BAD_REQUEST', 'give one of --fifo, --no-fifo and --topic-fifo.');
+        }
+        return t.configureGroup({
+          group: group!,
+          ...(o.maxAttempts !== undefined ? { maxDeliveryAttempts: o.maxAttempts as number } : {}),
+          ...(o.topicFifo === true ? { fifo: null } : typeof o.fifo === 'boolean' ? { fifo: o.fifo } : {}),
+          ...(o.retryBackoff !== undefined ? { retryBackoffMs: o.retryBackoff as number[] } : {}),
+          ...(o.reset === true ? { reset: true } : {}),
+        });
+      }, formatGroupSettings),
     );
 }

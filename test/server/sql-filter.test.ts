@@ -2,9 +2,10 @@
 // type FilterType.SQL (the proto enum; the client puts it in the ReceiveMessage request as is)
 // selects by user properties; a bad expression is ILLEGAL_FILTER_EXPRESSION (40010).
 import { createRequire } from 'node:module';
-import { FilterExpression, SimpleConsumer } from 'rocketmq-client-nodejs';
+import { ConsumeResult, FilterExpression, type MessageView, SimpleConsumer } from 'rocketmq-client-nodejs';
 import t from 'tap';
-import { quiet, receiveN, startHarness } from '../helpers/official-client.js';
+import { sleep } from '../helpers/broker-env.js';
+import { quiet, receiveN, startHarness, until } from '../helpers/official-client.js';
 
 const clientRequire = createRequire(createRequire(import.meta.url).resolve('rocketmq-client-nodejs'));
 const { FilterType } = clientRequire('../proto/apache/rocketmq/v2/definition_pb') as {
@@ -56,4 +57,31 @@ t.test('sql filter: the official client selects by properties with FilterType.SQ
   t.teardown(() => bad.shutdown());
   await bad.startup();
   await t.rejects(bad.receive(1, 30_000), { code: 40010 }, 'a bad expression: ILLEGAL_FILTER_EXPRESSION');
+});
+
+t.test('sql filter: a PushConsumer subscribed with FilterType.SQL gets only the matches', async (t) => {
+  const h = await startHarness(t, { pushLongPollingMs: 2000 });
+  const producer = await h.producer({ topic: ['sql-push'] });
+  const wanted = new Set<string>();
+  for (let i = 0; i < 10; i++) {
+    const properties = new Map([['level', String(i)]]);
+    const r = await producer.send({ topic: 'sql-push', body: Buffer.from(`p${i}`), properties });
+    if (i % 2 === 1 && i > 4) wanted.add(r.messageId);
+  }
+  const seen: string[] = [];
+  await h.push({
+    consumerGroup: 'g-sql-push',
+    subscriptions: new Map([
+      ['sql-push', new FilterExpression('level IN (5, 7, 9) OR level BETWEEN 100 AND 200', FilterType.SQL)],
+    ]),
+    messageListener: {
+      consume(m: MessageView) {
+        seen.push(m.messageId);
+        return ConsumeResult.SUCCESS;
+      },
+    },
+  });
+  await until(() => seen.length >= wanted.size, 15_000, 'the three matching messages');
+  await sleep(1500); // a non-matching delivery, if any, would come now
+  t.same([...seen].sort(), [...wanted].sort(), 'levels 5, 7 and 9, each once');
 });
