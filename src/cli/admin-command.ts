@@ -7,10 +7,14 @@
  *   tidemq admin ... lag [--group g] [--topic t]
  *   tidemq admin ... create-topic orders [--queues 8] [--type FIFO]
  *   tidemq admin ... reset-offset billing orders --to earliest|latest|<ms>|<ISO date>
+ *   tidemq admin ... configure-group billing [--max-attempts 5] [--fifo|--no-fifo]
+ *                    [--retry-backoff 1000,5000,30000] [--reset]
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import {
+  AdminError,
   type AdminTarget,
+  formatGroupSettings,
   formatGroups,
   formatLag,
   formatReset,
@@ -23,6 +27,16 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+/** "1000,5000,30000": delays in ms, each a non-negative integer. */
+function backoffList(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  const ms = parts.map(Number);
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p)) || ms.some((n) => !Number.isSafeInteger(n))) {
+    throw new InvalidArgumentError('expected delays in ms separated by commas, e.g. 1000,5000,30000');
+  }
+  return ms;
 }
 
 export function addAdminCommand(program: Command, fail: (err: unknown) => never): void {
@@ -111,5 +125,33 @@ export function addAdminCommand(program: Command, fail: (err: unknown) => never)
         (t, [group, topic], o) => t.resetOffset({ group: group!, topic: topic!, to: String(o.to) }),
         formatReset,
       ),
+    );
+
+  admin
+    .command('configure-group')
+    .description(
+      "change a consumer group's settings (persisted; a running server's consumers follow at once); " +
+        'settings not given stay as they are',
+    )
+    .argument('<group>', 'consumer group')
+    .option('--max-attempts <n>', 'deliveries before a message moves to %DLQ%<group>', positiveInt)
+    .option('--fifo', 'consume each message group in order, one message in flight')
+    .option('--no-fifo', 'no FIFO consumption, whatever the topic type')
+    .option('--topic-fifo', 'back to the default: FIFO exactly on FIFO topics')
+    .option('--retry-backoff <ms,ms,...>', 'nack backoff by retry number, in ms', backoffList)
+    .option('--reset', "forget the group's settings (back to the broker defaults)")
+    .action(
+      run((t, [group], o) => {
+        if (o.topicFifo === true && o.fifo !== undefined) {
+          throw new AdminError('BAD_REQUEST', 'give one of --fifo, --no-fifo and --topic-fifo.');
+        }
+        return t.configureGroup({
+          group: group!,
+          ...(o.maxAttempts !== undefined ? { maxDeliveryAttempts: o.maxAttempts as number } : {}),
+          ...(o.topicFifo === true ? { fifo: null } : typeof o.fifo === 'boolean' ? { fifo: o.fifo } : {}),
+          ...(o.retryBackoff !== undefined ? { retryBackoffMs: o.retryBackoff as number[] } : {}),
+          ...(o.reset === true ? { reset: true } : {}),
+        });
+      }, formatGroupSettings),
     );
 }

@@ -8,9 +8,12 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Broker } from '../broker/broker.js';
 import type { QueueLag } from '../broker/consumer-lag.js';
+import type { GroupInfo } from '../broker/group-registry.js';
 import type { TopicInfo } from '../broker/types.js';
 import { StoreError } from '../errors.js';
 import {
+  type ConfigureGroupRequest,
+  configureGroup,
   createTopic,
   type GroupRow,
   lag,
@@ -38,6 +41,7 @@ export interface AdminTarget {
   lag(filter: { group?: string; topic?: string }): Promise<QueueLag[]>;
   createTopic(request: { name: string; queues?: number; type?: string }): Promise<TopicInfo>;
   resetOffset(request: { group: string; topic: string; to: string }): Promise<ResetResult>;
+  configureGroup(request: ConfigureGroupRequest): Promise<GroupInfo>;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,7 @@ async function openDir(dir: string): Promise<AdminTarget> {
     lag: async (filter) => lag(broker, filter),
     createTopic: async (request) => createTopic(broker, request),
     resetOffset: (request) => resetOffset(broker, request),
+    configureGroup: (request) => configureGroup(broker, request),
     close: () => broker.close(),
   };
 }
@@ -150,6 +155,7 @@ function serverTarget(server: string): AdminTarget {
     lag: (filter) => call('GET', `/admin/lag${query(filter)}`),
     createTopic: (request) => call('POST', '/admin/topics', request),
     resetOffset: (request) => call('POST', '/admin/offsets/reset', request),
+    configureGroup: (request) => call('POST', '/admin/groups/configure', request),
     close: async () => {},
   };
 }
@@ -179,15 +185,44 @@ export function formatGroups(rows: GroupRow[]): string {
   if (rows.length === 0) return 'no consumer groups\n';
   const clients = rows.some((r) => r.clientId !== undefined);
   return table(
-    ['GROUP', ...(clients ? ['CLIENT'] : []), 'TOPICS', 'LAG', 'INFLIGHT'],
+    [
+      'GROUP',
+      ...(clients ? ['CLIENT'] : []),
+      'TOPICS',
+      'LAG',
+      'INFLIGHT',
+      'MAX-ATTEMPTS',
+      'FIFO',
+      'RETRY-BACKOFF',
+    ],
     rows.map((g) => [
       g.group,
       ...(clients ? [g.clientId ?? '-'] : []),
-      g.topics.join(','),
+      g.topics.join(',') || '-',
       g.lag,
       g.inflight,
+      g.maxDeliveryAttempts,
+      fifoText(g.fifo),
+      backoffText(g.retryBackoffMs),
     ]),
   );
+}
+
+/** One group's settings, as configure-group prints them. */
+export function formatGroupSettings(g: GroupInfo): string {
+  return (
+    `group ${g.name}${g.configured ? '' : ' (broker defaults)'}: max delivery attempts ${g.maxDeliveryAttempts}, ` +
+    `fifo ${fifoText(g.fifo)}, retry backoff ${backoffText(g.retryBackoffMs)} ms\n`
+  );
+}
+
+function fifoText(fifo: boolean | undefined): string {
+  return fifo === undefined ? 'topic' : fifo ? 'yes' : 'no';
+}
+
+/** At most 6 delays, then an ellipsis. */
+function backoffText(ms: number[]): string {
+  return ms.length <= 6 ? ms.join(',') : `${ms.slice(0, 6).join(',')},…(${ms.length})`;
 }
 
 export function formatLag(rows: QueueLag[]): string {

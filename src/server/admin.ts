@@ -1,6 +1,6 @@
 /**
- * Administration of a broker: list topics, consumer groups and lag; create (or grow) a topic;
- * reset a group's offsets. One set of operations behind both `tidemq admin --dir` (the broker
+ * Administration of a broker: list topics, consumer groups (their settings and lag) and lag;
+ * create (or grow) a topic; reset a group's offsets; configure a group. One set of operations behind both `tidemq admin --dir` (the broker
  * opened directly on a stopped store) and the JSON admin API of a running server (ops-http.ts),
  * so the two answer alike. Requests arrive as untrusted JSON: every field is checked before
  * anything is written, and bad input is a BrokerError with a stable code.
@@ -8,6 +8,7 @@
 import type { Broker } from '../broker/broker.js';
 import { consumerLag, type QueueLag } from '../broker/consumer-lag.js';
 import { BrokerError } from '../broker/errors.js';
+import type { GroupConfig, GroupInfo } from '../broker/group-registry.js';
 import { isSystemTopic } from '../broker/topic-registry.js';
 import type { TopicInfo, TopicType } from '../broker/types.js';
 
@@ -22,6 +23,22 @@ export interface GroupRow {
   topics: string[];
   lag: number;
   inflight: number;
+  /** The group's effective settings (broker.groupInfo): configured values over the defaults. */
+  configured: boolean;
+  maxDeliveryAttempts: number;
+  retryBackoffMs: number[];
+  /** Absent: FIFO exactly on FIFO topics. */
+  fifo?: boolean;
+}
+
+/** A configure-group request: the fields given change, the others stay; `reset` forgets all. */
+export interface ConfigureGroupRequest {
+  group: string;
+  maxDeliveryAttempts?: number;
+  /** null: back to the default (FIFO exactly on FIFO topics). */
+  fifo?: boolean | null;
+  retryBackoffMs?: number[];
+  reset?: boolean;
 }
 
 export interface ResetResult {
@@ -45,22 +62,84 @@ export function listTopics(broker: Broker): TopicRow[] {
     });
 }
 
-/** Consumer groups (and broadcasting clients) with consumer state, their topics, total lag. */
+/**
+ * Consumer groups (and broadcasting clients) with consumer state, their topics, total lag and
+ * settings; configured groups without consumer state too.
+ */
 export function listGroups(broker: Broker): GroupRow[] {
   const rows = new Map<string, GroupRow>();
-  for (const r of consumerLag(broker)) {
-    const key = r.clientId === undefined ? r.group : `${r.group}#${r.clientId}`;
+  const rowOf = (group: string, clientId: string | undefined): GroupRow => {
+    const key = clientId === undefined ? group : `${group}#${clientId}`;
     let row = rows.get(key);
     if (!row) {
-      row = { group: r.group, topics: [], lag: 0, inflight: 0 };
-      if (r.clientId !== undefined) row.clientId = r.clientId;
+      row = {
+        group,
+        ...(clientId !== undefined && { clientId }),
+        topics: [],
+        lag: 0,
+        inflight: 0,
+        ...settingsOf(broker.groupInfo(group)),
+      };
       rows.set(key, row);
     }
+    return row;
+  };
+  for (const r of consumerLag(broker)) {
+    const row = rowOf(r.group, r.clientId);
     if (!row.topics.includes(r.topic)) row.topics.push(r.topic);
     row.lag += r.lag;
     row.inflight += r.inflight;
   }
-  return [...rows.values()];
+  const listed = new Set([...rows.values()].map((r) => r.group));
+  for (const g of broker.groups()) if (g.configured && !listed.has(g.name)) rowOf(g.name, undefined);
+  return [...rows.values()].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+}
+
+function settingsOf(
+  g: GroupInfo,
+): Pick<GroupRow, 'configured' | 'maxDeliveryAttempts' | 'retryBackoffMs' | 'fifo'> {
+  return {
+    configured: g.configured,
+    maxDeliveryAttempts: g.maxDeliveryAttempts,
+    retryBackoffMs: g.retryBackoffMs,
+    ...(g.fifo !== undefined && { fifo: g.fifo }),
+  };
+}
+
+/**
+ * Change a group's settings (persisted; a running server's consumers follow at once). The
+ * request's fields replace those settings only; `fifo: null` returns to the default; `reset`
+ * forgets the group's configuration. Checked in full before anything is written.
+ */
+export async function configureGroup(broker: Broker, request: unknown): Promise<GroupInfo> {
+  const r = objectOf(request);
+  const group = requiredString(r.group, 'group');
+  for (const k of Object.keys(r)) {
+    if (!['group', 'maxDeliveryAttempts', 'fifo', 'retryBackoffMs', 'reset'].includes(k)) {
+      throw bad(
+        `unknown field ${JSON.stringify(k)}: use maxDeliveryAttempts, fifo, retryBackoffMs or reset.`,
+      );
+    }
+  }
+  const changes = ['maxDeliveryAttempts', 'fifo', 'retryBackoffMs'].filter((k) => r[k] !== undefined);
+  if (r.reset !== undefined && r.reset !== false) {
+    if (r.reset !== true) throw bad('reset must be true or absent.');
+    if (changes.length > 0)
+      throw bad(`reset forgets every setting; do not combine it with ${changes.join(', ')}.`);
+    return broker.configureGroup(group, null);
+  }
+  if (changes.length === 0) {
+    throw bad('nothing to change: give maxDeliveryAttempts, fifo or retryBackoffMs (or reset).');
+  }
+  if (r.fifo !== undefined && r.fifo !== null && typeof r.fifo !== 'boolean') {
+    throw bad(`fifo must be true, false or null, got ${JSON.stringify(r.fifo)}.`);
+  }
+  const next: GroupConfig = { ...(broker.groupConfig.config(group) ?? {}) };
+  if (r.maxDeliveryAttempts !== undefined) next.maxDeliveryAttempts = r.maxDeliveryAttempts as number;
+  if (r.retryBackoffMs !== undefined) next.retryBackoffMs = r.retryBackoffMs as number[];
+  if (r.fifo === null) delete next.fifo;
+  else if (r.fifo !== undefined) next.fifo = r.fifo as boolean;
+  return broker.configureGroup(group, next);
 }
 
 /** Per-queue consumer offsets and lag, optionally of one group and/or topic. */

@@ -9,6 +9,8 @@ import { Code, ProtocolError } from './status.js';
 
 /** apache.rocketmq.v2.MessageType */
 export const MessageTypeV2 = { NORMAL: 1, FIFO: 2, DELAY: 3, TRANSACTION: 4 } as const;
+/** apache.rocketmq.v2.FilterType */
+export const FilterTypeV2 = { TAG: 1, SQL: 2 } as const;
 /** apache.rocketmq.v2.Permission */
 export const READ_WRITE = 4;
 /** apache.rocketmq.v2.DigestType */

@@ -4,10 +4,12 @@
  *
  *   GET  /metrics                    Prometheus exposition
  *   GET  /admin/topics               topics
- *   GET  /admin/groups               consumer groups, their topics, lag, in-flight
+ *   GET  /admin/groups               consumer groups: settings, topics, lag, in-flight
  *   GET  /admin/lag[?group=&topic=]  per-queue consumer offset, max offset, lag, in-flight
  *   POST /admin/topics               { name, queues?, type? }   create or grow a topic
  *   POST /admin/offsets/reset        { group, topic, to }       reset a group's offsets
+ *   POST /admin/groups/configure     { group, maxDeliveryAttempts?, fifo?, retryBackoffMs?, reset? }
+ *                                    change a group's settings (its clients get new Settings)
  *
  * Answers are JSON; an error is { error: { code, message } } with 400 (bad request), 403, 404 (no
  * such topic or path), 405, 413, 503 (shutting down) or 500. The port has no authentication, so
@@ -19,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import type { Broker } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import { StoreError } from '../errors.js';
-import { createTopic, lag, listGroups, listTopics, resetOffset } from './admin.js';
+import { configureGroup, createTopic, lag, listGroups, listTopics, resetOffset } from './admin.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -41,6 +43,8 @@ export interface OpsHttpOptions {
   broker: Broker;
   metrics: ServerMetrics;
   logger?: Logger | undefined;
+  /** Called after a group's settings changed (the server tells the group's clients). */
+  groupChanged?: ((group: string) => void) | undefined;
 }
 
 export class OpsHttpServer {
@@ -104,8 +108,23 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
       o.logger?.info({ group: result.group, topic: result.topic, to: result.to }, 'admin: offsets reset');
       return json(res, 200, result);
     }
+    case 'POST /admin/groups/configure': {
+      checkLocal(req);
+      const group = await configureGroup(o.broker, await body(req));
+      o.groupChanged?.(group.name);
+      o.logger?.info({ group }, 'admin: group configured');
+      return json(res, 200, group);
+    }
     default:
-      if (['/admin/topics', '/admin/groups', '/admin/lag', '/admin/offsets/reset'].includes(url.pathname)) {
+      if (
+        [
+          '/admin/topics',
+          '/admin/groups',
+          '/admin/lag',
+          '/admin/offsets/reset',
+          '/admin/groups/configure',
+        ].includes(url.pathname)
+      ) {
         throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}.`);
       }
       throw new HttpError(404, 'NOT_FOUND', `no such path: ${url.pathname}`);

@@ -2,8 +2,8 @@
  * TidemqServer: the embedded broker on the network as apache.rocketmq.v2.MessagingService over
  * HTTP/2 (grpc-js; plaintext, or TLS with `tls`), so the official RocketMQ 5 clients work against
  * it unchanged. With `acl` every request is authenticated and authorized (auth.ts); `topics` are
- * created at start and `groups` reach the service through ServiceContext.groupSettings
- * (server-config.ts). All of it is validated before the store is opened.
+ * created and `groups` configured in the broker (persisted) at start (server-config.ts says what a
+ * restart with another file does). All of it is validated before the store is opened.
  *
  * Shutdown: stop accepting calls, end Telemetry streams, let parked long polls answer "no new
  * message", wait for in-flight calls (up to a grace period, then cancel them), close the broker.
@@ -14,17 +14,25 @@
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
+import type { GroupInfo } from '../broker/group-registry.js';
 import type { BrokerOptions } from '../broker/types.js';
 import { Acl, type AclConfig } from './acl.js';
+import { type ConfigureGroupRequest, configureGroup } from './admin.js';
 import { Authorizer } from './auth.js';
 import type { Endpoints } from './convert.js';
 import { instrument } from './instrument.js';
 import { createLogger, type Logger } from './logger.js';
-import { type GroupSettings, MessagingService } from './messaging-service.js';
+import { MessagingService } from './messaging-service.js';
 import { ServerMetrics } from './metrics.js';
 import { OpsHttpServer } from './ops-http.js';
 import { servingDefinition } from './proto.js';
-import { checkServerConfig, plannedTopics, type TopicSettings } from './server-config.js';
+import {
+  checkServerConfig,
+  type GroupSettings,
+  plannedGroups,
+  plannedTopics,
+  type TopicSettings,
+} from './server-config.js';
 import type { ClientSessions } from './sessions.js';
 import { serverCredentials, type TlsOptions } from './tls.js';
 
@@ -41,7 +49,7 @@ export interface ServerOptions {
   autoCreateTopics?: boolean;
   /** Topics created (or updated: type, more queues) at start. */
   topics?: Record<string, TopicSettings>;
-  /** Consumer group settings, read by the service through groupSettings(group). */
+  /** Consumer group settings, stored in the broker at start (broker.configureGroup). */
   groups?: Record<string, GroupSettings>;
   /** Accounts and permissions; auth is on exactly when this is given. */
   acl?: AclConfig | Acl;
@@ -92,7 +100,6 @@ export class TidemqServer {
     readonly host: string,
     readonly port: number,
     private readonly graceMs: number,
-    private readonly groups: Record<string, GroupSettings>,
     readonly logger: Logger,
     private readonly ops: OpsHttpServer | undefined,
     /** Prometheus metrics of this server (its own registry), when metricsPort was given. */
@@ -104,9 +111,9 @@ export class TidemqServer {
     return this.ops?.port;
   }
 
-  /** The configured settings of a consumer group (broker name); {} when it has none. */
+  /** The stored settings of a consumer group (broker name); {} when it has none. */
   groupSettings(group: string): GroupSettings {
-    return { ...(this.groups[group] ?? {}) };
+    return { ...(this.broker.groupConfig.config(group) ?? {}) };
   }
 
   /** Open the broker and listen. */
@@ -142,6 +149,13 @@ export class TidemqServer {
         source,
       );
       for (const t of plan) broker.createTopic(t.name, { queues: t.queues, type: t.type });
+      for (const g of plannedGroups(config.groups, (n) => broker.groupConfig.config(n))) {
+        await broker.configureGroup(g.name, g.settings);
+        logger.info(
+          { group: g.name, settings: g.settings, previous: g.previous ?? null, source },
+          'group settings from the configuration',
+        );
+      }
     } catch (err) {
       await broker.close();
       throw err;
@@ -158,7 +172,6 @@ export class TidemqServer {
       broker,
       endpoints: () => endpointsOf(host === '0.0.0.0' ? '127.0.0.1' : host, port),
       closing: () => self?.closing ?? false,
-      groupSettings: (group) => ({ ...(config.groups[group] ?? {}) }),
       ...(authorizer && { authorize: authorizer.authorize.bind(authorizer) }),
       metrics,
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
@@ -173,7 +186,14 @@ export class TidemqServer {
         );
       });
       if (metrics) {
-        ops = await OpsHttpServer.start({ host, port: options.metricsPort!, broker, metrics, logger });
+        ops = await OpsHttpServer.start({
+          host,
+          port: options.metricsPort!,
+          broker,
+          metrics,
+          logger,
+          groupChanged: (group) => service.groupChanged(group),
+        });
       }
     } catch (err) {
       grpcServer.forceShutdown();
@@ -188,7 +208,6 @@ export class TidemqServer {
       host,
       port,
       options.shutdownGraceMs ?? 5000,
-      config.groups,
       logger,
       ops,
       metrics,
@@ -214,6 +233,17 @@ export class TidemqServer {
 
   get closing(): boolean {
     return this.closingFlag;
+  }
+
+  /**
+   * Change a consumer group's settings at run time, as `tidemq admin configure-group` does
+   * (request fields as in admin.configureGroup): persisted, followed at once by receiving and
+   * dead-lettering, and sent to the group's connected clients as new Settings.
+   */
+  async configureGroup(request: ConfigureGroupRequest): Promise<GroupInfo> {
+    const info = await configureGroup(this.broker, request);
+    this.service.groupChanged(info.name);
+    return info;
   }
 
   /** The clients seen: types, groups, Settings received, open Telemetry streams. */

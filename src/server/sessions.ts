@@ -10,6 +10,7 @@
  * would; the client reopens them and sends its Settings again).
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { ClientSettings } from './telemetry.js';
 
 /** apache.rocketmq.v2.ClientType */
 export const ClientType = { PRODUCER: 1, PUSH_CONSUMER: 2, SIMPLE_CONSUMER: 3 } as const;
@@ -31,6 +32,8 @@ export interface ClientSession {
   topics: string[];
   /** Settings commands received on all streams so far. */
   settingsCount: number;
+  /** The last Settings the client sent (answered again when its group's settings change). */
+  lastSettings: ClientSettings | undefined;
   /** Telemetry streams opened so far (1 + reopens). */
   streamsOpened: number;
   lastSeenMs: number;
@@ -68,6 +71,7 @@ export class ClientSessions {
         group: undefined,
         topics: [],
         settingsCount: 0,
+        lastSettings: undefined,
         streamsOpened: 0,
         lastSeenMs: Date.now(),
         terminated: false,
@@ -104,13 +108,20 @@ export class ClientSessions {
     clientType: number | undefined,
     group: string | undefined,
     topics: string[] | undefined,
+    sent?: ClientSettings,
   ): ClientSession {
     const s = this.touch(clientId);
     s.settingsCount++;
+    if (sent) s.lastSettings = sent;
     if (clientType) s.clientType = clientType;
     if (group) s.group = group;
     if (topics) s.topics = topics;
     return s;
+  }
+
+  /** Sessions of the consumers of a group (broker name). */
+  ofGroup(group: string): ClientSession[] {
+    return [...this.sessions.values()].filter((s) => s.group === group && !s.terminated);
   }
 
   private forgetSilent(): void {

@@ -192,7 +192,10 @@ t.test('tidemq admin --server: a running serve, the official client, and --dir o
     { group: 'readers', topic: 'events', queueId: 0, consumerOffset: 1, maxOffset: 5, lag: 4, inflight: 1 },
   ]);
   const table = admin('--server', server, 'groups');
-  t.match(table.stdout, /^GROUP\s+TOPICS\s+LAG\s+INFLIGHT\nreaders\s+events\s+4\s+1\n$/);
+  t.match(
+    table.stdout,
+    /^GROUP\s+TOPICS\s+LAG\s+INFLIGHT\s+MAX-ATTEMPTS\s+FIFO\s+RETRY-BACKOFF\nreaders\s+events\s+4\s+1\s+17\s+topic\s+10000,30000,/,
+  );
   t.match(admin('--server', server, 'topics').stdout, /events\s+NORMAL\s+1\s+5\n/);
   t.match(
     admin('--server', server, 'reset-offset', 'readers', 'nope', '--to', 'latest').stderr,

@@ -261,9 +261,15 @@ function malformedCases(): [string, Method, Obj | Buffer, number][] {
       Code.TOPIC_NOT_FOUND,
     ],
     [
-      'receive: SQL filter',
+      'receive: SQL filter that does not parse',
       'ReceiveMessage',
-      receive({ filterExpression: { type: 2, expression: 'a > 1' } }),
+      receive({ filterExpression: { type: 2, expression: 'a >>> 1' } }),
+      Code.ILLEGAL_FILTER_EXPRESSION,
+    ],
+    [
+      'receive: empty SQL filter',
+      'ReceiveMessage',
+      receive({ filterExpression: { type: 2, expression: '' } }),
       Code.ILLEGAL_FILTER_EXPRESSION,
     ],
     [

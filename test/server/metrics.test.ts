@@ -298,6 +298,25 @@ t.test('admin API: bad requests get typed errors and change nothing', async (t) 
     status: 400,
     json: { error: { code: 'BAD_REQUEST' } },
   });
+  for (const bad of [
+    { group: 'g' },
+    { group: 'g', maxDeliveryAttempts: 0 },
+    { group: 'g', fifo: 'yes' },
+    { group: 'g', retryBackoffMs: [] },
+    { group: 'g', retries: 3 },
+    { group: 'g', reset: true, fifo: true },
+    { group: 'bad name!', fifo: true },
+  ]) {
+    t.match(
+      await http(base, '/admin/groups/configure', bad),
+      { status: 400, json: { error: { code: /BAD_REQUEST|ILLEGAL_CONSUMER_GROUP/ } } },
+      `configure-group refuses ${JSON.stringify(bad)}`,
+    );
+  }
+  t.match(await http(base, '/admin/groups/configure'), {
+    status: 405,
+    json: { error: { code: 'METHOD_NOT_ALLOWED' } },
+  });
   t.match(await http(base, '/admin/nothing'), { status: 404, json: { error: { code: 'NOT_FOUND' } } });
   t.same(await http(base, '/admin/topics'), before, 'no topic was created');
   t.same(await http(base, '/admin/groups'), { status: 200, json: [] }, 'no group was created');
@@ -336,6 +355,11 @@ t.test('admin API: changes only from the server host; reads from anywhere', asyn
     status: 403,
     json: { error: { code: 'FORBIDDEN' } },
   });
+  t.match(await http(remote, '/admin/groups/configure', { group: 'g', maxDeliveryAttempts: 2 }), {
+    status: 403,
+    json: { error: { code: 'FORBIDDEN' } },
+  });
+  t.same(await http(remote, '/admin/groups'), { status: 200, json: [] }, 'no group configured');
   t.same(await http(remote, '/admin/topics'), { status: 200, json: [] }, 'nothing created; reads are open');
   t.match(await http(`http://127.0.0.1:${server.metricsPort}`, '/admin/topics', { name: 'local' }), {
     status: 200,

@@ -38,6 +38,12 @@ t.test('server config: validation names the source, the key and what to do', asy
     /groups\.billing\.maxDeliveryAttempts/,
     'attempts < 1',
   );
+  bad(
+    { groups: { billing: { retryBackoffMs: [100, -1] } } },
+    /groups\.billing\.retryBackoffMs: expected a list of 1 to 64 delays/,
+    'negative backoff',
+  );
+  bad({ groups: { billing: { retryBackoffMs: [] } } }, /groups\.billing\.retryBackoffMs/, 'empty backoff');
   bad({ groups: { billing: { retries: 3 } } }, /groups\.billing\.retries: unknown key/, 'misspelt group key');
   bad({ groups: { 'a b': {} } }, /groups\.a b: consumer group "a b" is not valid/, 'bad group name');
   t.same(
