@@ -396,7 +396,7 @@ export class DeliveryService {
       e.attempt === 0 ||
       e.handle !== h.seq ||
       (this.pendingAcks.size > 0 &&
-        this.pendingAcks.get(`${spec.key}\u0000${h.topic}\u0000${h.queueId}`)?.set.has(h.offset))
+        this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.set.has(h.offset))
     ) {
       throw new BrokerError(
         'INVALID_RECEIPT_HANDLE',
@@ -420,7 +420,7 @@ export class DeliveryService {
     } catch (err) {
       return Promise.reject(err);
     }
-    const key = `${spec.key}\u0000${h.topic}\u0000${h.queueId}`;
+    const key = this.ackKey(spec.key, h.topic, h.queueId);
     let p = this.pendingAcks.get(key);
     if (!p) {
       let resolve!: () => void;
@@ -480,6 +480,19 @@ export class DeliveryService {
     this.wake(spec.key);
     return done.length === 1 ? done[0]! : Promise.all(done).then(noop);
   }
+
+  /** The pendingAcks key of a queue; the last one is kept (acks of a batch share it). */
+  private ackKey(subscriber: string, topic: string, queueId: number): string {
+    const k = this.lastAckKey;
+    if (k.s === subscriber && k.t === topic && k.q === queueId) return k.key;
+    k.s = subscriber;
+    k.t = topic;
+    k.q = queueId;
+    k.key = `${subscriber}\u0000${topic}\u0000${queueId}`;
+    return k.key;
+  }
+
+  private readonly lastAckKey = { s: '', t: '', q: -1, key: '' };
 
   /** Journal the pending acks now (one record per subscriber and queue). */
   flushAcks(): void {
