@@ -223,6 +223,21 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
         batch: o.quick ? 64 : 256,
         queues: 4,
         receivers: 4,
+        api: 'message',
+      },
+    );
+    add(
+      'tidemq',
+      'tidemq/broker/e2e-batch/100',
+      'broker',
+      'tidemq-broker-e2e',
+      'broker sendBatch → receive → ackBatch 100 B',
+      {
+        bodyBytes: 100,
+        batch: o.quick ? 64 : 256,
+        queues: 4,
+        receivers: 4,
+        api: 'batch',
       },
     );
     const burst = o.quick ? 5000 : 100_000;

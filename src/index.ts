@@ -3,7 +3,7 @@
 export { Broker } from './broker/broker.js';
 export { BrokerError, type BrokerErrorCode } from './broker/errors.js';
 export type { GroupConfig, GroupInfo } from './broker/group-registry.js';
-export { Producer, Transaction } from './broker/producer.js';
+export { MAX_SEND_BATCH, Producer, Transaction } from './broker/producer.js';
 export { DELAY_LEVELS_MS, RETRY_BACKOFF_MS } from './broker/properties.js';
 export { PushConsumer } from './broker/push-consumer.js';
 export { SimpleConsumer } from './broker/simple-consumer.js';

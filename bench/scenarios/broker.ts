@@ -1,6 +1,8 @@
 /**
  * The embedded broker (issue 5), in-process:
- * - e2e: producer.send → simpleConsumer.receive (batched) → ack, all on one event loop. Phase 1
+ * - e2e: producer.send → simpleConsumer.receive (batched) → ack, all on one event loop (param
+ *   `api`: 'message' = send() and ack() per message; 'batch' = sendBatch() of each slice and one
+ *   ackBatch() per received batch, what a gRPC request with repeated entries carries). Phase 1
  *   runs flat out and measures acked messages per second; phase 2 sends at half that rate,
  *   paced every millisecond, and times each message from the send() call to the moment
  *   receive() hands it to the consumer.
@@ -10,7 +12,8 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Broker } from '../../src/broker/broker.js';
-import type { MessageView } from '../../src/broker/types.js';
+import { MAX_SEND_BATCH } from '../../src/broker/producer.js';
+import type { MessageView, SendMessage } from '../../src/broker/types.js';
 import { LatencyRecorder } from '../histogram.js';
 import { nowNs } from '../measure.js';
 import { num } from '../outcome.js';
@@ -42,6 +45,7 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   const bodyBytes = num(spec, 'bodyBytes');
   const batch = num(spec, 'batch');
   const queues = num(spec, 'queues');
+  const batchApi = spec.params.api === 'batch';
   const broker = await Broker.open(dir, { maxInvisibleMs: 3_600_000 });
   broker.createTopic(topic, { queues });
   const producer = broker.producer();
@@ -75,8 +79,30 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
       }
       flow.received += views.length;
       // Acks are handed off, not awaited before the next receive (as a push consumer does).
-      for (const v of views) consumer.ack(v).then(acked, ackFailed);
+      if (batchApi) {
+        const n = views.length;
+        if (n > 0)
+          consumer.ackBatch(views).then(
+            () => {
+              flow.acked += n;
+            },
+            () => {
+              ackErrors += n;
+            },
+          );
+      } else for (const v of views) consumer.ack(v).then(acked, ackFailed);
     }
+  };
+
+  /** `n` messages for sendBatch, numbered from flow.sent, stamped `at`. */
+  const slice = (n: number, at: number): SendMessage[] => {
+    const msgs: SendMessage[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const body = stamped(template, at);
+      body.writeUInt32LE(flow.sent++, 8);
+      msgs[i] = { topic, body };
+    }
+    return msgs;
   };
 
   /** Flat out: keep up to `flow.window` messages between sent and acked; sends overlap. */
@@ -88,10 +114,14 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   const produceFlatOut = async (untilNs: number): Promise<void> => {
     while (nowNs() < untilNs) {
       const room = Math.min(batch, flow.window - (flow.sent - flow.acked));
-      for (let i = 0; i < room; i++) {
-        const body = stamped(template, 0);
-        body.writeUInt32LE(flow.sent++, 8);
-        producer.send({ topic, body }).then(done, failed);
+      if (batchApi) {
+        if (room > 0) producer.sendBatch(slice(room, 0)).then(done, failed);
+      } else {
+        for (let i = 0; i < room; i++) {
+          const body = stamped(template, 0);
+          body.writeUInt32LE(flow.sent++, 8);
+          producer.send({ topic, body }).then(done, failed);
+        }
       }
       await tick();
     }
@@ -108,10 +138,17 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
         continue;
       }
       const sends: Promise<unknown>[] = [];
-      for (let i = 0; i < owed; i++) {
-        const body = stamped(template, performance.now());
-        body.writeUInt32LE(flow.sent++, 8);
-        sends.push(producer.send({ topic, body }));
+      if (batchApi) {
+        // one batch per millisecond slice, split at the store's batch limit
+        for (let left = owed; left > 0; left -= MAX_SEND_BATCH) {
+          sends.push(producer.sendBatch(slice(Math.min(left, MAX_SEND_BATCH), performance.now())));
+        }
+      } else {
+        for (let i = 0; i < owed; i++) {
+          const body = stamped(template, performance.now());
+          body.writeUInt32LE(flow.sent++, 8);
+          sends.push(producer.send({ topic, body }));
+        }
       }
       due += owed;
       await Promise.all(sends);
@@ -169,8 +206,11 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
       ackErrors,
       leftAfterDrain: left.length,
     },
-    method: `one producer (send() in slices, at most ${flow.window} unacked) and one SimpleConsumer (receive(${batch}) then ack each) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate`,
+    method: batchApi
+      ? `one producer (sendBatch() of each slice, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then one ackBatch()) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate, one sendBatch() per ms`
+      : `one producer (send() in slices, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then ack each) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate`,
     extra: {
+      api: batchApi ? 'batch' : 'message',
       peakMsgPerSec: Math.round(peakPerSec),
       pacedMsgPerSec: Math.round(peakPerSec / 2),
       pacedMs: paceMs,

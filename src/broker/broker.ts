@@ -8,6 +8,7 @@
  * bounds the replay. Open = load snapshot, scan the log from its position.
  */
 import path from 'node:path';
+import type { BatchAppendResult } from '../store/commit-log.js';
 import { MessageStore } from '../store/message-store.js';
 import type { AppendResult, Message } from '../store/types.js';
 import type { JournalRecord } from './consumer-state.js';
@@ -198,8 +199,24 @@ export class Broker implements BrokerCore {
    * Appends of one synchronous run share one wait: a single store waiter for the highest end
    * offset, registered in a microtask (records seal in log order, so it covers them all).
    */
+  appendBatch(msgs: readonly Message[]): BatchAppendResult {
+    const r = this.store.appendBatch(msgs);
+    for (let i = 0; i < r.count; i++) {
+      this.reader.noteAppend(
+        msgs[i]!.topic,
+        msgs[i]!.queueId ?? 0,
+        r.queueOffsets[i]!,
+        r.physicalOffsets[i]!,
+      );
+    }
+    return r;
+  }
+
   durable(result: AppendResult): Promise<void> {
-    const end = result.physicalOffset + result.size;
+    return this.durableTo(result.physicalOffset + result.size);
+  }
+
+  durableTo(end: number): Promise<void> {
     let b = this.durableBatch;
     if (b === undefined) {
       let resolve!: () => void;

@@ -38,11 +38,28 @@ export class QueueProgress {
 
 /** [offset, attempt, handle, messageGroup, priority] */
 export type DeliveredTuple = [number, number, number, string | null, number | null];
+/**
+ * [first offset, count, first handle]: `count` first deliveries (attempt 1, no message group, no
+ * priority) of consecutive offsets with consecutive handles — what a plain receive hands out,
+ * in one tuple instead of one per message.
+ */
+export type DeliveredRange = [number, number, number];
 /** [offset, messageGroup, priority] */
 export type HeldTuple = [number, string | null, number | null];
 
 export type JournalRecord =
-  | { op: 'pop'; s: string; t: string; q: number; n: number; v: number; d: DeliveredTuple[]; p: HeldTuple[] }
+  | {
+      op: 'pop';
+      s: string;
+      t: string;
+      q: number;
+      n: number;
+      v: number;
+      d: DeliveredTuple[];
+      p: HeldTuple[];
+      /** A run of first deliveries in one tuple (see DeliveredRange); absent in older records. */
+      r?: DeliveredRange;
+    }
   | { op: 'ack'; s: string; t: string; q: number; o: number[] }
   | { op: 'vis'; s: string; t: string; q: number; o: number; v: number; h: number }
   | { op: 'reset'; s: string; t: string; q: number; n: number }
@@ -116,6 +133,7 @@ export class ConsumerState {
         }
         fresh.sort((a, b) => a[0] - b[0]);
         for (const [o, e] of fresh) qp.entries.set(o, e);
+        if (rec.r !== undefined) this.applyRange(qp, rec.r, rec.v);
         if (rec.n > qp.next) qp.next = rec.n;
         return;
       }
@@ -141,6 +159,23 @@ export class ConsumerState {
       }
       default:
         return;
+    }
+  }
+
+  /** A range of first deliveries: offsets past every entry, so appending keeps offset order. */
+  private applyRange(qp: QueueProgress, r: DeliveredRange, visibleAt: number): void {
+    const [first, count, handle] = r;
+    const last = handle + count - 1;
+    if (last > this.handleSeq) this.handleSeq = last;
+    const entries = qp.entries;
+    for (let i = 0; i < count; i++) {
+      const o = first + i;
+      const e = entries.get(o);
+      if (e) {
+        e.attempt = 1;
+        e.visibleAt = visibleAt;
+        e.handle = handle + i;
+      } else entries.set(o, { attempt: 1, visibleAt, handle: handle + i, group: null, priority: null });
     }
   }
 

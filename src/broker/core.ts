@@ -1,9 +1,10 @@
 /**
  * BrokerCore: what the broker's services (delivery, timer, transactions) share — the store, the
  * queue reader, consumer state, settings, topic lookup, and the two ways of writing: `append`
- * (a message, synchronously into the mapping) and `journal` (a state change: appended, then
+ * (messages, synchronously into the mapping) and `journal` (a state change: appended, then
  * applied in memory in the same synchronous step; see journal.ts).
  */
+import type { BatchAppendResult } from '../store/commit-log.js';
 import type { MessageStore } from '../store/message-store.js';
 import type { AppendResult, Message } from '../store/types.js';
 import type { ConsumerState, JournalRecord } from './consumer-state.js';
@@ -35,8 +36,12 @@ export interface BrokerCore {
   /** Create a topic if missing (system: broker-owned names such as %DLQ%group). */
   ensureTopic(name: string, options: TopicOptions, system?: boolean): TopicInfo;
   append(msg: Message): AppendResult;
+  /** Several records at once; every one is validated before any is written. */
+  appendBatch(msgs: readonly Message[]): BatchAppendResult;
   /** Resolves once the appended record survives a crash (sealed, or flushed in sync mode). */
   durable(result: AppendResult): Promise<void>;
+  /** Resolves once every record before physical offset `end` survives a crash. */
+  durableTo(end: number): Promise<void>;
   journal(rec: JournalRecord): Promise<void>;
   /** Subscribers whose FIFO groups or visibility changed: wake their long polls. */
   wake(subscriber: string): void;

@@ -13,7 +13,7 @@
  * time) across queues; fresh candidates not chosen are held.
  */
 import type { StoredMessage } from '../store/types.js';
-import type { DeliveredTuple, HeldTuple, JournalRecord, QueueProgress } from './consumer-state.js';
+import type { HeldTuple, JournalRecord, QueueProgress } from './consumer-state.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import { formatHandle, type ParsedHandle, parseHandle, toMessageView } from './message-view.js';
@@ -75,6 +75,14 @@ interface PendingAcks {
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+/** The acks of one batch that fall in one queue. */
+interface AckGroup {
+  t: string;
+  q: number;
+  o: number[];
+  set: Set<number>;
 }
 
 interface Attempt {
@@ -353,10 +361,8 @@ export class DeliveryService {
       h.qp.next = Math.max(h.qp.next, h.next);
       return;
     }
-    const state = this.core.state;
-    const d: DeliveredTuple[] = [];
-    let seq = state.handleSeq;
-    for (const p of h.picks) d.push([p.offset, p.attempt, ++seq, p.group, p.priority]);
+    const first = this.core.state.handleSeq + 1;
+    const picks = h.picks;
     const rec: JournalRecord = {
       op: 'pop',
       s: spec.key,
@@ -364,25 +370,33 @@ export class DeliveryService {
       q: h.queueId,
       n: h.next,
       v: visibleAt,
-      d,
+      d: [],
       p: h.held,
     };
+    if (h.held.length === 0 && isPlainRun(picks)) {
+      rec.r = [picks[0]!.offset, picks.length, first];
+    } else {
+      for (let i = 0; i < picks.length; i++) {
+        const p = picks[i]!;
+        rec.d.push([p.offset, p.attempt, first + i, p.group, p.priority]);
+      }
+    }
     attempt.durables.push(this.core.journal(rec));
-    h.picks.forEach((p, i) => {
-      const handle = formatHandle(d[i]![2], h.topic, h.queueId, p.offset);
-      attempt.views.push(toMessageView(p.rec, h.topic, p.attempt, handle));
-    });
+    for (let i = 0; i < picks.length; i++) {
+      const p = picks[i]!;
+      attempt.views.push(toMessageView(p.rec, h.topic, p.attempt, first + i));
+    }
   }
 
-  private entryFor(spec: SubscriberSpec, handle: string): ParsedHandle {
-    const h = parseHandle(handle);
+  private entryFor(spec: SubscriberSpec, handle: string | ParsedHandle): ParsedHandle {
+    const h = typeof handle === 'string' ? parseHandle(handle) : handle;
     const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
     if (
       !e ||
       e.attempt === 0 ||
       e.handle !== h.seq ||
       (this.pendingAcks.size > 0 &&
-        this.pendingAcks.get(`${spec.key}\u0000${h.topic}\u0000${h.queueId}`)?.set.has(h.offset))
+        this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.set.has(h.offset))
     ) {
       throw new BrokerError(
         'INVALID_RECEIPT_HANDLE',
@@ -398,7 +412,7 @@ export class DeliveryService {
    * in a microtask — or earlier, before any other journal record or snapshot (flushAcks), so the
    * log keeps the order of the calls. Each resolves once its record is durable.
    */
-  ack(spec: SubscriberSpec, handle: string): Promise<void> {
+  ack(spec: SubscriberSpec, handle: string | ParsedHandle): Promise<void> {
     let h: ParsedHandle;
     try {
       this.core.checkOpen();
@@ -406,7 +420,7 @@ export class DeliveryService {
     } catch (err) {
       return Promise.reject(err);
     }
-    const key = `${spec.key}\u0000${h.topic}\u0000${h.queueId}`;
+    const key = this.ackKey(spec.key, h.topic, h.queueId);
     let p = this.pendingAcks.get(key);
     if (!p) {
       let resolve!: () => void;
@@ -423,6 +437,62 @@ export class DeliveryService {
     p.set.add(h.offset);
     return p.done;
   }
+
+  /**
+   * Ack several deliveries at once: all or nothing — every handle is checked first (malformed,
+   * stale, or named twice: INVALID_RECEIPT_HANDLE, nothing is journaled); then one ack record
+   * per queue. Resolves once every record is durable.
+   */
+  ackBatch(spec: SubscriberSpec, handles: readonly (string | ParsedHandle)[]): Promise<void> {
+    const queues: AckGroup[] = [];
+    try {
+      this.core.checkOpen();
+      let last: AckGroup | undefined;
+      for (let i = 0; i < handles.length; i++) {
+        const h = this.entryFor(spec, handles[i]!);
+        if (last === undefined || last.t !== h.topic || last.q !== h.queueId) {
+          last = queues.find((g) => g.t === h.topic && g.q === h.queueId);
+          if (last === undefined) {
+            last = { t: h.topic, q: h.queueId, o: [], set: new Set() };
+            queues.push(last);
+          }
+        }
+        if (last.set.has(h.offset)) {
+          throw new BrokerError(
+            'INVALID_RECEIPT_HANDLE',
+            `handle ${i} of the batch names a message already in it (${h.topic} queue ${h.queueId} offset ${h.offset}); nothing was acked.`,
+          );
+        }
+        last.set.add(h.offset);
+        last.o.push(h.offset);
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (queues.length === 0) return Promise.resolve();
+    const done: Promise<void>[] = [];
+    try {
+      for (const g of queues)
+        done.push(this.core.journal({ op: 'ack', s: spec.key, t: g.t, q: g.q, o: g.o }));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.wake(spec.key);
+    return done.length === 1 ? done[0]! : Promise.all(done).then(noop);
+  }
+
+  /** The pendingAcks key of a queue; the last one is kept (acks of a batch share it). */
+  private ackKey(subscriber: string, topic: string, queueId: number): string {
+    const k = this.lastAckKey;
+    if (k.s === subscriber && k.t === topic && k.q === queueId) return k.key;
+    k.s = subscriber;
+    k.t = topic;
+    k.q = queueId;
+    k.key = `${subscriber}\u0000${topic}\u0000${queueId}`;
+    return k.key;
+  }
+
+  private readonly lastAckKey = { s: '', t: '', q: -1, key: '' };
 
   /** Journal the pending acks now (one record per subscriber and queue). */
   flushAcks(): void {
@@ -492,6 +562,18 @@ export class DeliveryService {
 }
 
 function noop(): void {}
+
+/** First deliveries of consecutive offsets, no message group, no priority (a DeliveredRange). */
+function isPlainRun(picks: Pick[]): boolean {
+  if (picks.length === 0) return false;
+  const first = picks[0]!.offset;
+  for (let i = 0; i < picks.length; i++) {
+    const p = picks[i]!;
+    if (!p.fresh || p.attempt !== 1 || p.group !== null || p.priority !== null || p.offset !== first + i)
+      return false;
+  }
+  return true;
+}
 
 function matches(sub: Subscription, rec: StoredMessage): boolean {
   if (sub.sql !== undefined) return sub.sql(rec.properties);

@@ -81,7 +81,11 @@ class RecordMessageView implements MessageView {
   readonly topic: string;
   readonly body: Buffer;
   readonly deliveryAttempt: number;
+  /** Own property (a spread copy of a view keeps it); changeInvisibleDuration replaces it. */
   receiptHandle: string;
+  /** The handle this delivery was given, and its sequence number (-1: not a delivery's). */
+  private readonly issued: string;
+  private readonly handleSeq: number;
   readonly queueId: number;
   readonly offset: number;
   readonly storeTimestamp: number;
@@ -90,15 +94,24 @@ class RecordMessageView implements MessageView {
   private readonly rec: StoredMessage;
   private propsCache: Map<string, string> | undefined;
 
-  constructor(rec: StoredMessage, topic: string, deliveryAttempt: number, receiptHandle: string) {
+  constructor(rec: StoredMessage, topic: string, deliveryAttempt: number, handle: number | string) {
     this.rec = rec;
     this.topic = topic;
     this.body = rec.body;
     this.deliveryAttempt = deliveryAttempt;
-    this.receiptHandle = receiptHandle;
     this.queueId = rec.queueId;
     this.offset = rec.queueOffset;
     this.storeTimestamp = rec.storeTimestamp;
+    this.handleSeq = typeof handle === 'number' ? handle : -1;
+    this.receiptHandle =
+      typeof handle === 'number' ? formatHandle(handle, topic, rec.queueId, rec.queueOffset) : handle;
+    this.issued = this.receiptHandle;
+  }
+
+  /** The parts of the handle without parsing it again, while it is still the one it was issued. */
+  ownHandle(): ParsedHandle | undefined {
+    if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return undefined;
+    return { seq: this.handleSeq, queueId: this.queueId, offset: this.offset, topic: this.topic };
   }
 
   get messageId(): string {
@@ -130,13 +143,33 @@ class RecordMessageView implements MessageView {
   }
 }
 
+/** `handle`: the receipt handle's sequence number, or its text (not a delivery: ''). */
 export function toMessageView(
   rec: StoredMessage,
   topic: string,
   deliveryAttempt: number,
-  receiptHandle: string,
+  handle: number | string,
 ): MessageView {
-  return new RecordMessageView(rec, topic, deliveryAttempt, receiptHandle);
+  return new RecordMessageView(rec, topic, deliveryAttempt, handle);
+}
+
+/**
+ * The receipt handle a message carries, parsed: for a view this broker made, straight from its
+ * fields (no text built and parsed again); otherwise parsed from `receiptHandle`.
+ */
+export function handlePartsOf(message: unknown): ParsedHandle {
+  if (message instanceof RecordMessageView) {
+    const own = message.ownHandle();
+    if (own !== undefined) return own;
+  }
+  if (!message || typeof message !== 'object') {
+    throw new BrokerError('INVALID_RECEIPT_HANDLE', 'expected a MessageView with a receiptHandle.');
+  }
+  const handle = (message as { receiptHandle?: unknown }).receiptHandle;
+  if (typeof handle !== 'string') {
+    throw new BrokerError('INVALID_RECEIPT_HANDLE', 'expected a MessageView with a receiptHandle.');
+  }
+  return parseHandle(handle);
 }
 
 /** A subscription's filter: a tag set (undefined: everything), or a compiled SQL92 predicate. */

@@ -51,6 +51,31 @@ export interface ProducerHost {
   producerClosed(p: Producer): void;
 }
 
+/** Most messages one sendBatch() call takes. */
+export const MAX_SEND_BATCH = 16_384;
+
+/** A validated message, ready to append. */
+interface Prepared {
+  /** The record to append: the message, or its copy for the timer topic (timed). */
+  message: Message;
+  /** The message's own topic and queue (a timed record sits in the timer topic until due). */
+  topic: string;
+  queueId: number;
+  messageId: string;
+  /** Timed: when it is due (the timer service holds it until then). */
+  deliverAt: number | undefined;
+}
+
+/** The same error, saying which message of a batch it is about. */
+function atIndex(err: unknown, i: number): unknown {
+  if (err instanceof BrokerError) {
+    return new BrokerError(err.code, `message ${i} of the batch: ${err.message} Nothing was sent.`, {
+      cause: err,
+    });
+  }
+  return err;
+}
+
 export class Transaction {
   /** Physical offset of the half message, once sent. */
   halfOffset: number | undefined;
@@ -118,20 +143,6 @@ export class Producer {
   async send(message: SendMessage, transaction?: Transaction): Promise<SendReceipt> {
     this.checkOpen();
     const core = this.host.core;
-    const msg = message;
-    if (!msg || typeof msg !== 'object')
-      throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
-    const info = this.host.resolveTopic(msg.topic);
-    const body = checkBody(msg.body, core.settings.maxBodyBytes);
-    const props = checkProperties(msg);
-    const now = Date.now();
-    const deliverAt = deliveryTime(msg, now, core.settings.maxDelayMs);
-    if (msg.priority !== undefined && (!Number.isInteger(msg.priority) || msg.priority < 0)) {
-      throw new BrokerError(
-        'ILLEGAL_PRIORITY',
-        `priority must be a non-negative integer, got ${msg.priority}.`,
-      );
-    }
     if (transaction !== undefined) {
       if (!(transaction instanceof Transaction) || transaction.producer !== this) {
         throw new BrokerError('BAD_REQUEST', 'the transaction was not begun by this producer.');
@@ -143,45 +154,16 @@ export class Producer {
         );
       }
     }
-    const type = messageType(msg, deliverAt !== undefined, transaction !== undefined);
-    if (!acceptsMessageType(info.type, type)) {
-      throw new BrokerError(
-        'MESSAGE_TYPE_MISMATCH',
-        `topic ${info.name} is ${info.type} and does not accept ${type} messages.`,
-      );
-    }
-    const queueId = this.chooser.choose(msg, info.queues);
-    const messageId = msg.messageId === undefined ? newMessageId(now) : msg.messageId;
-    if (
-      msg.messageId !== undefined &&
-      (typeof messageId !== 'string' || messageId.length === 0 || CONTROL.test(messageId))
-    ) {
-      throw new BrokerError('BAD_REQUEST', 'messageId must be a non-empty string.');
-    }
-    props[P_UNIQ_KEY] = messageId;
-    if (msg.messageGroup !== undefined) props[P_MESSAGE_GROUP] = msg.messageGroup;
-    if (msg.priority !== undefined) props[P_PRIORITY] = String(msg.priority);
-    if (deliverAt !== undefined) props[P_DELIVER_MS] = String(deliverAt);
-    if (msg.delayLevel !== undefined) props[P_DELAY_LEVEL] = String(msg.delayLevel);
-    const base: Message = {
-      topic: info.name,
-      queueId,
-      body,
-      properties: props,
-      bornTimestamp: msg.bornTimestamp ?? now,
-    };
-    if (msg.tag !== undefined) base.tags = msg.tag;
-    if (msg.keys !== undefined && msg.keys.length > 0) base.keys = msg.keys;
-
+    const p = this.prepare(message, Date.now(), transaction !== undefined);
     if (transaction !== undefined) {
       const half: Message = {
-        ...base,
+        ...p.message,
         topic: HALF_TOPIC,
         queueId: 0,
         properties: {
-          ...props,
-          [P_REAL_TOPIC]: info.name,
-          [P_REAL_QID]: String(queueId),
+          ...p.message.properties,
+          [P_REAL_TOPIC]: p.topic,
+          [P_REAL_QID]: String(p.queueId),
           [P_TRAN_MSG]: 'true',
           [P_PRODUCER]: this.clientId,
         },
@@ -192,38 +174,131 @@ export class Producer {
       transaction.halfOffset = r.physicalOffset;
       await core.durable(r);
       return {
-        messageId,
+        messageId: p.messageId,
         transactionId: r.msgId,
         recallHandle: '',
-        topic: info.name,
-        queueId,
+        topic: p.topic,
+        queueId: p.queueId,
         offset: r.queueOffset,
       };
     }
-    if (deliverAt !== undefined && deliverAt > now) {
-      const timed: Message = {
-        ...base,
-        topic: TIMER_TOPIC,
-        queueId: 0,
-        properties: { ...props, [P_REAL_TOPIC]: info.name, [P_REAL_QID]: String(queueId) },
-      };
-      const r = core.append(timed);
-      this.host.timers.add(r.physicalOffset, deliverAt);
-      await core.durable(r);
-      const recallHandle = Buffer.from(`v1 ${info.name} ${r.physicalOffset} ${messageId}`).toString(
-        'base64url',
-      );
-      return { messageId, transactionId: '', recallHandle, topic: info.name, queueId, offset: r.queueOffset };
-    }
-    const r = core.append(base);
+    const r = core.append(p.message);
+    if (p.deliverAt !== undefined) this.host.timers.add(r.physicalOffset, p.deliverAt);
     await core.durable(r);
+    return this.receipt(p, r.physicalOffset, r.queueOffset);
+  }
+
+  /**
+   * Send several messages with one append (one store timestamp) and one durability wait —
+   * what a gRPC SendMessage request with repeated entries carries. All or nothing on input:
+   * every message is validated before any is written, so one bad message rejects the batch with
+   * its error (the message says which index) and nothing is stored. Transactional messages are
+   * not batched (a transaction holds one message). Receipts come back in the order given.
+   */
+  async sendBatch(messages: readonly SendMessage[]): Promise<SendReceipt[]> {
+    this.checkOpen();
+    if (!Array.isArray(messages)) {
+      throw new BrokerError('BAD_REQUEST', 'sendBatch() needs an array of messages.');
+    }
+    const n = messages.length;
+    if (n === 0) return [];
+    if (n > MAX_SEND_BATCH) {
+      throw new BrokerError(
+        'BAD_REQUEST',
+        `a batch holds at most ${MAX_SEND_BATCH} messages, got ${n}: split it.`,
+      );
+    }
+    const core = this.host.core;
+    const now = Date.now();
+    const prepared: Prepared[] = new Array(n);
+    const records: Message[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      try {
+        prepared[i] = this.prepare(messages[i]!, now, false);
+      } catch (err) {
+        throw atIndex(err, i);
+      }
+      records[i] = prepared[i]!.message;
+    }
+    const r = core.appendBatch(records);
+    const receipts: SendReceipt[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = prepared[i]!;
+      const physical = r.physicalOffsets[i]!;
+      if (p.deliverAt !== undefined) this.host.timers.add(physical, p.deliverAt);
+      receipts[i] = this.receipt(p, physical, r.queueOffsets[i]!);
+    }
+    await core.durableTo(r.endOffset);
+    return receipts;
+  }
+
+  /**
+   * Validate one message completely and build the record to append: the message itself, or
+   * (timed) its copy for the timer topic. Writes nothing.
+   */
+  private prepare(msg: SendMessage, now: number, transactional: boolean): Prepared {
+    const core = this.host.core;
+    if (!msg || typeof msg !== 'object')
+      throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
+    const info = this.host.resolveTopic(msg.topic);
+    const body = checkBody(msg.body, core.settings.maxBodyBytes);
+    const props = checkProperties(msg);
+    const deliverAt = deliveryTime(msg, now, core.settings.maxDelayMs);
+    if (msg.priority !== undefined && (!Number.isInteger(msg.priority) || msg.priority < 0)) {
+      throw new BrokerError(
+        'ILLEGAL_PRIORITY',
+        `priority must be a non-negative integer, got ${msg.priority}.`,
+      );
+    }
+    const type = messageType(msg, deliverAt !== undefined, transactional);
+    if (!acceptsMessageType(info.type, type)) {
+      throw new BrokerError(
+        'MESSAGE_TYPE_MISMATCH',
+        `topic ${info.name} is ${info.type} and does not accept ${type} messages.`,
+      );
+    }
+    if (
+      msg.messageId !== undefined &&
+      (typeof msg.messageId !== 'string' || msg.messageId.length === 0 || CONTROL.test(msg.messageId))
+    ) {
+      throw new BrokerError('BAD_REQUEST', 'messageId must be a non-empty string.');
+    }
+    const queueId = this.chooser.choose(msg, info.queues);
+    const messageId = msg.messageId === undefined ? newMessageId(now) : msg.messageId;
+    props[P_UNIQ_KEY] = messageId;
+    if (msg.messageGroup !== undefined) props[P_MESSAGE_GROUP] = msg.messageGroup;
+    if (msg.priority !== undefined) props[P_PRIORITY] = String(msg.priority);
+    if (deliverAt !== undefined) props[P_DELIVER_MS] = String(deliverAt);
+    if (msg.delayLevel !== undefined) props[P_DELAY_LEVEL] = String(msg.delayLevel);
+    const timed = !transactional && deliverAt !== undefined && deliverAt > now;
+    if (timed) {
+      props[P_REAL_TOPIC] = info.name;
+      props[P_REAL_QID] = String(queueId);
+    }
+    const message: Message = {
+      topic: timed ? TIMER_TOPIC : info.name,
+      queueId: timed ? 0 : queueId,
+      body,
+      properties: props,
+      bornTimestamp: msg.bornTimestamp ?? now,
+    };
+    if (msg.tag !== undefined) message.tags = msg.tag;
+    if (msg.keys !== undefined && msg.keys.length > 0) message.keys = msg.keys;
+    return { message, topic: info.name, queueId, messageId, deliverAt: timed ? deliverAt : undefined };
+  }
+
+  private receipt(p: Prepared, physicalOffset: number, queueOffset: number): SendReceipt {
+    const recallHandle =
+      p.deliverAt === undefined
+        ? ''
+        : Buffer.from(`v1 ${p.topic} ${physicalOffset} ${p.messageId}`).toString('base64url');
     return {
-      messageId,
+      messageId: p.messageId,
       transactionId: '',
-      recallHandle: '',
-      topic: info.name,
-      queueId,
-      offset: r.queueOffset,
+      recallHandle,
+      topic: p.topic,
+      queueId: p.queueId,
+      offset: queueOffset,
     };
   }
 

@@ -8,7 +8,7 @@ import type { BrokerCore } from './core.js';
 import type { DeliveryService, SubscriberSpec, Subscription } from './delivery-service.js';
 import { BrokerError } from './errors.js';
 import { checkGroupConfig } from './group-registry.js';
-import { parseSubscriptionFilter } from './message-view.js';
+import { handlePartsOf, type ParsedHandle, parseSubscriptionFilter } from './message-view.js';
 import { checkGroupName } from './topic-registry.js';
 import type {
   ConsumerOptions,
@@ -153,10 +153,33 @@ export class SimpleConsumer {
     }
   }
 
-  ack(message: Pick<MessageView, 'receiptHandle'>): Promise<void> {
+  /** Ack a received message (or, given an array, the messages of it: see ackBatch). */
+  ack(
+    message: Pick<MessageView, 'receiptHandle'> | readonly Pick<MessageView, 'receiptHandle'>[],
+  ): Promise<void> {
+    if (Array.isArray(message)) return this.ackBatch(message);
     try {
       this.checkOpen();
-      return this.host.delivery.ack(this.spec, handleOf(message));
+      return this.host.delivery.ack(this.spec, handlePartsOf(message));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Ack several received messages with one journal record per queue and one promise. All or
+   * nothing: if any handle is malformed, stale, or given twice, the promise rejects with
+   * INVALID_RECEIPT_HANDLE and none of them is acked.
+   */
+  ackBatch(messages: readonly Pick<MessageView, 'receiptHandle'>[]): Promise<void> {
+    try {
+      this.checkOpen();
+      if (!Array.isArray(messages)) {
+        throw new BrokerError('BAD_REQUEST', 'ackBatch() needs an array of received messages.');
+      }
+      const handles: ParsedHandle[] = new Array(messages.length);
+      for (let i = 0; i < messages.length; i++) handles[i] = handlePartsOf(messages[i]);
+      return this.host.delivery.ackBatch(this.spec, handles);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -219,14 +219,19 @@ function currentIndex(): IndexFile {
   return index;
 }
 
-/** Find `name` in a properties string: value or undefined. */
-function propertyValue(props: string, name: string): string | undefined {
+// `name\u0001` of the properties the worker looks up, built once (not per record).
+const TAGS_NEEDLE = PROPERTY_TAGS + NAME_VALUE_SEPARATOR;
+const KEYS_NEEDLE = PROPERTY_KEYS + NAME_VALUE_SEPARATOR;
+const UNIQ_KEY_NEEDLE = PROPERTY_UNIQ_KEY + NAME_VALUE_SEPARATOR;
+
+/** Find a property in a properties string by its needle (`name\u0001`): value or undefined. */
+function propertyValue(props: string, needle: string): string | undefined {
   let at = 0;
   for (;;) {
-    const i = props.indexOf(name + NAME_VALUE_SEPARATOR, at);
+    const i = props.indexOf(needle, at);
     if (i < 0) return undefined;
     if (i === 0 || props.charCodeAt(i - 1) === 2) {
-      const start = i + name.length + 1;
+      const start = i + needle.length;
       const end = props.indexOf(PROPERTY_SEPARATOR, start);
       return props.slice(start, end < 0 ? props.length : end);
     }
@@ -278,7 +283,7 @@ function dispatch(task: DispatchTask): DispatchResult {
       const tranType = sysFlag & 0xc;
       const part = partition(t, queueId, newSlots);
       if (part.mine && tranType !== 4 && tranType !== 12) {
-        const tags = props.length > 0 ? propertyValue(props, PROPERTY_TAGS) : undefined;
+        const tags = props.length > 0 ? propertyValue(props, TAGS_NEEDLE) : undefined;
         const tagsCode = tags ? javaHashCode(tags) : 0;
         if (part.cq!.append(queueOffset, phys, totalSize, tagsCode)) {
           if (part.touchedIn !== taskNo) {
@@ -292,8 +297,8 @@ function dispatch(task: DispatchTask): DispatchResult {
         }
       }
       if (ownsIndex && tranType !== 12 && props.length > 0) {
-        const keys = propertyValue(props, PROPERTY_KEYS);
-        const uniq = propertyValue(props, PROPERTY_UNIQ_KEY);
+        const keys = propertyValue(props, KEYS_NEEDLE);
+        const uniq = propertyValue(props, UNIQ_KEY_NEEDLE);
         if (keys || uniq) indexKeys(t.topic, keys, uniq, phys, storeTimestamp);
       }
       records++;

@@ -6,7 +6,12 @@
  * (dispatch-worker.ts ownerOf). The mapping is stable for a run and needs no coordination, so each
  * consume queue has exactly one writer; worker 0 also owns the key index (an IndexFile is one
  * chain of entries and cannot take two writers). Each worker is its own one-thread Piscina pool
- * with at most one task in flight, so its in-memory state (open queues, mappings) stays coherent.
+ * with at most one dispatch task and one maintenance task (flush or retention) in flight. Both
+ * run on the worker's one thread, and a dispatch is synchronous, so they can only interleave where
+ * a flush awaits an msync: a dispatch may then append entries, which the msync may or may not
+ * include and the next flush covers (flush reports only the offset dispatched before it began).
+ * Without that, the per-second flush (tens of ms of msync for the key index under load) held
+ * every dispatch back and was the whole latency tail of a consumer.
  *
  * Every worker walks every record of a range (parsing a header costs far less than a message per
  * record across threads) and writes only its own partitions. Progress comes back as the task's
@@ -57,6 +62,8 @@ export class Dispatcher {
   private failure: Error | undefined;
   private stopped = false;
   recordsDispatched = 0;
+  /** Dispatch tasks posted (one per worker and range batch; see kick). */
+  tasksPosted = 0;
   private rateWindowStart = Date.now();
   private rateWindowRecords = 0;
   recordsPerSecond = 0;
@@ -83,7 +90,8 @@ export class Dispatcher {
         filename,
         minThreads: 1,
         maxThreads: 1,
-        concurrentTasksPerWorker: 1,
+        // one dispatch + one maintenance task (see above)
+        concurrentTasksPerWorker: 2,
         idleTimeout: Number.POSITIVE_INFINITY,
         execArgv: [],
         // 'async': an idle worker waits without blocking its event loop, so native finalizers
@@ -136,6 +144,7 @@ export class Dispatcher {
       const ranges = this.ranges(this.dispatched[i]!, limit);
       if (ranges.length === 0) continue;
       this.busy[i] = true;
+      this.tasksPosted++;
       this.track(this.pools[i]!.run({ kind: 'dispatch', ranges } satisfies WorkerTask)).then(
         (r: DispatchResult) => this.completed(i, r),
         (err: Error) => {
@@ -233,19 +242,32 @@ export class Dispatcher {
   }
 
   /** Force every worker's consume queues and index to disk. Returns the offset they cover. */
-  async flush(): Promise<number> {
-    const covered = this.dispatchedOffset;
-    await Promise.all(this.pools.map((p) => this.track(p.run({ kind: 'flush' } satisfies WorkerTask))));
-    return covered;
+  flush(): Promise<number> {
+    return this.maintain(async () => {
+      const covered = this.dispatchedOffset;
+      await Promise.all(this.pools.map((p) => this.track(p.run({ kind: 'flush' } satisfies WorkerTask))));
+      return covered;
+    });
   }
 
   /** Workers drop their mappings of deleted segments (and collect them at once when space is short). */
-  async retention(minPhysicalOffset: number, reclaim: boolean): Promise<void> {
-    await Promise.all(
-      this.pools.map((p) =>
-        this.track(p.run({ kind: 'retention', minPhysicalOffset, reclaim } satisfies WorkerTask)),
-      ),
-    );
+  retention(minPhysicalOffset: number, reclaim: boolean): Promise<void> {
+    return this.maintain(async () => {
+      await Promise.all(
+        this.pools.map((p) =>
+          this.track(p.run({ kind: 'retention', minPhysicalOffset, reclaim } satisfies WorkerTask)),
+        ),
+      );
+    });
+  }
+
+  /** The tail of the maintenance tasks: they run one after another, never two at once. */
+  private maintenance: Promise<unknown> = Promise.resolve();
+
+  private maintain<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.maintenance.then(step, step);
+    this.maintenance = run.catch(() => {});
+    return run;
   }
 
   private readonly inFlight = new Set<Promise<unknown>>();
