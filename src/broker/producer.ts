@@ -134,10 +134,18 @@ export class Producer {
     return new Transaction(this);
   }
 
-  /** Commit or roll back by transaction id (what a server's EndTransaction carries). */
-  async endTransaction(halfOffsetOrId: number | string, resolution: 'commit' | 'rollback'): Promise<void> {
+  /**
+   * Commit or roll back by transaction id (what a server's EndTransaction carries). With `topic`,
+   * a pending transaction of another topic is INVALID_TRANSACTION_ID: ids are offsets, so a caller
+   * allowed one topic must not end another topic's transactions by guessing them.
+   */
+  async endTransaction(
+    halfOffsetOrId: number | string,
+    resolution: 'commit' | 'rollback',
+    topic?: string,
+  ): Promise<void> {
     const p = typeof halfOffsetOrId === 'number' ? halfOffsetOrId : physicalOffsetOfId(halfOffsetOrId);
-    await this.host.transactions.end(p, resolution);
+    await this.host.transactions.end(p, resolution, topic);
   }
 
   async send(message: SendMessage, transaction?: Transaction): Promise<SendReceipt> {

@@ -91,9 +91,15 @@ export class TransactionService {
   }
 
   /** Commit or roll back the half message at `physicalOffset`. */
-  async end(physicalOffset: number, resolution: 'commit' | 'rollback'): Promise<void> {
+  async end(physicalOffset: number, resolution: 'commit' | 'rollback', topic?: string): Promise<void> {
     this.core.checkOpen();
     const t = this.pending.get(physicalOffset);
+    if (t && topic !== undefined && t.topic !== topic) {
+      throw new BrokerError(
+        'INVALID_TRANSACTION_ID',
+        `no pending transaction with this id on topic ${topic}.`,
+      );
+    }
     if (!t) {
       const prior = this.resolved.get(physicalOffset);
       if (prior === resolution) return;

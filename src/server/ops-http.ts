@@ -134,12 +134,25 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
 /** Changes come from this host only (the port has no authentication). */
 function checkLocal(req: http.IncomingMessage): void {
   const a = req.socket.remoteAddress ?? '';
-  if (a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.')) return;
-  throw new HttpError(
-    403,
-    'FORBIDDEN',
-    `admin changes are accepted from the server's host only (this request came from ${a}): run tidemq admin there.`,
-  );
+  if (!(a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.'))) {
+    throw new HttpError(
+      403,
+      'FORBIDDEN',
+      `admin changes are accepted from the server's host only (this request came from ${a}): run tidemq admin there.`,
+    );
+  }
+  // A web page open on this host can send simple cross-site POSTs to loopback: browsers always
+  // name their Origin, and cannot send application/json without a preflight we never answer.
+  if (req.headers.origin !== undefined) {
+    throw new HttpError(
+      403,
+      'FORBIDDEN',
+      'admin changes are not accepted from web pages (Origin header present).',
+    );
+  }
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'admin changes need content-type: application/json.');
+  }
 }
 
 function json(res: http.ServerResponse, status: number, value: unknown): void {

@@ -68,7 +68,8 @@ export class ProducerService {
     if (id.trim() === '') return { status: status(Code.INVALID_TRANSACTION_ID, 'transaction_id is blank.') };
     const resolution = r.resolution === 1 ? 'commit' : r.resolution === 2 ? 'rollback' : undefined;
     if (!resolution) return { status: status(Code.BAD_REQUEST, 'resolution must be COMMIT or ROLLBACK.') };
-    await this.producerFor(clientIdOf(call)).endTransaction(id, resolution);
+    const topic = resourceName(r.topic, namespaceOf(call));
+    await this.producerFor(clientIdOf(call)).endTransaction(id, resolution, topic === '' ? undefined : topic);
     return { status: OK };
   }
 

@@ -38,7 +38,17 @@ export class TelemetryService {
       call.end();
       return;
     }
-    this.sessions.streamOpened(clientId, call);
+    try {
+      // Authenticate the stream itself: an unauthenticated peer must never hold a session (it
+      // would receive check-backs of that client id and keep its leases alive).
+      this.ctx.authorize?.(call, 'Telemetry', {});
+    } catch (err) {
+      call.write({ status: statusOf(err) });
+      call.end();
+      return;
+    }
+    // The stream joins the client's session with its first authorized Settings, not before.
+    let opened = false;
     const repeats: NodeJS.Timeout[] = [];
     call.on('data', (cmd: { settings?: ClientSettings } | UndecodableRequest) => {
       if (cmd instanceof UndecodableRequest) {
@@ -49,6 +59,10 @@ export class TelemetryService {
       try {
         this.ctx.authorize?.(call, 'Telemetry', cmd);
         if (!cmd.settings) return; // a client's answer to a command the server never sends
+        if (!opened) {
+          this.sessions.streamOpened(clientId, call);
+          opened = true;
+        }
         reply = this.onSettings(clientId, namespaceOf(call), cmd.settings);
       } catch (err) {
         // A status-only command: the client's startup() rejects with the mapped exception.
@@ -68,7 +82,7 @@ export class TelemetryService {
     });
     const closed = (): void => {
       for (const timer of repeats) clearTimeout(timer);
-      this.sessions.streamClosed(clientId, call);
+      if (opened) this.sessions.streamClosed(clientId, call);
     };
     call.on('end', () => {
       closed();

@@ -75,3 +75,22 @@ t.test('transaction: after the maximum number of checks the half message is roll
   const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { X: '*' }, awaitDuration: 200 });
   t.same(await c.receive(), []);
 });
+
+t.test('transaction: ending by id names the topic; another topic cannot end it', async (t) => {
+  const broker = await openBroker(tempDir(t));
+  t.teardown(() => broker.close());
+  broker.createTopic('X', { type: 'TRANSACTION', queues: 1 });
+  broker.createTopic('Y', { type: 'TRANSACTION', queues: 1 });
+  const p = broker.producer();
+  const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { X: '*' }, awaitDuration: 200 });
+  const tx = p.beginTransaction();
+  const r = await p.send({ topic: 'X', body: 'mine' }, tx);
+  await t.rejects(p.endTransaction(r.transactionId, 'rollback', 'Y'), { code: 'INVALID_TRANSACTION_ID' });
+  t.same(await c.receive(), [], 'still pending: not delivered, not discarded');
+  await p.endTransaction(r.transactionId, 'commit', 'X');
+  t.same(
+    (await c.receive()).map((m) => m.body.toString()),
+    ['mine'],
+    'committed under its own topic',
+  );
+});

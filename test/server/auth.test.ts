@@ -249,11 +249,19 @@ t.test('auth: the official client with valid, wrong and missing credentials', as
     const refused = await reply(md);
     t.equal(refused.status?.code, 40100, 'UNAUTHORIZED');
     t.equal(refused.settings, undefined, 'and no settings');
+    t.notOk(
+      server.sessions.list().some((c) => c.clientId === 'raw@1'),
+      'an unauthenticated stream holds no session (it could take check-backs of that client id)',
+    );
     const sig = createHmac('sha1', 'sk').update('20261121T162116Z').digest('hex').toUpperCase();
     md.set('authorization', `MQv2-HMAC-SHA1 Credential=ak, SignedHeaders=x-mq-date-time, Signature=${sig}`);
     const accepted = await reply(md);
     t.equal(accepted.status?.code, 20000, 'the signed one is answered');
     t.ok(accepted.settings, 'with settings');
+    t.ok(
+      server.sessions.list().some((c) => c.clientId === 'raw@1'),
+      'and joins the client session',
+    );
     client.close();
   });
 

@@ -34,10 +34,15 @@ async function eventually<T>(get: () => Promise<T>, ok: (v: T) => boolean, ms = 
   }
 }
 
-async function http(base: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function http(
+  base: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}${path}`, {
     method: body === undefined ? 'GET' : 'POST',
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers }),
   });
   const text = await res.text();
   return { status: res.status, json: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text };
@@ -364,4 +369,36 @@ t.test('admin API: changes only from the server host; reads from anywhere', asyn
   t.match(await http(`http://127.0.0.1:${server.metricsPort}`, '/admin/topics', { name: 'local' }), {
     status: 200,
   });
+});
+
+t.test('admin API: no changes from web pages (Origin) or without a JSON content type', async (t) => {
+  const server = await TidemqServer.start({
+    dir: tempDir(t),
+    host: '127.0.0.1',
+    port: 0,
+    metricsPort: 0,
+    logger: pino({ level: 'silent' }),
+    broker: { store: SMALL_STORE },
+  });
+  t.teardown(() => server.close());
+  const base = `http://127.0.0.1:${server.metricsPort}`;
+  t.match(
+    await http(
+      base,
+      '/admin/topics',
+      { name: 'from-page' },
+      {
+        'content-type': 'application/json',
+        origin: 'http://evil.example',
+      },
+    ),
+    { status: 403, json: { error: { code: 'FORBIDDEN' } } },
+    'a request naming an Origin is refused',
+  );
+  t.match(
+    await http(base, '/admin/topics', { name: 'form-post' }, { 'content-type': 'text/plain' }),
+    { status: 415, json: { error: { code: 'UNSUPPORTED_MEDIA_TYPE' } } },
+    'a simple (non-JSON) POST is refused',
+  );
+  t.same(await http(base, '/admin/topics'), { status: 200, json: [] }, 'nothing was created');
 });

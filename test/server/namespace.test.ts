@@ -29,6 +29,30 @@ t.test('namespace: the name mapping', async (t) => {
   t.equal(namespaceOf(call('ns1')), 'ns1', 'the x-mq-namespace header');
   t.equal(namespaceOf(call()), '', 'or none (resource_namespace is not read)');
   t.throws(() => namespaceOf(call('a%b')), { code: 40000 }, 'a namespace with % is refused');
+  // A wire name may not spell out another namespace's stored name.
+  for (const name of ['ns1%orders', '%DLQ%ns1%billing', '%RETRY%ns1%billing']) {
+    t.throws(() => resourceName({ name }, ''), { code: 40000 }, `${name} without a namespace is refused`);
+    t.throws(() => resourceName({ name }, 'ns2'), { code: 40000 }, `${name} from ns2 is refused`);
+  }
+});
+
+t.test('namespace: a client without a namespace cannot reach ns1%orders by name', async (t) => {
+  const server = await TidemqServer.start({
+    dir: tempDir(t),
+    host: '127.0.0.1',
+    port: 0,
+    broker: { store: SMALL_STORE },
+  });
+  t.teardown(() => server.close());
+  const producer = new Producer({ endpoints: `127.0.0.1:${server.port}`, namespace: '', logger: quiet });
+  await producer.startup();
+  t.teardown(() => producer.shutdown());
+  const err = await producer.send({ topic: 'ns1%orders', body: Buffer.from('x') }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err, 'the send is refused');
+  t.notOk(server.broker.getTopic('ns1%orders'), "nothing was created in ns1's name");
 });
 
 t.test('namespace: ns1 producer and consumer exchange messages; ns2 sees none', async (t) => {
