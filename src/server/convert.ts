@@ -81,8 +81,9 @@ export function namespaceOf(call: { metadata: grpc.Metadata }): string {
 export function resourceName(resource: Resource | undefined | null, namespace: string): string {
   const name = resource?.name ?? '';
   const bare = SYSTEM_PREFIXES.reduce((n, p) => (n.startsWith(p) ? n.slice(p.length) : n), name);
-  if (bare.includes('%')) {
-    // `<namespace>%<name>` is how namespaces are stored: a wire name must not spell one out.
+  if (bare.indexOf('%', 1) !== -1) {
+    // `<namespace>%<name>` is how namespaces are stored: a wire name must not spell one out
+    // (a leading '%' cannot, and unknown %-topics stay TOPIC_NOT_FOUND).
     throw new ProtocolError(
       Code.BAD_REQUEST,
       `resource name ${JSON.stringify(name.slice(0, 200))} contains '%', which is reserved for namespaces: name the namespace in the x-mq-namespace header (the client's namespace option).`,
