@@ -551,8 +551,12 @@ export class DeliveryService {
   async forwardToDeadLetter(spec: SubscriberSpec, handle: string): Promise<void> {
     this.core.checkOpen();
     const h = parseHandle(handle);
-    const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
-    if (!e || e.attempt === 0) return;
+    try {
+      // Done, acked in this tick, or redelivered under a newer handle: not this caller's to move.
+      this.entryFor(spec, h);
+    } catch {
+      return;
+    }
     const rec = this.core.reader.read(h.topic, h.queueId, h.offset, 1)[0];
     if (rec && rec.queueOffset === h.offset) this.deadLetter(spec, h.topic, [rec]);
     const done = this.core.journal({ op: 'ack', s: spec.key, t: h.topic, q: h.queueId, o: [h.offset] });

@@ -10,6 +10,7 @@
  * `auto_renew`: their messages are leased (leases.ts) until acked, nacked or dead-lettered.
  */
 import { BrokerError } from '../broker/errors.js';
+import { parseHandle } from '../broker/message-view.js';
 import type { SimpleConsumer } from '../broker/simple-consumer.js';
 import type { FilterExpression, MessageView } from '../broker/types.js';
 import {
@@ -132,7 +133,15 @@ export class ConsumerService {
     }
     // Every ack starts before any is awaited: the broker journals acks made in one synchronous
     // run together, one record per queue, however many entries the request has.
-    const started = requested.map((e) => consumer.ack({ receiptHandle: e.receiptHandle ?? '' }));
+    const topic = resourceName(r.topic, namespaceOf(call));
+    const started = requested.map((e) => {
+      try {
+        checkHandleTopic(e.receiptHandle ?? '', topic);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return consumer.ack({ receiptHandle: e.receiptHandle ?? '' });
+    });
     const settled = await Promise.allSettled(started);
     let acked = 0;
     const entries = requested.map((e, i) => {
@@ -156,6 +165,7 @@ export class ConsumerService {
     if (ms === undefined)
       return { status: status(Code.ILLEGAL_INVISIBLE_TIME, 'invisible_duration is required.') };
     const handle: string = r.receiptHandle ?? '';
+    checkHandleTopic(handle, resourceName(r.topic, namespaceOf(call)));
     const m = { receiptHandle: handle };
     await consumer.changeInvisibleDuration(m, ms);
     this.leases.end(handle);
@@ -170,6 +180,7 @@ export class ConsumerService {
     const r = call.request;
     const consumer = this.consumerFor(resourceName(r.group, namespaceOf(call)));
     const handle: string = r.receiptHandle ?? '';
+    checkHandleTopic(handle, resourceName(r.topic, namespaceOf(call)));
     await consumer.forwardToDeadLetterQueue({ receiptHandle: handle });
     this.leases.end(handle);
     return { status: OK };
@@ -219,4 +230,24 @@ async function release(consumer: SimpleConsumer, views: MessageView[]): Promise<
   await Promise.allSettled(
     views.map((v) => consumer.changeInvisibleDuration({ receiptHandle: v.receiptHandle }, 0)),
   );
+}
+
+/**
+ * A receipt handle must be for the topic the request names: that topic is what the caller was
+ * authorized for, so a handle of another topic (same group) is refused. Malformed handles are
+ * left to the broker, which answers INVALID_RECEIPT_HANDLE.
+ */
+function checkHandleTopic(handle: string, topic: string): void {
+  let handleTopic: string;
+  try {
+    handleTopic = parseHandle(handle).topic;
+  } catch {
+    return;
+  }
+  if (handleTopic !== topic) {
+    throw new BrokerError(
+      'INVALID_RECEIPT_HANDLE',
+      `the receipt handle is for another topic than ${JSON.stringify(topic)}: name the topic of the received message.`,
+    );
+  }
 }

@@ -26,6 +26,18 @@ t.test('ack batch: one AckMessage, one journal record per queue, per-entry statu
   });
   const views = await c.receive(5, 60_000);
   t.equal(views.length, 5, 'five received');
+  // The same group on another topic: its handle must not be acked through a request for 'acks'
+  // (the request's topic is what the caller was authorized for).
+  broker.createTopic('other', { queues: 1 });
+  await producer.send({ topic: 'other', body: Buffer.from('o') });
+  await broker.store.waitForDispatch();
+  const otherConsumer = broker.simpleConsumer({
+    consumerGroup: 'g-acks',
+    subscriptions: { other: '*' },
+    awaitDuration: 0,
+  });
+  const [foreign] = await otherConsumer.receive(1, 60_000);
+  t.ok(foreign, 'a message of the same group on another topic is in flight');
   const from = broker.store.stats().wrotePosition;
 
   const def = messagingServiceDefinition().AckMessage!;
@@ -39,6 +51,7 @@ t.test('ack batch: one AckMessage, one journal record per queue, per-entry statu
     entries: [
       ...views.map((v) => ({ messageId: v.messageId, receiptHandle: v.receiptHandle })),
       { messageId: 'bogus', receiptHandle: 'not-a-handle' },
+      { messageId: foreign!.messageId, receiptHandle: foreign!.receiptHandle },
     ],
   };
   const reply = await new Promise<Obj>((resolve, reject) =>
@@ -55,7 +68,11 @@ t.test('ack batch: one AckMessage, one journal record per queue, per-entry statu
   t.equal((reply.status as { code: number }).code, Code.MULTIPLE_RESULTS, 'mixed results overall');
   t.same(
     entries.map((e) => [e.messageId, e.status.code]),
-    [...views.map((v) => [v.messageId, Code.OK]), ['bogus', Code.INVALID_RECEIPT_HANDLE]],
+    [
+      ...views.map((v) => [v.messageId, Code.OK]),
+      ['bogus', Code.INVALID_RECEIPT_HANDLE],
+      [foreign!.messageId, Code.INVALID_RECEIPT_HANDLE],
+    ],
     'each entry has its own status, in request order',
   );
 
@@ -72,4 +89,5 @@ t.test('ack batch: one AckMessage, one journal record per queue, per-entry statu
     'holding all five offsets',
   );
   t.same(await c.receive(5, 60_000), [], 'nothing left to deliver');
+  await t.resolves(otherConsumer.ack(foreign!), 'the refused handle stays valid for its own topic');
 });
