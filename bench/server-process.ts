@@ -16,6 +16,7 @@
  *                   --cpu-prof, when the parent passes it, writes the profile).
  */
 import { readFileSync } from 'node:fs';
+import { createLogger } from '../src/server/logger.js';
 import { TidemqServer } from '../src/server/server.js';
 import { startCeilingServer } from './limits/grpc-ceiling.js';
 import { makeBody } from './store-api.js';
@@ -74,7 +75,9 @@ async function startTidemq(c: ServerProcessConfig): Promise<{
   port: number;
   stats: () => Promise<Omit<ServerStats, 'cpuUs' | 'eventLoopUtilization' | 'mainThreadCpuUs'>>;
 }> {
-  const server = await TidemqServer.start({ dir: c.dir, host: '127.0.0.1', port: 0 });
+  // Warnings and errors only: the bench's own output is the report (TIDEMQ_LOG_LEVEL overrides).
+  const logger = createLogger(process.env.TIDEMQ_LOG_LEVEL ?? 'warn');
+  const server = await TidemqServer.start({ dir: c.dir, host: '127.0.0.1', port: 0, logger });
   const broker = server.broker;
   broker.resolveTopic(c.topic);
   const template = makeBody(c.bodyBytes);
