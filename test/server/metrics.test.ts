@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import t from 'tap';
 import { checkTopicName } from '../../src/broker/topic-registry.js';
-import { TidemqServer } from '../../src/server/server.js';
+import { type ServerOptions, TidemqServer } from '../../src/server/server.js';
 import { SMALL_STORE, sleep, tempDir } from '../helpers/broker-env.js';
 import { sample } from '../helpers/prometheus.js';
 
@@ -46,6 +46,22 @@ async function http(
   });
   const text = await res.text();
   return { status: res.status, json: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text };
+}
+
+/** A server on a free loopback port with its metrics/admin port on (unless overridden), silent. */
+function startServer(
+  t: Parameters<typeof tempDir>[0],
+  options: Partial<ServerOptions> = {},
+): Promise<TidemqServer> {
+  return TidemqServer.start({
+    dir: tempDir(t),
+    host: '127.0.0.1',
+    port: 0,
+    metricsPort: 0,
+    logger: pino({ level: 'silent' }),
+    broker: { store: SMALL_STORE },
+    ...options,
+  });
 }
 
 t.test(
@@ -197,22 +213,8 @@ t.test(
 );
 
 t.test('server metrics: two servers in one process keep separate registries', async (t) => {
-  const a = await TidemqServer.start({
-    dir: tempDir(t),
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    logger: pino({ level: 'silent' }),
-    broker: { store: SMALL_STORE },
-  });
-  const b = await TidemqServer.start({
-    dir: tempDir(t),
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    logger: pino({ level: 'silent' }),
-    broker: { store: SMALL_STORE },
-  });
+  const a = await startServer(t);
+  const b = await startServer(t);
   const clients: { shutdown(): Promise<unknown> }[] = [];
   t.teardown(async () => {
     for (const c of clients) await c.shutdown().catch(() => {});
@@ -229,13 +231,7 @@ t.test('server metrics: two servers in one process keep separate registries', as
   t.equal(sample(textA, 'tidemq_messages_in_total', { topic: 'only-a' }), 1);
   t.equal(sample(textB, 'tidemq_messages_in_total', { topic: 'only-a' }), undefined, 'not counted by b');
 
-  const noMetrics = await TidemqServer.start({
-    dir: tempDir(t),
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: 'silent' }),
-    broker: { store: SMALL_STORE },
-  });
+  const noMetrics = await startServer(t, { metricsPort: undefined });
   t.equal(noMetrics.metricsPort, undefined, 'no metrics port unless asked');
   t.equal(noMetrics.metrics, undefined);
   await noMetrics.close();
@@ -264,14 +260,7 @@ t.test('server metrics: two servers in one process keep separate registries', as
 });
 
 t.test('admin API: bad requests get typed errors and change nothing', async (t) => {
-  const server = await TidemqServer.start({
-    dir: tempDir(t),
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    logger: pino({ level: 'silent' }),
-    broker: { store: SMALL_STORE },
-  });
+  const server = await startServer(t);
   t.teardown(() => server.close());
   const base = `http://127.0.0.1:${server.metricsPort}`;
   const before = await http(base, '/admin/topics');
@@ -346,14 +335,7 @@ t.test('admin API: changes only from the server host; reads from anywhere', asyn
     t.pass('nothing to check without a non-loopback address');
     return;
   }
-  const server = await TidemqServer.start({
-    dir: tempDir(t),
-    host: '0.0.0.0',
-    port: 0,
-    metricsPort: 0,
-    logger: pino({ level: 'silent' }),
-    broker: { store: SMALL_STORE },
-  });
+  const server = await startServer(t, { host: '0.0.0.0' });
   t.teardown(() => server.close());
   const remote = `http://${external}:${server.metricsPort}`;
   t.match(await http(remote, '/admin/topics', { name: 'from-afar' }), {
@@ -372,14 +354,7 @@ t.test('admin API: changes only from the server host; reads from anywhere', asyn
 });
 
 t.test('admin API: no changes from web pages (Origin) or without a JSON content type', async (t) => {
-  const server = await TidemqServer.start({
-    dir: tempDir(t),
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: 0,
-    logger: pino({ level: 'silent' }),
-    broker: { store: SMALL_STORE },
-  });
+  const server = await startServer(t);
   t.teardown(() => server.close());
   const base = `http://127.0.0.1:${server.metricsPort}`;
   t.match(
