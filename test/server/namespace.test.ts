@@ -6,6 +6,7 @@ import t from 'tap';
 import { namespaceOf, resourceName, wireResource } from '../../src/server/convert.js';
 import { TidemqServer } from '../../src/server/server.js';
 import { SMALL_STORE, tempDir } from '../helpers/broker-env.js';
+import { startHarness } from '../helpers/official-client.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -37,22 +38,14 @@ t.test('namespace: the name mapping', async (t) => {
 });
 
 t.test('namespace: a client without a namespace cannot reach ns1%orders by name', async (t) => {
-  const server = await TidemqServer.start({
-    dir: tempDir(t),
-    host: '127.0.0.1',
-    port: 0,
-    broker: { store: SMALL_STORE },
-  });
-  t.teardown(() => server.close());
-  const producer = new Producer({ endpoints: `127.0.0.1:${server.port}`, namespace: '', logger: quiet });
-  await producer.startup();
-  t.teardown(() => producer.shutdown());
+  const h = await startHarness(t);
+  const producer = await h.producer();
   const err = await producer.send({ topic: 'ns1%orders', body: Buffer.from('x') }).then(
     () => undefined,
     (e: unknown) => e,
   );
   t.ok(err, 'the send is refused');
-  t.notOk(server.broker.getTopic('ns1%orders'), "nothing was created in ns1's name");
+  t.notOk(h.server.broker.getTopic('ns1%orders'), "nothing was created in ns1's name");
 });
 
 t.test('namespace: ns1 producer and consumer exchange messages; ns2 sees none', async (t) => {
