@@ -270,8 +270,6 @@ export class Broker implements BrokerCore {
     if (known !== undefined && !isSystemTopic(name)) return known;
     checkTopicName(name);
     if (isSystemTopic(name)) throw new BrokerError('ILLEGAL_TOPIC', `${name} is a broker-internal topic.`);
-    const t = this.registry.get(name);
-    if (t) return t;
     if (name.startsWith('%DLQ%') || name.startsWith('%RETRY%')) {
       return this.registry.create(name, { queues: 1, type: 'MIXED' }, 1, true);
     }

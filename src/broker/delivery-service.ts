@@ -296,14 +296,13 @@ export class DeliveryService {
       if (fifo && e.group !== null) blocked.add(e.group);
     }
     let scanned = 0;
+    // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
+    const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
     outer: while (
       h.picks.length < limit &&
       scanned < FRESH_SCAN_LIMIT &&
       qp.entries.size < MAX_HELD_PER_QUEUE
     ) {
-      // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
-      // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
-      const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
       const batch = reader.read(
         topic,
         queueId,
@@ -539,8 +538,7 @@ export class DeliveryService {
     this.checkInvisible(ms);
     const h = this.entryFor(spec, handle);
     const v = Date.now() + ms;
-    const seq = parseHandle(handle).seq;
-    await this.core.journal({ op: 'vis', s: spec.key, t: h.topic, q: h.queueId, o: h.offset, v, h: seq });
+    await this.core.journal({ op: 'vis', s: spec.key, t: h.topic, q: h.queueId, o: h.offset, v, h: h.seq });
   }
 
   /**

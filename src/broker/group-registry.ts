@@ -75,13 +75,16 @@ export class GroupRegistry {
 
   /** The effective settings of a group (configured values over the broker's defaults). */
   settings(group: string): EffectiveGroupSettings {
-    const c = this.configs.get(group);
-    const d = this.defaults;
     return {
-      maxDeliveryAttempts: c?.maxDeliveryAttempts ?? d.maxDeliveryAttempts,
-      retryBackoffMs: c?.retryBackoffMs ?? d.retryBackoffMs,
-      fifo: c?.fifo ?? d.fifo,
+      maxDeliveryAttempts: this.setting(group, 'maxDeliveryAttempts'),
+      retryBackoffMs: this.setting(group, 'retryBackoffMs'),
+      fifo: this.setting(group, 'fifo'),
     };
+  }
+
+  /** One effective setting, with no object built: consumers read these on every receive pass. */
+  setting<K extends keyof EffectiveGroupSettings>(group: string, key: K): EffectiveGroupSettings[K] {
+    return (this.configs.get(group)?.[key] ?? this.defaults[key]) as EffectiveGroupSettings[K];
   }
 
   config(group: string): GroupConfig | undefined {

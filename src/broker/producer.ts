@@ -471,7 +471,6 @@ function deliveryTime(msg: SendMessage, now: number, maxDelayMs: number): number
     return undefined;
   }
   const given = [msg.delay, msg.deliveryTimestamp, msg.delayLevel].filter((x) => x !== undefined).length;
-  if (given === 0) return undefined;
   if (given > 1)
     throw new BrokerError(
       'ILLEGAL_DELIVERY_TIME',

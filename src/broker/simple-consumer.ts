@@ -55,13 +55,13 @@ export function buildSpec(host: ConsumerHost, options: ConsumerOptions): Subscri
     group,
     subscriptions: [],
     get fifo() {
-      return own.fifo !== undefined ? own.fifo : groups.settings(group).fifo;
+      return own.fifo !== undefined ? own.fifo : groups.setting(group, 'fifo');
     },
     get maxDeliveryAttempts() {
-      return own.maxDeliveryAttempts ?? groups.settings(group).maxDeliveryAttempts;
+      return own.maxDeliveryAttempts ?? groups.setting(group, 'maxDeliveryAttempts');
     },
     get retryBackoffMs() {
-      return own.retryBackoffMs ?? groups.settings(group).retryBackoffMs;
+      return own.retryBackoffMs ?? groups.setting(group, 'retryBackoffMs');
     },
   };
   const subs =

@@ -62,8 +62,6 @@ export class Dispatcher {
   private failure: Error | undefined;
   private stopped = false;
   recordsDispatched = 0;
-  /** Dispatch tasks posted (one per worker and range batch; see kick). */
-  tasksPosted = 0;
   private rateWindowStart = Date.now();
   private rateWindowRecords = 0;
   recordsPerSecond = 0;
@@ -144,7 +142,6 @@ export class Dispatcher {
       const ranges = this.ranges(this.dispatched[i]!, limit);
       if (ranges.length === 0) continue;
       this.busy[i] = true;
-      this.tasksPosted++;
       this.track(this.pools[i]!.run({ kind: 'dispatch', ranges } satisfies WorkerTask)).then(
         (r: DispatchResult) => this.completed(i, r),
         (err: Error) => {
