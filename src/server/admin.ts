@@ -186,7 +186,7 @@ export async function resetOffset(broker: Broker, request: unknown): Promise<Res
 }
 
 /** 'earliest' | 'latest' | ms since the epoch | an ISO 8601 date. */
-export function resetTarget(to: unknown): 'earliest' | 'latest' | number {
+function resetTarget(to: unknown): 'earliest' | 'latest' | number {
   if (to === 'earliest' || to === 'latest') return to;
   if (typeof to === 'number' && Number.isSafeInteger(to) && to >= 0) return to;
   if (typeof to === 'string' && to.trim() !== '') {

@@ -120,7 +120,12 @@ function verb(p: Need[0]): string {
 
 /** The topics and groups a request touches (broker names), or undefined for admin-only methods. */
 function requirements(call: { metadata: grpc.Metadata }, method: string, r: Req): Need[] | undefined {
-  const name = (resource: Resource | undefined | null): string => resourceName(resource, namespaceOf(call));
+  // Read the namespace once, and only when a name is needed (a bad header throws).
+  let ns: string | undefined;
+  const name = (resource: Resource | undefined | null): string => {
+    if (ns === undefined) ns = namespaceOf(call);
+    return resourceName(resource, ns);
+  };
   const consume = (): Need[] => [
     ['subscribe', name(r?.topic ?? r?.messageQueue?.topic)],
     ['groups', name(r?.group)],

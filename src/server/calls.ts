@@ -4,7 +4,6 @@
  * growing the server's memory.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { type Duration, toMs } from './convert.js';
 import type { UndecodableRequest } from './proto.js';
 import { Code, OK, ProtocolError, type Status, status } from './status.js';
 
@@ -51,10 +50,6 @@ export function remember<V>(map: Map<string, V>, key: string, value: V): V | und
   }
   map.set(key, value);
   return dropped;
-}
-
-export function durationMs(d: Duration | undefined | null): number | undefined {
-  return toMs(d);
 }
 
 /** One status for a batch: the common code, or MULTIPLE_RESULTS when entries differ. */

@@ -15,14 +15,13 @@ import type { SimpleConsumer } from '../broker/simple-consumer.js';
 import type { FilterExpression, MessageView } from '../broker/types.js';
 import {
   combined,
-  durationMs,
   MAX_BATCH_ENTRIES,
   optionalClientId,
   type ReceiveCall,
   remember,
   type Unary,
 } from './calls.js';
-import { FilterTypeV2, fromMs, namespaceOf, resourceName, toWireMessage } from './convert.js';
+import { FilterTypeV2, fromMs, namespaceOf, resourceName, toMs, toWireMessage } from './convert.js';
 import { Leases } from './leases.js';
 import type { ServiceContext } from './messaging-service.js';
 import { Code, OK, type Status, status, statusOf } from './status.js';
@@ -72,10 +71,8 @@ export class ConsumerService {
     const consumer = this.consumerFor(group, topic, sql ? { expression, filterType: 'SQL92' } : expression);
     const clientId = optionalClientId(call);
     const leased = r.autoRenew === true && clientId !== undefined;
-    const invisibleMs = leased
-      ? this.leases.leaseMs
-      : (durationMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS);
-    let awaitMs = Math.min(durationMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS, MAX_POLL_MS);
+    const invisibleMs = leased ? this.leases.leaseMs : (toMs(r.invisibleDuration) ?? DEFAULT_INVISIBLE_MS);
+    let awaitMs = Math.min(toMs(r.longPollingTimeout) ?? DEFAULT_POLL_MS, MAX_POLL_MS);
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
     if (Number.isFinite(deadlineMs))
@@ -119,7 +116,8 @@ export class ConsumerService {
 
   async ackMessage(call: Unary): Promise<object> {
     const r = call.request;
-    const group = resourceName(r.group, namespaceOf(call));
+    const ns = namespaceOf(call);
+    const group = resourceName(r.group, ns);
     const consumer = this.consumerFor(group);
     const requested: { messageId?: string; receiptHandle?: string }[] = r.entries ?? [];
     if (requested.length === 0) return { status: status(Code.BAD_REQUEST, 'no entries to ack.') };
@@ -133,7 +131,7 @@ export class ConsumerService {
     }
     // Every ack starts before any is awaited: the broker journals acks made in one synchronous
     // run together, one record per queue, however many entries the request has.
-    const topic = resourceName(r.topic, namespaceOf(call));
+    const topic = resourceName(r.topic, ns);
     const started = requested.map((e) => {
       try {
         checkHandleTopic(e.receiptHandle ?? '', topic);
@@ -160,12 +158,13 @@ export class ConsumerService {
   /** Invisible for the duration from now (a push nack, often 0–60 ms); a new handle comes back. */
   async changeInvisibleDuration(call: Unary): Promise<object> {
     const r = call.request;
-    const consumer = this.consumerFor(resourceName(r.group, namespaceOf(call)));
-    const ms = durationMs(r.invisibleDuration);
+    const ns = namespaceOf(call);
+    const consumer = this.consumerFor(resourceName(r.group, ns));
+    const ms = toMs(r.invisibleDuration);
     if (ms === undefined)
       return { status: status(Code.ILLEGAL_INVISIBLE_TIME, 'invisible_duration is required.') };
     const handle: string = r.receiptHandle ?? '';
-    checkHandleTopic(handle, resourceName(r.topic, namespaceOf(call)));
+    checkHandleTopic(handle, resourceName(r.topic, ns));
     const m = { receiptHandle: handle };
     await consumer.changeInvisibleDuration(m, ms);
     this.leases.end(handle);
@@ -178,9 +177,10 @@ export class ConsumerService {
    */
   async forwardMessageToDeadLetterQueue(call: Unary): Promise<object> {
     const r = call.request;
-    const consumer = this.consumerFor(resourceName(r.group, namespaceOf(call)));
+    const ns = namespaceOf(call);
+    const consumer = this.consumerFor(resourceName(r.group, ns));
     const handle: string = r.receiptHandle ?? '';
-    checkHandleTopic(handle, resourceName(r.topic, namespaceOf(call)));
+    checkHandleTopic(handle, resourceName(r.topic, ns));
     await consumer.forwardToDeadLetterQueue({ receiptHandle: handle });
     this.leases.end(handle);
     return { status: OK };

@@ -12,7 +12,7 @@ export const MessageTypeV2 = { NORMAL: 1, FIFO: 2, DELAY: 3, TRANSACTION: 4 } as
 /** apache.rocketmq.v2.FilterType */
 export const FilterTypeV2 = { TAG: 1, SQL: 2 } as const;
 /** apache.rocketmq.v2.Permission */
-export const READ_WRITE = 4;
+const READ_WRITE = 4;
 /** apache.rocketmq.v2.DigestType */
 const MD5 = 2;
 /** apache.rocketmq.v2.Encoding */
@@ -119,7 +119,7 @@ export function fromMs(ms: number): Timestamp {
 }
 
 /** Message types a topic of this type accepts, as v2 enum values. */
-export function acceptTypes(type: TopicType): number[] {
+function acceptTypes(type: TopicType): number[] {
   switch (type) {
     case 'NORMAL':
     case 'PRIORITY':

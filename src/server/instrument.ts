@@ -24,7 +24,7 @@ const CLIENT_TYPES = [
 ];
 
 /** At most one error line per method and code this often. */
-export const FAILURE_LOG_INTERVAL_MS = 10_000;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 export interface InstrumentHooks {
   metrics?: ServiceMetrics | undefined;

@@ -42,10 +42,6 @@ export class Leases {
     return this.options.leaseMs;
   }
 
-  get size(): number {
-    return this.byHandle.size;
-  }
-
   add(clientId: string, consumer: SimpleConsumer, handle: string): void {
     const now = Date.now();
     this.byHandle.set(handle, {

@@ -44,8 +44,9 @@ export class ProducerService {
           }
           const tx = m.systemProperties.messageType === MessageTypeV2.TRANSACTION;
           const transaction = tx ? producer.beginTransaction() : undefined;
-          const receipt = await producer.send(toSendMessage(m, ns), transaction);
-          this.ctx.metrics?.sent(resourceName(m.topic, ns), 1, m.body?.length ?? 0);
+          const message = toSendMessage(m, ns);
+          const receipt = await producer.send(message, transaction);
+          this.ctx.metrics?.sent(message.topic, 1, m.body?.length ?? 0);
           return {
             status: OK,
             messageId: receipt.messageId,
