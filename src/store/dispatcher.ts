@@ -13,21 +13,33 @@
  * Without that, the per-second flush (tens of ms of msync for the key index under load) held
  * every dispatch back and was the whole latency tail of a consumer.
  *
- * Every worker walks every record of a range (parsing a header costs far less than a message per
- * record across threads) and writes only its own partitions. Progress comes back as the task's
- * result (the dispatched offset) and as shared per-queue counts (shared-progress.ts).
+ * Each worker runs one long-lived dispatch loop (dispatch-worker.ts `loop`): the dispatcher moves
+ * a shared limit and notifies (Atomics), the worker walks every record up to it (parsing a
+ * header costs far less than a message per record across threads), writes only its own
+ * partitions, publishes per-queue counts (shared-progress.ts) and posts its dispatched offset
+ * on a MessagePort; that message wakes the long polls. A loop that fails (e.g. no disk space
+ * for a new consume queue file) is restarted a second later from its last published offset;
+ * consume queue appends are idempotent, so the re-walked records change nothing.
  *
  * What is dispatched: up to the sealed offset in async mode (a record that survives a process
  * crash) and up to the flushed offset in sync mode, so a consumer never sees a message that a
  * crash could take back.
  */
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { CommitLog } from './commit-log.js';
-import type { DispatchRange, DispatchResult, WorkerTask } from './dispatch-worker.js';
+import {
+  CONTROL_BYTES,
+  CTL_IDLE,
+  CTL_LIMIT_BYTE,
+  CTL_SEQ,
+  CTL_STOP,
+  type DispatchProgress,
+  type LoopTask,
+  type WorkerTask,
+} from './dispatch-worker.js';
 import type { IndexGeometry } from './index-file.js';
 import { SharedProgress } from './shared-progress.js';
-
-const MAX_TASK_BYTES = 32 * 1024 * 1024;
 
 interface Waiter {
   topic: string;
@@ -54,7 +66,14 @@ export class Dispatcher {
   readonly progress: SharedProgress;
   private readonly pools: Piscina[] = [];
   private readonly dispatched: number[];
-  private readonly busy: boolean[];
+  /** Whether worker i's dispatch loop runs (false after it failed, until restarted). */
+  private readonly running: boolean[];
+  /** Shared with the loops: sequence, stop flag, limit (dispatch-worker.ts CONTROL_BYTES). */
+  private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  private readonly ctl = new Int32Array(this.control, 0, 3);
+  private readonly limitCell = new BigInt64Array(this.control, CTL_LIMIT_BYTE, 1);
+  /** The limit last handed to the loops. */
+  private published = -1;
   private readonly log: CommitLog;
   private readonly limit: () => number;
   private readonly waiters = new Set<Waiter>();
@@ -71,7 +90,7 @@ export class Dispatcher {
     this.limit = options.limit;
     this.progress = progress;
     this.dispatched = new Array(options.workers).fill(options.from);
-    this.busy = new Array(options.workers).fill(false);
+    this.running = new Array(options.workers).fill(false);
   }
 
   static async start(options: DispatcherOptions): Promise<Dispatcher> {
@@ -88,7 +107,7 @@ export class Dispatcher {
         filename,
         minThreads: 1,
         maxThreads: 1,
-        // one dispatch + one maintenance task (see above)
+        // the dispatch loop + one maintenance task (see above)
         concurrentTasksPerWorker: 2,
         idleTimeout: Number.POSITIVE_INFINITY,
         execArgv: [],
@@ -114,6 +133,7 @@ export class Dispatcher {
         } satisfies WorkerTask),
       ),
     );
+    for (let i = 0; i < options.workers; i++) d.startLoop(i);
     d.kick();
     return d;
   }
@@ -133,48 +153,49 @@ export class Dispatcher {
     return this.failure;
   }
 
-  /** New durable data may be there: start a task on every idle worker that is behind. */
+  /** New durable data may be there: hand the loops the new limit. */
   kick(): void {
-    if (this.stopped || this.failure) return;
+    if (this.stopped) return;
     const limit = this.limit();
-    for (let i = 0; i < this.pools.length; i++) {
-      if (this.busy[i] || this.dispatched[i]! >= limit) continue;
-      const ranges = this.ranges(this.dispatched[i]!, limit);
-      if (ranges.length === 0) continue;
-      this.busy[i] = true;
-      this.track(this.pools[i]!.run({ kind: 'dispatch', ranges } satisfies WorkerTask)).then(
-        (r: DispatchResult) => this.completed(i, r),
-        (err: Error) => {
-          this.busy[i] = false;
-          this.fail(err);
-        },
-      );
-    }
+    if (limit <= this.published) return;
+    this.published = limit;
+    Atomics.store(this.limitCell, 0, BigInt(limit));
+    Atomics.add(this.ctl, CTL_SEQ, 1);
+    if (Atomics.load(this.ctl, CTL_IDLE) > 0) Atomics.notify(this.ctl, CTL_SEQ);
   }
 
-  private ranges(from: number, to: number): DispatchRange[] {
-    const out: DispatchRange[] = [];
-    let bytes = 0;
-    for (const seg of this.log.segments) {
-      const segEnd = seg.fromOffset + (seg.full ? seg.size : seg.wrotePosition);
-      if (segEnd <= from || seg.fromOffset >= to) continue;
-      const start = Math.max(from, seg.fromOffset) - seg.fromOffset;
-      const end = Math.min(to, segEnd) - seg.fromOffset;
-      if (end <= start) continue;
-      out.push({ segmentFromOffset: seg.fromOffset, start, end });
-      bytes += end - start;
-      if (bytes >= MAX_TASK_BYTES) break;
-    }
-    return out;
+  /** Start worker i's dispatch loop from its dispatched offset. */
+  private startLoop(i: number): void {
+    const from = Math.max(this.dispatched[i]!, this.log.minOffset);
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: DispatchProgress) => this.progressed(i, m));
+    port1.unref();
+    const task: LoopTask = {
+      kind: 'loop',
+      control: this.control,
+      from,
+      segmentFromOffset: this.log.segmentFor(from)?.fromOffset ?? from,
+      port: port2,
+    };
+    this.running[i] = true;
+    this.track(this.pools[i]!.run(task satisfies WorkerTask, { transferList: [port2] })).then(
+      () => {
+        port1.close();
+      },
+      (err: Error) => {
+        port1.close();
+        this.running[i] = false;
+        this.fail(err);
+      },
+    );
   }
 
-  private completed(i: number, r: DispatchResult): void {
-    this.busy[i] = false;
-    for (const s of r.newSlots) this.progress.registerSlot(s.topic, s.queueId, s.slot);
-    if (r.end > this.dispatched[i]!) this.dispatched[i] = r.end;
+  private progressed(i: number, [end, records, newSlots]: DispatchProgress): void {
+    if (newSlots) for (const s of newSlots) this.progress.registerSlot(s.topic, s.queueId, s.slot);
+    if (end > this.dispatched[i]!) this.dispatched[i] = end;
     if (i === 0) {
-      this.recordsDispatched += r.records;
-      this.rateWindowRecords += r.records;
+      this.recordsDispatched += records;
+      this.rateWindowRecords += records;
       const now = Date.now();
       if (now - this.rateWindowStart >= 1000) {
         this.recordsPerSecond = (this.rateWindowRecords * 1000) / (now - this.rateWindowStart);
@@ -183,7 +204,6 @@ export class Dispatcher {
       }
     }
     this.wake();
-    this.kick();
   }
 
   private wake(): void {
@@ -202,15 +222,16 @@ export class Dispatcher {
     }
   }
 
-  /** A failed task (e.g. no disk space for a new consume queue file) is retried after a second. */
+  /** A failed loop (e.g. no disk space for a new consume queue file) is restarted after a second. */
   fail(err: Error): void {
     this.failure = err;
     for (const w of this.drainWaiters) w.reject(err);
     this.drainWaiters = [];
     if (this.stopped) return;
     setTimeout(() => {
+      if (this.stopped) return;
       this.failure = undefined;
-      this.kick();
+      for (let j = 0; j < this.pools.length; j++) if (!this.running[j]) this.startLoop(j);
     }, 1000).unref();
   }
 
@@ -279,6 +300,9 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     this.stopped = true;
+    Atomics.store(this.ctl, CTL_STOP, 1);
+    Atomics.add(this.ctl, CTL_SEQ, 1);
+    Atomics.notify(this.ctl, CTL_SEQ);
     for (const w of this.waiters) {
       if (w.timer) clearTimeout(w.timer);
       w.resolve(false);
