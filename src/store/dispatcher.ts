@@ -1,14 +1,14 @@
 /**
- * Dispatcher (main thread side): feeds newly durable commit log ranges to the dispatch workers
+ * Dispatcher (main thread side): tells the dispatch workers how far the commit log is durable
  * and wakes readers when their queues advance.
  *
  * Partitions → workers: a (topic, queueId) belongs to worker `(hash(topic)·31 + queueId) mod N`
  * (dispatch-worker.ts ownerOf). The mapping is stable for a run and needs no coordination, so each
  * consume queue has exactly one writer; worker 0 also owns the key index (an IndexFile is one
  * chain of entries and cannot take two writers). Each worker is its own one-thread Piscina pool
- * with at most one dispatch task and one maintenance task (flush or retention) in flight. Both
- * run on the worker's one thread, and a dispatch is synchronous, so they can only interleave where
- * a flush awaits an msync: a dispatch may then append entries, which the msync may or may not
+ * running its dispatch loop and at most one maintenance task (flush or retention). Both run on
+ * the worker's one thread, and a dispatch batch is synchronous, so they can only interleave where
+ * a flush awaits an msync: a batch may then append entries, which the msync may or may not
  * include and the next flush covers (flush reports only the offset dispatched before it began).
  * Without that, the per-second flush (tens of ms of msync for the key index under load) held
  * every dispatch back and was the whole latency tail of a consumer.
