@@ -5,8 +5,8 @@
  * producer of the topic.
  */
 import type { Producer } from '../broker/producer.js';
-import { type TransactionChecker, TransactionResolution } from '../broker/types.js';
-import { clientIdOf, combined, MAX_BATCH_ENTRIES, remember, type Unary } from './calls.js';
+import { type SendReceipt, type TransactionChecker, TransactionResolution } from '../broker/types.js';
+import { clientIdOf, MAX_BATCH_ENTRIES, remember, type Unary } from './calls.js';
 import {
   MessageTypeV2,
   namespaceOf,
@@ -28,6 +28,12 @@ export class ProducerService {
     private readonly sessions: ClientSessions,
   ) {}
 
+  /**
+   * One message: sent on its own (it may be transactional). Several: one all-or-nothing batch
+   * (RocketMQ stores a batch as a whole or not at all) — every message is validated first, one
+   * bad message fails the request with its status on every entry and nothing is stored;
+   * transactional messages must come one per request.
+   */
   async sendMessage(call: Unary): Promise<object> {
     const clientId = clientIdOf(call);
     const messages: WireMessage[] = call.request.messages ?? [];
@@ -36,30 +42,46 @@ export class ProducerService {
     if (tooLarge) return { status: tooLarge };
     const producer = this.producerFor(clientId);
     const ns = namespaceOf(call);
-    const entries = await Promise.all(
-      messages.map(async (m) => {
-        try {
-          if (!m.systemProperties?.messageId?.trim()) {
-            throw new ProtocolError(Code.ILLEGAL_MESSAGE_ID, 'system_properties.message_id is blank.');
-          }
-          const tx = m.systemProperties.messageType === MessageTypeV2.TRANSACTION;
-          const transaction = tx ? producer.beginTransaction() : undefined;
-          const message = toSendMessage(m, ns);
-          const receipt = await producer.send(message, transaction);
-          this.ctx.metrics?.sent(message.topic, 1, m.body?.length ?? 0);
-          return {
-            status: OK,
-            messageId: receipt.messageId,
-            transactionId: receipt.transactionId,
-            offset: receipt.offset,
-            recallHandle: receipt.recallHandle,
-          };
-        } catch (err) {
-          return { status: statusOf(err), messageId: m.systemProperties?.messageId ?? '' };
+    if (messages.length > 1) return this.sendAll(producer, messages, ns);
+    const m = messages[0]!;
+    try {
+      checkMessageId(m, 0);
+      const tx = m.systemProperties!.messageType === MessageTypeV2.TRANSACTION;
+      const transaction = tx ? producer.beginTransaction() : undefined;
+      const message = toSendMessage(m, ns);
+      const receipt = await producer.send(message, transaction);
+      this.ctx.metrics?.sent(message.topic, 1, m.body?.length ?? 0);
+      return { status: OK, entries: [entryOf(receipt)] };
+    } catch (err) {
+      const st = statusOf(err);
+      return { status: st, entries: [{ status: st, messageId: m.systemProperties?.messageId ?? '' }] };
+    }
+  }
+
+  private async sendAll(producer: Producer, messages: WireMessage[], ns: string): Promise<object> {
+    try {
+      const batch = messages.map((m, i) => {
+        checkMessageId(m, i);
+        if (m.systemProperties!.messageType === MessageTypeV2.TRANSACTION) {
+          throw new ProtocolError(
+            Code.BAD_REQUEST,
+            `message ${i} is transactional: send each transactional message in a request of its own.`,
+          );
         }
-      }),
-    );
-    return { status: combined(entries.map((e) => e.status)), entries };
+        return toSendMessage(m, ns);
+      });
+      const receipts = await producer.sendBatch(batch);
+      const metrics = this.ctx.metrics;
+      if (metrics)
+        for (let i = 0; i < batch.length; i++) metrics.sent(batch[i]!.topic, 1, batch[i]!.body.length);
+      return { status: OK, entries: receipts.map(entryOf) };
+    } catch (err) {
+      const st = statusOf(err);
+      return {
+        status: st,
+        entries: messages.map((m) => ({ status: st, messageId: m.systemProperties?.messageId ?? '' })),
+      };
+    }
   }
 
   /** COMMIT or ROLLBACK, from the producer (source CLIENT) or its checker (source SERVER_CHECK). */
@@ -125,6 +147,22 @@ export class ProducerService {
       },
     };
   }
+}
+
+function checkMessageId(m: WireMessage, i: number): void {
+  if (!m.systemProperties?.messageId?.trim()) {
+    throw new ProtocolError(Code.ILLEGAL_MESSAGE_ID, `message ${i}: system_properties.message_id is blank.`);
+  }
+}
+
+function entryOf(receipt: SendReceipt): object {
+  return {
+    status: OK,
+    messageId: receipt.messageId,
+    transactionId: receipt.transactionId,
+    offset: receipt.offset,
+    recallHandle: receipt.recallHandle,
+  };
 }
 
 /**
