@@ -38,11 +38,21 @@ const DEADLINE_MARGIN_MS = 1000;
 const MAX_POLL_MS = 30_000;
 /** Longest filter expression accepted (tags are short; this bounds the spec cache too). */
 const MAX_FILTER_CHARS = 16 * 1024;
+/** Longest attempt_id remembered (the clients send a UUID). */
+const MAX_ATTEMPT_ID_CHARS = 128;
+
+/** A delivery a client may ask for again under the same attempt_id (see replay). */
+interface Attempt {
+  views: MessageView[];
+  expiresAtMs: number;
+}
 
 export class ConsumerService {
   private readonly consumers = new Map<string, SimpleConsumer>();
   private readonly receives = new Set<AbortController>();
   private readonly leases: Leases;
+  /** Deliveries by client, group, topic and attempt_id (bounded; see replay). */
+  private readonly attempts = new Map<string, Attempt>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -78,24 +88,37 @@ export class ConsumerService {
     if (Number.isFinite(deadlineMs))
       awaitMs = Math.min(awaitMs, deadlineMs - Date.now() - DEADLINE_MARGIN_MS);
     const batch = Math.max(1, Math.min(r.batchSize || 32, 1024));
-    const ac = new AbortController();
-    const abort = (): void => ac.abort();
-    call.on('cancelled', abort);
-    this.receives.add(ac);
-    if (this.ctx.closing()) ac.abort();
-    let views: MessageView[];
-    try {
-      views = await consumer.receive(batch, invisibleMs, {
-        awaitMs: Math.max(0, awaitMs),
-        signal: ac.signal,
-      });
-    } finally {
-      this.receives.delete(ac);
-      call.off('cancelled', abort);
+    const attemptId: unknown = r.attemptId;
+    const attemptKey =
+      clientId !== undefined &&
+      typeof attemptId === 'string' &&
+      attemptId.length > 0 &&
+      attemptId.length <= MAX_ATTEMPT_ID_CHARS
+        ? `${clientId}\n${group}\n${topic}\n${attemptId}`
+        : undefined;
+    let views = attemptKey === undefined ? undefined : await this.replay(attemptKey, consumer, invisibleMs);
+    if (views === undefined) {
+      const ac = new AbortController();
+      const abort = (): void => ac.abort();
+      call.on('cancelled', abort);
+      this.receives.add(ac);
+      if (this.ctx.closing()) ac.abort();
+      try {
+        views = await consumer.receive(batch, invisibleMs, {
+          awaitMs: Math.max(0, awaitMs),
+          signal: ac.signal,
+        });
+      } finally {
+        this.receives.delete(ac);
+        call.off('cancelled', abort);
+      }
     }
     if (call.cancelled) {
       await release(consumer, views);
       return;
+    }
+    if (attemptKey !== undefined && views.length > 0) {
+      remember(this.attempts, attemptKey, { views, expiresAtMs: Date.now() + invisibleMs });
     }
     if (views.length === 0) {
       call.write({ status: status(Code.MESSAGE_NOT_FOUND, 'no new message') });
@@ -184,6 +207,29 @@ export class ConsumerService {
     await consumer.forwardToDeadLetterQueue({ receiptHandle: handle });
     this.leases.end(handle);
     return { status: OK };
+  }
+
+  /**
+   * attempt_id: a client whose receive failed on its side (a deadline, a broken connection after
+   * the server answered) asks again with the same id. The messages that call claimed are still
+   * invisible, so a plain receive would not return them until they time out — for a push
+   * consumer's renewed lease, possibly hours. Instead the same messages come back under the same
+   * receipt handles and delivery attempt, their invisibility renewed from now; those acked,
+   * nacked or redelivered meanwhile are left out (renew refuses a stale handle). Nothing left:
+   * an ordinary receive.
+   */
+  private async replay(
+    key: string,
+    consumer: SimpleConsumer,
+    invisibleMs: number,
+  ): Promise<MessageView[] | undefined> {
+    const previous = this.attempts.get(key);
+    if (previous === undefined) return undefined;
+    this.attempts.delete(key);
+    if (previous.expiresAtMs <= Date.now()) return undefined;
+    const renewed = await Promise.allSettled(previous.views.map((v) => consumer.renew(v, invisibleMs)));
+    const views = previous.views.filter((_, i) => renewed[i]!.status === 'fulfilled');
+    return views.length > 0 ? views : undefined;
   }
 
   /** The client shuts down: its leased messages are visible again at once. */
