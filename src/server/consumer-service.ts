@@ -117,9 +117,7 @@ export class ConsumerService {
       await release(consumer, views);
       return;
     }
-    if (attemptKey !== undefined && views.length > 0) {
-      remember(this.attempts, attemptKey, { views, expiresAtMs: Date.now() + invisibleMs });
-    }
+    if (attemptKey !== undefined && views.length > 0) this.rememberAttempt(attemptKey, views, invisibleMs);
     if (views.length === 0) {
       call.write({ status: status(Code.MESSAGE_NOT_FOUND, 'no new message') });
       call.end();
@@ -230,6 +228,20 @@ export class ConsumerService {
     const renewed = await Promise.allSettled(previous.views.map((v) => consumer.renew(v, invisibleMs)));
     const views = previous.views.filter((_, i) => renewed[i]!.status === 'fulfilled');
     return views.length > 0 ? views : undefined;
+  }
+
+  /**
+   * Remember a delivery for replay until its invisible time ends. Expired ones are dropped from
+   * the oldest on (they hold views of mapped segments): entries go in in time order and most
+   * share an invisible time, so the oldest are the first to expire.
+   */
+  private rememberAttempt(key: string, views: MessageView[], invisibleMs: number): void {
+    const now = Date.now();
+    for (const [k, a] of this.attempts) {
+      if (a.expiresAtMs > now) break;
+      this.attempts.delete(k);
+    }
+    remember(this.attempts, key, { views, expiresAtMs: now + invisibleMs });
   }
 
   /** The client shuts down: its leased messages are visible again at once. */
