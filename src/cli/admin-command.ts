@@ -45,6 +45,7 @@ export function addAdminCommand(program: Command, fail: (err: unknown) => never)
     .description('list and change topics, consumer groups, offsets and lag (stopped store or running server)')
     .option('--dir <dir>', 'a stopped store directory (the broker is opened directly)')
     .option('--server <url>', 'a running server: http://host:<metrics-port> (its admin API)')
+    .option('--token <token>', "the server's admin token, if it has one (default: TIDEMQ_ADMIN_TOKEN)")
     .option('--json', 'print JSON instead of a table');
 
   const run =
@@ -56,9 +57,14 @@ export function addAdminCommand(program: Command, fail: (err: unknown) => never)
       const cmd = actionArgs[actionArgs.length - 1] as Command;
       const opts = actionArgs[actionArgs.length - 2] as Record<string, unknown>;
       const args = actionArgs.slice(0, -2) as string[];
-      const g = cmd.optsWithGlobals() as { dir?: string; server?: string; json?: boolean };
+      const g = cmd.optsWithGlobals() as { dir?: string; server?: string; token?: string; json?: boolean };
+      const token = g.token ?? (process.env.TIDEMQ_ADMIN_TOKEN || undefined);
       try {
-        const target = await openTarget({ dir: g.dir, server: g.server });
+        const target = await openTarget({
+          dir: g.dir,
+          server: g.server,
+          ...(token === undefined ? {} : { token }),
+        });
         try {
           const result = await op(target, args, opts);
           process.stdout.write(g.json ? `${JSON.stringify(result, null, 2)}\n` : format(result));

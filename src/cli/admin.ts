@@ -48,6 +48,8 @@ export interface AdminTarget {
 export interface TargetOptions {
   dir?: string;
   server?: string;
+  /** Admin token of --server (Authorization: Bearer). */
+  token?: string;
 }
 
 /** The broker of --dir, or the admin API of --server (exactly one). */
@@ -58,7 +60,7 @@ export async function openTarget(o: TargetOptions): Promise<AdminTarget> {
       'give exactly one of --dir <store directory> (a stopped store) or --server http://host:<metrics-port> (a running server).',
     );
   }
-  return o.dir !== undefined ? openDir(o.dir) : serverTarget(o.server!);
+  return o.dir !== undefined ? openDir(o.dir) : serverTarget(o.server!, o.token);
 }
 
 async function openDir(dir: string): Promise<AdminTarget> {
@@ -102,7 +104,7 @@ function segmentBytesOf(dir: string): number | undefined {
   return first === undefined ? undefined : statSync(path.join(dir, 'commitlog', first)).size;
 }
 
-function serverTarget(server: string): AdminTarget {
+function serverTarget(server: string, token: string | undefined): AdminTarget {
   let base: URL;
   try {
     base = new URL(/^https?:\/\//.test(server) ? server : `http://${server}`);
@@ -112,12 +114,14 @@ function serverTarget(server: string): AdminTarget {
   const call = async <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
     const url = new URL(route, base);
     let res: Response;
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     try {
       res = await fetch(url, {
         method,
-        ...(body === undefined
-          ? {}
-          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {

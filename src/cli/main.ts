@@ -131,6 +131,10 @@ program
     `HTTP port for /metrics and the admin API, 0 for any free one (${SERVE_ENV.metricsPort}; off when unset)`,
   )
   .option(
+    '--admin-token <token>',
+    `secret the admin API asks for (Authorization: Bearer); with it, changes are accepted from any host (${SERVE_ENV.adminToken}; prefer the variable: flags show in ps)`,
+  )
+  .option(
     '--log-level <level>',
     `fatal|error|warn|info|debug|trace|silent, JSON lines on stderr (${SERVE_ENV.logLevel}; default info)`,
   )

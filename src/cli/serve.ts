@@ -23,6 +23,7 @@ export interface ServeFlags {
   config?: string;
   autoCreate?: boolean;
   metricsPort?: string;
+  adminToken?: string;
   logLevel?: string;
 }
 
@@ -37,8 +38,13 @@ export interface ServeOptions {
   autoCreate: boolean;
   /** HTTP port for /metrics and the admin API; off when absent. */
   metricsPort?: number;
+  /** Bearer token of the admin API (see ops-http.ts). */
+  adminToken?: string;
   logLevel: string;
 }
+
+/** Shortest admin token accepted (a guessable secret protects nothing). */
+const MIN_ADMIN_TOKEN_CHARS = 16;
 
 /** Flag → variable, in the order `tidemq serve --help` lists them. */
 export const SERVE_ENV = {
@@ -51,6 +57,7 @@ export const SERVE_ENV = {
   config: 'TIDEMQ_CONFIG',
   autoCreate: 'TIDEMQ_AUTO_CREATE',
   metricsPort: 'TIDEMQ_METRICS_PORT',
+  adminToken: 'TIDEMQ_ADMIN_TOKEN',
   logLevel: 'TIDEMQ_LOG_LEVEL',
 } as const;
 
@@ -64,6 +71,7 @@ const FLAG_NAMES: Record<keyof ServeFlags, string> = {
   config: '--config',
   autoCreate: '--[no-]auto-create',
   metricsPort: '--metrics-port',
+  adminToken: '--admin-token',
   logLevel: '--log-level',
 };
 
@@ -115,6 +123,23 @@ export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): 
     logLevel,
   };
   if (metricsPort !== undefined) out.metricsPort = metricsPort;
+  const token = pick('adminToken');
+  if (token) {
+    if (token.value.length < MIN_ADMIN_TOKEN_CHARS || /\s/.test(token.value)) {
+      bad(
+        token.from,
+        '…',
+        `expected a secret of at least ${MIN_ADMIN_TOKEN_CHARS} characters without spaces`,
+      );
+    }
+    if (metricsPort === undefined) {
+      throw new ServerConfigError(
+        'INVALID_CONFIG',
+        `${token.from} needs ${FLAG_NAMES.metricsPort} (or ${SERVE_ENV.metricsPort}): the admin API is served on the metrics port.`,
+      );
+    }
+    out.adminToken = token.value;
+  }
   for (const key of ['acl', 'tlsCert', 'tlsKey', 'config'] as const) {
     const v = pick(key);
     if (v) out[key] = v.value;
@@ -138,6 +163,7 @@ export function serverOptions(opts: ServeOptions): ServerOptions {
     autoCreateTopics: opts.autoCreate,
   };
   if (opts.metricsPort !== undefined) options.metricsPort = opts.metricsPort;
+  if (opts.adminToken !== undefined) options.adminToken = opts.adminToken;
   if (opts.acl !== undefined) options.acl = Acl.from(readJsonFile(opts.acl, 'INVALID_ACL'), opts.acl);
   if (opts.config !== undefined) {
     const config = checkServerConfig(readJsonFile(opts.config, 'INVALID_CONFIG'), opts.config);
@@ -164,7 +190,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   );
   if (server.metricsPort !== undefined) {
     process.stdout.write(
-      `tidemq: metrics on http://${opts.host}:${server.metricsPort}/metrics, admin API on /admin\n`,
+      `tidemq: metrics on http://${opts.host}:${server.metricsPort}/metrics, admin API on /admin (${opts.adminToken ? 'token required' : 'changes from this host only'})\n`,
     );
   }
   await new Promise<void>((resolve) => {

@@ -11,11 +11,17 @@
  *   POST /admin/groups/configure     { group, maxDeliveryAttempts?, fifo?, retryBackoffMs?, reset? }
  *                                    change a group's settings (its clients get new Settings)
  *
- * Answers are JSON; an error is { error: { code, message } } with 400 (bad request), 403, 404 (no
- * such topic or path), 405, 413, 503 (shutting down) or 500. The port has no authentication, so
- * changes (POST) are accepted from loopback addresses only: run `tidemq admin --server` on the
- * server's host (or through an SSH tunnel). Reads and /metrics are open to whoever reaches the port.
+ * Answers are JSON; an error is { error: { code, message } } with 400 (bad request), 401, 403,
+ * 404 (no such topic or path), 405, 413, 415, 503 (shutting down) or 500.
+ *
+ * Access: with an admin token (`--admin-token` / TIDEMQ_ADMIN_TOKEN), every /admin request must
+ * carry `Authorization: Bearer <token>` (compared in constant time) and changes are accepted from
+ * any host. Without one, reads are open to whoever reaches the port and changes (POST) come from
+ * loopback addresses only: run `tidemq admin --server` on the server's host (or through an SSH
+ * tunnel). Either way a change needs `content-type: application/json` and no Origin header (no
+ * cross-site POSTs from a browser). /metrics is always open (Prometheus scrapes it).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Broker } from '../broker/broker.js';
@@ -45,6 +51,8 @@ export interface OpsHttpOptions {
   logger?: Logger | undefined;
   /** Called after a group's settings changed (the server tells the group's clients). */
   groupChanged?: ((group: string) => void) | undefined;
+  /** Bearer token every /admin request must carry; changes from loopback only when absent. */
+  adminToken?: string | undefined;
 }
 
 export class OpsHttpServer {
@@ -87,6 +95,7 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
   }
   if (!url.pathname.startsWith('/admin/'))
     throw new HttpError(404, 'NOT_FOUND', `no such path: ${url.pathname}`);
+  if (o.adminToken !== undefined) checkToken(req, o.adminToken);
   if (o.broker.closing) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down.');
   const q = url.searchParams;
   switch (route) {
@@ -97,19 +106,19 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
     case 'GET /admin/lag':
       return json(res, 200, lag(o.broker, { group: q.get('group'), topic: q.get('topic') }));
     case 'POST /admin/topics': {
-      checkLocal(req);
+      checkChange(req, o.adminToken !== undefined);
       const topic = createTopic(o.broker, await body(req));
       o.logger?.info({ topic }, 'admin: topic created or updated');
       return json(res, 200, topic);
     }
     case 'POST /admin/offsets/reset': {
-      checkLocal(req);
+      checkChange(req, o.adminToken !== undefined);
       const result = await resetOffset(o.broker, await body(req));
       o.logger?.info({ group: result.group, topic: result.topic, to: result.to }, 'admin: offsets reset');
       return json(res, 200, result);
     }
     case 'POST /admin/groups/configure': {
-      checkLocal(req);
+      checkChange(req, o.adminToken !== undefined);
       const group = await configureGroup(o.broker, await body(req));
       o.groupChanged?.(group.name);
       o.logger?.info({ group }, 'admin: group configured');
@@ -131,14 +140,31 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
   }
 }
 
-/** Changes come from this host only (the port has no authentication). */
-function checkLocal(req: http.IncomingMessage): void {
+/** The request names the admin token (401 otherwise, without saying how close it came). */
+function checkToken(req: http.IncomingMessage, token: string): void {
+  const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+  // digests of equal length, so the comparison time says nothing about the token
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  if (!timingSafeEqual(digest(given), digest(token))) {
+    throw new HttpError(
+      401,
+      'UNAUTHORIZED',
+      "the admin API needs the server's admin token: send Authorization: Bearer <token> (tidemq admin --token, or TIDEMQ_ADMIN_TOKEN).",
+    );
+  }
+}
+
+/**
+ * A change (POST): from this host only unless the request was authenticated by the admin token;
+ * never from a web page.
+ */
+function checkChange(req: http.IncomingMessage, authenticated: boolean): void {
   const a = req.socket.remoteAddress ?? '';
-  if (!(a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.'))) {
+  if (!authenticated && !(a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.'))) {
     throw new HttpError(
       403,
       'FORBIDDEN',
-      `admin changes are accepted from the server's host only (this request came from ${a}): run tidemq admin there.`,
+      `admin changes are accepted from the server's host only (this request came from ${a}): run tidemq admin there, or start the server with an admin token.`,
     );
   }
   // A web page open on this host can send simple cross-site POSTs to loopback: browsers always

@@ -61,6 +61,11 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
   /** HTTP port for /metrics and the /admin API; 0 picks a free one (see `metricsPort`); off when absent. */
   metricsPort?: number;
+  /**
+   * Secret the admin API asks for (`Authorization: Bearer <token>`) on every /admin request; with
+   * it, changes are accepted from any host. Without it, changes come from loopback only.
+   */
+  adminToken?: string;
   /** Structured log (default: pino to stderr at TIDEMQ_LOG_LEVEL, else 'info'). */
   logger?: Logger;
   /**
@@ -192,6 +197,7 @@ export class TidemqServer {
           broker,
           metrics,
           logger,
+          adminToken: options.adminToken,
           groupChanged: (group) => service.groupChanged(group),
         });
       }

@@ -97,6 +97,32 @@ t.test('tidemq serve: flags win over env vars; unset and empty variables take th
     code: 'INVALID_CONFIG',
     message: /--tls-cert needs --tls-key \(or TIDEMQ_TLS_KEY\)/,
   });
+  const secret = 'a-long-enough-admin-secret';
+  t.equal(
+    resolveServeOptions({ metricsPort: '0' }, { TIDEMQ_ADMIN_TOKEN: secret }).adminToken,
+    secret,
+    'TIDEMQ_ADMIN_TOKEN',
+  );
+  t.throws(() => resolveServeOptions({ metricsPort: '0', adminToken: 'short' }, {}), {
+    code: 'INVALID_CONFIG',
+    message: /--admin-token="…" is not valid: expected a secret of at least 16 characters/,
+  });
+  t.notMatch(
+    (() => {
+      try {
+        resolveServeOptions({ metricsPort: '0', adminToken: 'short' }, {});
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })(),
+    /short/,
+    'the rejected token is not echoed',
+  );
+  t.throws(() => resolveServeOptions({}, { TIDEMQ_ADMIN_TOKEN: secret }), {
+    code: 'INVALID_CONFIG',
+    message: /TIDEMQ_ADMIN_TOKEN needs --metrics-port/,
+  });
 });
 
 t.test('tidemq serve: TIDEMQ_ACL, TIDEMQ_CONFIG and TIDEMQ_AUTO_CREATE=0 through the CLI', async (t) => {
