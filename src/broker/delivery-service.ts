@@ -13,11 +13,18 @@
  * time) across queues; fresh candidates not chosen are held.
  */
 import type { StoredMessage } from '../store/types.js';
-import type { HeldTuple, JournalRecord, QueueProgress } from './consumer-state.js';
+import { ackRecord, type HeldTuple, type JournalRecord, type QueueProgress } from './consumer-state.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
-import { formatHandle, type ParsedHandle, parseHandle, toMessageView } from './message-view.js';
+import {
+  formatHandle,
+  type ParsedHandle,
+  parseHandle,
+  readHandleParts,
+  toMessageView,
+} from './message-view.js';
 import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
+import { DONE, OWN, type Run } from './queue-progress.js';
 import type { SqlPredicate } from './sql-filter.js';
 import type { MessageView } from './types.js';
 
@@ -26,6 +33,7 @@ const FRESH_SCAN_LIMIT = 4096;
 const PRIORITY_WINDOW = 256;
 const MAX_HELD_PER_QUEUE = 100_000;
 const MAX_POLL_SLICE_MS = 1000;
+const NO_RUNS: readonly Run[] = [];
 export const MAX_BATCH = 1024;
 
 export interface Subscription {
@@ -81,8 +89,11 @@ interface PendingAcks {
 interface AckGroup {
   t: string;
   q: number;
+  qp: QueueProgress;
   o: number[];
-  set: Set<number>;
+  /** Highest offset in `o`; `set` holds `o` once an offset came that is not above it. */
+  max: number;
+  set: Set<number> | undefined;
 }
 
 interface Attempt {
@@ -256,53 +267,67 @@ export class DeliveryService {
     const blocked = new Set<string>();
     const gone: number[] = [];
     const dead: StoredMessage[] = [];
-    const readable = qp.entries.size > 0 ? reader.maxOffset(topic, queueId) : 0;
+    const readable = qp.size > 0 ? reader.maxOffset(topic, queueId) : 0;
     let waitingForDispatch = false;
-    for (const [o, e] of qp.entries) {
-      if (h.picks.length >= limit) break;
-      if (fifo && e.group !== null && blocked.has(e.group)) continue;
-      if (e.visibleAt > now) {
-        if (fifo && e.group !== null) blocked.add(e.group);
-        if (e.visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = e.visibleAt;
+    const runs = qp.size > 0 ? qp.liveRuns() : NO_RUNS;
+    entries: for (let r = 0; r < runs.length; r++) {
+      const run = runs[r]!;
+      if (run.live === 0) continue;
+      // A batch still in flight as delivered (no message of it diverged): skipped whole.
+      if (run.owned === 0 && run.visibleAt > now) {
+        if (run.visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = run.visibleAt;
         continue;
       }
-      if (o >= readable) {
-        // Not dispatched yet (after a restart the consume queues are rebuilt from the log):
-        // wait for it; it is not gone. In FIFO it still holds back its group.
-        if (fifo && e.group !== null) blocked.add(e.group);
-        if (!waitingForDispatch) {
-          waitingForDispatch = true;
-          attempt.waits.push([topic, queueId, o]);
+      const flags = run.flags;
+      for (let i = 0; i < run.count; i++) {
+        const f = flags[i];
+        if (f === DONE) continue;
+        if (h.picks.length >= limit) break entries;
+        const o = run.first + i;
+        const e = f === OWN ? run.own!.get(o)! : undefined;
+        const group = e === undefined ? null : e.group;
+        const visibleAt = e === undefined ? run.visibleAt : e.visibleAt;
+        if (fifo && group !== null && blocked.has(group)) continue;
+        if (visibleAt > now) {
+          if (fifo && group !== null) blocked.add(group);
+          if (visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = visibleAt;
+          continue;
         }
-        continue;
+        if (o >= readable) {
+          // Not dispatched yet (after a restart the consume queues are rebuilt from the log):
+          // wait for it; it is not gone. In FIFO it still holds back its group.
+          if (fifo && group !== null) blocked.add(group);
+          if (!waitingForDispatch) {
+            waitingForDispatch = true;
+            attempt.waits.push([topic, queueId, o]);
+          }
+          continue;
+        }
+        const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
+        if (!rec || rec.queueOffset !== o || !matches(sub, rec)) {
+          gone.push(o);
+          continue;
+        }
+        const tries = e === undefined ? 1 : e.attempt;
+        if (tries >= maxAttempts) {
+          dead.push(rec);
+          continue;
+        }
+        h.picks.push({
+          offset: o,
+          rec,
+          attempt: tries + 1,
+          group,
+          priority: e === undefined ? null : e.priority,
+          fresh: false,
+        });
+        if (fifo && group !== null) blocked.add(group);
       }
-      const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
-      if (!rec || rec.queueOffset !== o || !matches(sub, rec)) {
-        gone.push(o);
-        continue;
-      }
-      if (e.attempt >= maxAttempts) {
-        dead.push(rec);
-        continue;
-      }
-      h.picks.push({
-        offset: o,
-        rec,
-        attempt: e.attempt + 1,
-        group: e.group,
-        priority: e.priority,
-        fresh: false,
-      });
-      if (fifo && e.group !== null) blocked.add(e.group);
     }
     let scanned = 0;
     // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
     const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
-    outer: while (
-      h.picks.length < limit &&
-      scanned < FRESH_SCAN_LIMIT &&
-      qp.entries.size < MAX_HELD_PER_QUEUE
-    ) {
+    outer: while (h.picks.length < limit && scanned < FRESH_SCAN_LIMIT && qp.size < MAX_HELD_PER_QUEUE) {
       const batch = reader.read(
         topic,
         queueId,
@@ -331,7 +356,7 @@ export class DeliveryService {
     if (dead.length > 0) this.deadLetter(spec, topic, dead);
     if (gone.length > 0 || dead.length > 0) {
       const o = [...gone, ...dead.map((r) => r.queueOffset)];
-      attempt.durables.push(this.core.journal({ op: 'ack', s: spec.key, t: topic, q: queueId, o }));
+      attempt.durables.push(this.core.journal(ackRecord(spec.key, topic, queueId, o)));
     }
     return h;
   }
@@ -389,20 +414,18 @@ export class DeliveryService {
 
   private entryFor(spec: SubscriberSpec, handle: string | ParsedHandle): ParsedHandle {
     const h = typeof handle === 'string' ? parseHandle(handle) : handle;
-    const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
-    if (
-      !e ||
-      e.attempt === 0 ||
-      e.handle !== h.seq ||
-      (this.pendingAcks.size > 0 &&
-        this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.set.has(h.offset))
-    ) {
-      throw new BrokerError(
-        'INVALID_RECEIPT_HANDLE',
-        'the receipt handle is stale: the message was acked, redelivered with a new handle, or given a new handle by changeInvisibleDuration.',
-      );
-    }
+    const qp = this.core.state.get(spec.key, h.topic, h.queueId);
+    if (qp === undefined || !this.isCurrent(spec, qp, h)) throw staleHandle();
     return h;
+  }
+
+  /** The handle names the delivery in flight now (not acked, not redelivered, not acked in this tick). */
+  private isCurrent(spec: SubscriberSpec, qp: QueueProgress, h: ParsedHandle): boolean {
+    if (qp.deliveredHandle(h.offset) !== h.seq) return false;
+    return (
+      this.pendingAcks.size === 0 ||
+      this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.set.has(h.offset) !== true
+    );
   }
 
   /**
@@ -442,27 +465,36 @@ export class DeliveryService {
    * stale, or named twice: INVALID_RECEIPT_HANDLE, nothing is journaled); then one ack record
    * per queue. Resolves once every record is durable.
    */
-  ackBatch(spec: SubscriberSpec, handles: readonly (string | ParsedHandle)[]): Promise<void> {
+  ackBatch(spec: SubscriberSpec, messages: readonly unknown[]): Promise<void> {
     const queues: AckGroup[] = [];
     try {
       this.core.checkOpen();
+      const state = this.core.state;
+      const h = this.scratch;
       let last: AckGroup | undefined;
-      for (let i = 0; i < handles.length; i++) {
-        const h = this.entryFor(spec, handles[i]!);
+      for (let i = 0; i < messages.length; i++) {
+        readHandleParts(messages[i], h);
         if (last === undefined || last.t !== h.topic || last.q !== h.queueId) {
           last = queues.find((g) => g.t === h.topic && g.q === h.queueId);
           if (last === undefined) {
-            last = { t: h.topic, q: h.queueId, o: [], set: new Set() };
+            const qp = state.get(spec.key, h.topic, h.queueId);
+            if (qp === undefined) throw staleHandle();
+            last = { t: h.topic, q: h.queueId, qp, o: [], max: -1, set: undefined };
             queues.push(last);
           }
         }
-        if (last.set.has(h.offset)) {
-          throw new BrokerError(
-            'INVALID_RECEIPT_HANDLE',
-            `handle ${i} of the batch names a message already in it (${h.topic} queue ${h.queueId} offset ${h.offset}); nothing was acked.`,
-          );
-        }
-        last.set.add(h.offset);
+        if (!this.isCurrent(spec, last.qp, h)) throw staleHandle();
+        // Offsets of a batch usually ascend: a set is built only when one does not.
+        if (h.offset <= last.max) {
+          if (last.set === undefined) last.set = new Set(last.o);
+          if (last.set.has(h.offset)) {
+            throw new BrokerError(
+              'INVALID_RECEIPT_HANDLE',
+              `handle ${i} of the batch names a message already in it (${h.topic} queue ${h.queueId} offset ${h.offset}); nothing was acked.`,
+            );
+          }
+        } else last.max = h.offset;
+        last.set?.add(h.offset);
         last.o.push(h.offset);
       }
     } catch (err) {
@@ -471,14 +503,16 @@ export class DeliveryService {
     if (queues.length === 0) return Promise.resolve();
     const done: Promise<void>[] = [];
     try {
-      for (const g of queues)
-        done.push(this.core.journal({ op: 'ack', s: spec.key, t: g.t, q: g.q, o: g.o }));
+      for (const g of queues) done.push(this.core.journal(ackRecord(spec.key, g.t, g.q, g.o)));
     } catch (err) {
       return Promise.reject(err);
     }
     this.wake(spec.key);
     return done.length === 1 ? done[0]! : Promise.all(done).then(noop);
   }
+
+  /** Handle parts of the message ackBatch looks at (filled in place: no object per message). */
+  private readonly scratch: ParsedHandle = { seq: 0, queueId: 0, offset: 0, topic: '' };
 
   /** The pendingAcks key of a queue; the last one is kept (acks of a batch share it). */
   private ackKey(subscriber: string, topic: string, queueId: number): string {
@@ -500,7 +534,7 @@ export class DeliveryService {
     this.pendingAcks.clear();
     for (const p of groups) {
       try {
-        this.core.journal({ op: 'ack', s: p.s, t: p.t, q: p.q, o: p.o }).then(p.resolve, p.reject);
+        this.core.journal(ackRecord(p.s, p.t, p.q, p.o)).then(p.resolve, p.reject);
       } catch (err) {
         p.reject(err);
       }
@@ -564,6 +598,13 @@ export class DeliveryService {
 }
 
 function noop(): void {}
+
+function staleHandle(): BrokerError {
+  return new BrokerError(
+    'INVALID_RECEIPT_HANDLE',
+    'the receipt handle is stale: the message was acked, redelivered with a new handle, or given a new handle by changeInvisibleDuration.',
+  );
+}
 
 /** First deliveries of consecutive offsets, no message group, no priority (a DeliveredRange). */
 function isPlainRun(picks: Pick[]): boolean {

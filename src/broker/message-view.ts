@@ -114,6 +114,16 @@ class RecordMessageView implements MessageView {
     return { seq: this.handleSeq, queueId: this.queueId, offset: this.offset, topic: this.topic };
   }
 
+  /** Like ownHandle, into `out` (no object made); false when the handle is not its own. */
+  ownHandleInto(out: ParsedHandle): boolean {
+    if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return false;
+    out.seq = this.handleSeq;
+    out.queueId = this.queueId;
+    out.offset = this.offset;
+    out.topic = this.topic;
+    return true;
+  }
+
   get messageId(): string {
     return messageIdOf(this.rec);
   }
@@ -170,6 +180,16 @@ export function handlePartsOf(message: unknown): ParsedHandle {
     throw new BrokerError('INVALID_RECEIPT_HANDLE', 'expected a MessageView with a receiptHandle.');
   }
   return parseHandle(handle);
+}
+
+/** handlePartsOf into `out`: a view this broker made fills it without allocating. */
+export function readHandleParts(message: unknown, out: ParsedHandle): void {
+  if (message instanceof RecordMessageView && message.ownHandleInto(out)) return;
+  const h = typeof message === 'string' ? parseHandle(message) : handlePartsOf(message);
+  out.seq = h.seq;
+  out.queueId = h.queueId;
+  out.offset = h.offset;
+  out.topic = h.topic;
 }
 
 /** A subscription's filter: a tag set (undefined: everything), or a compiled SQL92 predicate. */
