@@ -69,7 +69,10 @@ interface QueueHarvest {
   topic: string;
   queueId: number;
   qp: QueueProgress;
+  /** Redeliveries, and fresh picks of FIFO and PRIORITY reads, in offset order … */
   picks: Pick[];
+  /** … then fresh first deliveries of plain reads (attempt 1, no group, no priority): no Pick each. */
+  fresh: StoredMessage[];
   held: HeldTuple[];
   next: number;
 }
@@ -238,7 +241,7 @@ export class DeliveryService {
         const q = (start + j) % info.queues;
         const limit = priority ? Math.max(want, PRIORITY_WINDOW) : want - collected;
         const h = this.collect(spec, sub, q, fifo, priority, limit, now, attempt);
-        collected += h.picks.length;
+        collected += h.picks.length + h.fresh.length;
         harvests.push(h);
       }
       if (priority) rankByPriority(harvests, want);
@@ -262,7 +265,7 @@ export class DeliveryService {
     const qp = state.progress(spec.key, topic, queueId, () => reader.minOffset(topic, queueId));
     const minOffset = reader.minOffset(topic, queueId);
     if (qp.next < minOffset) qp.next = minOffset;
-    const h: QueueHarvest = { topic, queueId, qp, picks: [], held: [], next: qp.next };
+    const h: QueueHarvest = { topic, queueId, qp, picks: [], fresh: [], held: [], next: qp.next };
     const maxAttempts = spec.maxDeliveryAttempts;
     const blocked = new Set<string>();
     const gone: number[] = [];
@@ -327,24 +330,34 @@ export class DeliveryService {
     let scanned = 0;
     // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
     const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
-    outer: while (h.picks.length < limit && scanned < FRESH_SCAN_LIMIT && qp.size < MAX_HELD_PER_QUEUE) {
+    const plain = !fifo && !priority;
+    const fresh = h.fresh;
+    let picked = h.picks.length;
+    outer: while (picked < limit && scanned < FRESH_SCAN_LIMIT && qp.size < MAX_HELD_PER_QUEUE) {
       const batch = reader.read(
         topic,
         queueId,
         h.next,
-        unfiltered ? Math.min(READ_BATCH, limit - h.picks.length) : READ_BATCH,
+        unfiltered ? Math.min(READ_BATCH, limit - picked) : READ_BATCH,
       );
       if (batch.length === 0) break;
-      for (const rec of batch) {
+      for (let b = 0; b < batch.length; b++) {
+        const rec = batch[b]!;
         if (rec.queueOffset < h.next) continue;
-        if (h.picks.length >= limit) break outer;
+        if (picked >= limit) break outer;
         h.next = rec.queueOffset + 1;
         scanned++;
         if (!matches(sub, rec)) continue;
+        picked++;
+        if (plain) {
+          fresh.push(rec);
+          continue;
+        }
         // properties are decoded only when FIFO or priority needs them
         const group = fifo ? (rec.properties[P_MESSAGE_GROUP] ?? null) : null;
         const prio = priority ? Number(rec.properties[P_PRIORITY] ?? 0) : null;
         if (group !== null && blocked.has(group)) {
+          picked--;
           h.held.push([rec.queueOffset, group, prio]);
           continue;
         }
@@ -381,12 +394,13 @@ export class DeliveryService {
   }
 
   private deliver(spec: SubscriberSpec, h: QueueHarvest, visibleAt: number, attempt: Attempt): void {
-    if (h.picks.length === 0 && h.held.length === 0) {
+    const picks = h.picks;
+    const fresh = h.fresh;
+    if (picks.length === 0 && fresh.length === 0 && h.held.length === 0) {
       h.qp.next = Math.max(h.qp.next, h.next);
       return;
     }
     const first = this.core.state.handleSeq + 1;
-    const picks = h.picks;
     const rec: JournalRecord = {
       op: 'pop',
       s: spec.key,
@@ -397,18 +411,29 @@ export class DeliveryService {
       d: [],
       p: h.held,
     };
-    if (h.held.length === 0 && isPlainRun(picks)) {
-      rec.r = [picks[0]!.offset, picks.length, first];
+    if (h.held.length === 0 && isPlainRun(picks, fresh)) {
+      rec.r = [
+        picks.length > 0 ? picks[0]!.offset : fresh[0]!.queueOffset,
+        picks.length + fresh.length,
+        first,
+      ];
     } else {
       for (let i = 0; i < picks.length; i++) {
         const p = picks[i]!;
         rec.d.push([p.offset, p.attempt, first + i, p.group, p.priority]);
       }
+      for (let i = 0; i < fresh.length; i++) {
+        rec.d.push([fresh[i]!.queueOffset, 1, first + picks.length + i, null, null]);
+      }
     }
     attempt.durables.push(this.core.journal(rec));
+    const views = attempt.views;
     for (let i = 0; i < picks.length; i++) {
       const p = picks[i]!;
-      attempt.views.push(toMessageView(p.rec, h.topic, p.attempt, first + i));
+      views.push(toMessageView(p.rec, h.topic, p.attempt, first + i));
+    }
+    for (let i = 0; i < fresh.length; i++) {
+      views.push(toMessageView(fresh[i]!, h.topic, 1, first + picks.length + i));
     }
   }
 
@@ -606,15 +631,20 @@ function staleHandle(): BrokerError {
   );
 }
 
-/** First deliveries of consecutive offsets, no message group, no priority (a DeliveredRange). */
-function isPlainRun(picks: Pick[]): boolean {
-  if (picks.length === 0) return false;
-  const first = picks[0]!.offset;
-  for (let i = 0; i < picks.length; i++) {
+/**
+ * First deliveries of consecutive offsets, no message group, no priority (a DeliveredRange): the
+ * picks (if any, all such) then the fresh records.
+ */
+function isPlainRun(picks: Pick[], fresh: StoredMessage[]): boolean {
+  const n = picks.length;
+  if (n + fresh.length === 0) return false;
+  const first = n > 0 ? picks[0]!.offset : fresh[0]!.queueOffset;
+  for (let i = 0; i < n; i++) {
     const p = picks[i]!;
     if (!p.fresh || p.attempt !== 1 || p.group !== null || p.priority !== null || p.offset !== first + i)
       return false;
   }
+  for (let i = 0; i < fresh.length; i++) if (fresh[i]!.queueOffset !== first + n + i) return false;
   return true;
 }
 
