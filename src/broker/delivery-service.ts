@@ -17,11 +17,12 @@ import { ackRecord, type HeldTuple, type JournalRecord, type QueueProgress } fro
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import {
+  deliveryView,
   formatHandle,
+  HandleFormat,
   type ParsedHandle,
   parseHandle,
   readHandleParts,
-  toMessageView,
 } from './message-view.js';
 import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
 import { DONE, OWN, type Run } from './queue-progress.js';
@@ -428,12 +429,13 @@ export class DeliveryService {
     }
     attempt.durables.push(this.core.journal(rec));
     const views = attempt.views;
+    const format = new HandleFormat(h.topic, h.queueId);
     for (let i = 0; i < picks.length; i++) {
       const p = picks[i]!;
-      views.push(toMessageView(p.rec, h.topic, p.attempt, first + i));
+      views.push(deliveryView(p.rec, h.topic, p.attempt, first + i, format));
     }
     for (let i = 0; i < fresh.length; i++) {
-      views.push(toMessageView(fresh[i]!, h.topic, 1, first + picks.length + i));
+      views.push(deliveryView(fresh[i]!, h.topic, 1, first + picks.length + i, format));
     }
   }
 

@@ -24,6 +24,23 @@ export function formatHandle(seq: number, topic: string, queueId: number, offset
   return `${seq.toString(36)}.${queueId}.${offset}.${topic}`;
 }
 
+/**
+ * formatHandle for the messages of one queue: the parts they share ('.<queueId>.' and
+ * '.<topic>') are joined once, so a handle costs one string concatenation chain of four
+ * parts, not seven (a template literal of short pieces makes a string at every step).
+ */
+export class HandleFormat {
+  private readonly mid: string;
+  private readonly tail: string;
+  constructor(topic: string, queueId: number) {
+    this.mid = `.${queueId}.`;
+    this.tail = `.${topic}`;
+  }
+  format(seq: number, offset: number): string {
+    return seq.toString(36) + this.mid + offset + this.tail;
+  }
+}
+
 const TOPIC_CHARS = /^[%|a-zA-Z0-9_-]+$/;
 
 export function parseHandle(handle: unknown): ParsedHandle {
@@ -94,7 +111,13 @@ class RecordMessageView implements MessageView {
   private readonly rec: StoredMessage;
   private propsCache: Map<string, string> | undefined;
 
-  constructor(rec: StoredMessage, topic: string, deliveryAttempt: number, handle: number | string) {
+  constructor(
+    rec: StoredMessage,
+    topic: string,
+    deliveryAttempt: number,
+    handle: number | string,
+    formatted?: string,
+  ) {
     this.rec = rec;
     this.topic = topic;
     this.body = rec.body;
@@ -104,7 +127,9 @@ class RecordMessageView implements MessageView {
     this.storeTimestamp = rec.storeTimestamp;
     this.handleSeq = typeof handle === 'number' ? handle : -1;
     this.receiptHandle =
-      typeof handle === 'number' ? formatHandle(handle, topic, rec.queueId, rec.queueOffset) : handle;
+      typeof handle !== 'number'
+        ? handle
+        : (formatted ?? formatHandle(handle, topic, rec.queueId, rec.queueOffset));
     this.issued = this.receiptHandle;
   }
 
@@ -161,6 +186,17 @@ export function toMessageView(
   handle: number | string,
 ): MessageView {
   return new RecordMessageView(rec, topic, deliveryAttempt, handle);
+}
+
+/** A delivery's view with its handle made by `format` (the records are of its queue). */
+export function deliveryView(
+  rec: StoredMessage,
+  topic: string,
+  deliveryAttempt: number,
+  seq: number,
+  format: HandleFormat,
+): MessageView {
+  return new RecordMessageView(rec, topic, deliveryAttempt, seq, format.format(seq, rec.queueOffset));
 }
 
 /**
