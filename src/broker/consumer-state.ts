@@ -228,3 +228,56 @@ export function ackRecord(
   }
   return { op: 'ack', s, t, q, r: runs };
 }
+
+/**
+ * The offsets of one queue acked together. While they ascend they are kept as runs (a batch
+ * acked in order stores nothing per message); an offset out of order switches to a list and a
+ * set. `record` is the ack record ackRecord would make of them.
+ */
+export class AckedOffsets {
+  count = 0;
+  private readonly runs: [number, number][] = [];
+  private max = -1;
+  private list: number[] | undefined;
+  private set: Set<number> | undefined;
+
+  has(offset: number): boolean {
+    if (this.set !== undefined) return this.set.has(offset);
+    if (offset > this.max) return false;
+    const runs = this.runs;
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const [first, count] = runs[mid]!;
+      if (offset < first) hi = mid;
+      else if (offset >= first + count) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+
+  /** Add an offset not in the set yet. */
+  add(offset: number): void {
+    this.count++;
+    if (this.list === undefined && offset > this.max) {
+      const last = this.runs[this.runs.length - 1];
+      if (last !== undefined && offset === this.max + 1) last[1]++;
+      else this.runs.push([offset, 1]);
+      this.max = offset;
+      return;
+    }
+    if (this.list === undefined) {
+      this.list = ackedOffsets({ r: this.runs });
+      this.set = new Set(this.list);
+    }
+    this.list.push(offset);
+    this.set!.add(offset);
+  }
+
+  record(s: string, t: string, q: number): Extract<JournalRecord, { op: 'ack' }> {
+    if (this.list !== undefined) return { op: 'ack', s, t, q, o: this.list };
+    if (this.runs.length * 2 > this.count) return { op: 'ack', s, t, q, o: ackedOffsets({ r: this.runs }) };
+    return { op: 'ack', s, t, q, r: this.runs };
+  }
+}

@@ -13,7 +13,13 @@
  * time) across queues; fresh candidates not chosen are held.
  */
 import type { StoredMessage } from '../store/types.js';
-import { ackRecord, type HeldTuple, type JournalRecord, type QueueProgress } from './consumer-state.js';
+import {
+  AckedOffsets,
+  ackRecord,
+  type HeldTuple,
+  type JournalRecord,
+  type QueueProgress,
+} from './consumer-state.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import {
@@ -82,8 +88,7 @@ interface PendingAcks {
   s: string;
   t: string;
   q: number;
-  o: number[];
-  set: Set<number>;
+  offsets: AckedOffsets;
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -94,10 +99,7 @@ interface AckGroup {
   t: string;
   q: number;
   qp: QueueProgress;
-  o: number[];
-  /** Highest offset in `o`; `set` holds `o` once an offset came that is not above it. */
-  max: number;
-  set: Set<number> | undefined;
+  offsets: AckedOffsets;
 }
 
 interface Attempt {
@@ -451,7 +453,7 @@ export class DeliveryService {
     if (qp.deliveredHandle(h.offset) !== h.seq) return false;
     return (
       this.pendingAcks.size === 0 ||
-      this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.set.has(h.offset) !== true
+      this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.offsets.has(h.offset) !== true
     );
   }
 
@@ -478,12 +480,11 @@ export class DeliveryService {
         resolve = res;
         reject = rej;
       });
-      p = { s: spec.key, t: h.topic, q: h.queueId, o: [], set: new Set(), done, resolve, reject };
+      p = { s: spec.key, t: h.topic, q: h.queueId, offsets: new AckedOffsets(), done, resolve, reject };
       this.pendingAcks.set(key, p);
       if (this.pendingAcks.size === 1) queueMicrotask(() => this.flushAcks());
     }
-    p.o.push(h.offset);
-    p.set.add(h.offset);
+    p.offsets.add(h.offset);
     return p.done;
   }
 
@@ -506,23 +507,19 @@ export class DeliveryService {
           if (last === undefined) {
             const qp = state.get(spec.key, h.topic, h.queueId);
             if (qp === undefined) throw staleHandle();
-            last = { t: h.topic, q: h.queueId, qp, o: [], max: -1, set: undefined };
+            last = { t: h.topic, q: h.queueId, qp, offsets: new AckedOffsets() };
             queues.push(last);
           }
         }
         if (!this.isCurrent(spec, last.qp, h)) throw staleHandle();
         // Offsets of a batch usually ascend: a set is built only when one does not.
-        if (h.offset <= last.max) {
-          if (last.set === undefined) last.set = new Set(last.o);
-          if (last.set.has(h.offset)) {
-            throw new BrokerError(
-              'INVALID_RECEIPT_HANDLE',
-              `handle ${i} of the batch names a message already in it (${h.topic} queue ${h.queueId} offset ${h.offset}); nothing was acked.`,
-            );
-          }
-        } else last.max = h.offset;
-        last.set?.add(h.offset);
-        last.o.push(h.offset);
+        if (last.offsets.has(h.offset)) {
+          throw new BrokerError(
+            'INVALID_RECEIPT_HANDLE',
+            `handle ${i} of the batch names a message already in it (${h.topic} queue ${h.queueId} offset ${h.offset}); nothing was acked.`,
+          );
+        }
+        last.offsets.add(h.offset);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -530,7 +527,7 @@ export class DeliveryService {
     if (queues.length === 0) return Promise.resolve();
     const done: Promise<void>[] = [];
     try {
-      for (const g of queues) done.push(this.core.journal(ackRecord(spec.key, g.t, g.q, g.o)));
+      for (const g of queues) done.push(this.core.journal(g.offsets.record(spec.key, g.t, g.q)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -561,7 +558,7 @@ export class DeliveryService {
     this.pendingAcks.clear();
     for (const p of groups) {
       try {
-        this.core.journal(ackRecord(p.s, p.t, p.q, p.o)).then(p.resolve, p.reject);
+        this.core.journal(p.offsets.record(p.s, p.t, p.q)).then(p.resolve, p.reject);
       } catch (err) {
         p.reject(err);
       }

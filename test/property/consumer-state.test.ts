@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import {
+  AckedOffsets,
   ackedOffsets,
   ackRecord,
   ConsumerState,
@@ -330,3 +331,33 @@ t.test(
     t.equal(compare(state, model), '');
   },
 );
+
+t.test('consumer-state: AckedOffsets answers has() and makes the record ackRecord makes', async (t) => {
+  const seed = pickSeed();
+  t.comment(`seed ${seed} (replay with TIDEMQ_SEED=${seed})`);
+  const rng = new Rng(seed);
+  let problems = 0;
+  for (let round = 0; round < 500; round++) {
+    const acked = new AckedOffsets();
+    const list: number[] = [];
+    let o = rng.int(50);
+    const n = rng.int(40);
+    for (let i = 0; i < n; i++) {
+      // mostly ascending, runs with gaps, sometimes back (and sometimes a duplicate, refused)
+      o = rng.bool(0.1) ? rng.int(o + 1) : o + (rng.bool(0.8) ? 1 : 2 + rng.int(5));
+      const dup = list.includes(o);
+      if (acked.has(o) !== dup) problems++;
+      if (!dup) {
+        acked.add(o);
+        list.push(o);
+      }
+    }
+    const want = ackRecord('G', 'T', 0, list);
+    const got = acked.record('G', 'T', 0);
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      problems++;
+      t.same(got, want, `round ${round}: ${JSON.stringify(list)}`);
+    }
+  }
+  t.equal(problems, 0, `seed ${seed}: 500 rounds agree`);
+});
