@@ -234,8 +234,22 @@ export class QueueProgress {
         o++;
         continue;
       }
+      // one pass over the run's flags, the counts settled once
       const stop = Math.min(end, run.first + run.count);
-      for (; o < stop; o++) this.done(run, o - run.first);
+      const flags = run.flags;
+      let removed = 0;
+      for (; o < stop; o++) {
+        const i = o - run.first;
+        const f = flags[i];
+        if (f === DONE) continue;
+        flags[i] = DONE;
+        if (f === OWN) {
+          run.own!.delete(o);
+          run.owned--;
+        }
+        removed++;
+      }
+      if (removed > 0) this.settle(run, removed);
     }
   }
 
@@ -297,8 +311,14 @@ export class QueueProgress {
       run.own!.delete(run.first + i);
       run.owned--;
     }
-    this.size--;
-    if (--run.live === 0) {
+    this.settle(run, 1);
+  }
+
+  /** `removed` messages of `run` just became done. */
+  private settle(run: Run, removed: number): void {
+    this.size -= removed;
+    run.live -= removed;
+    if (run.live === 0) {
       run.own = undefined;
       this.deadRuns++;
       if (this.runs[this.head] === run || this.deadRuns >= SWEEP_DEAD_RUNS) this.compact();

@@ -152,8 +152,8 @@ async function runSequence(seed: number, steps: number, dir: string): Promise<st
 }
 
 const base = pickSeed();
-const seeds = soak ? 20 : 4;
-const steps = soak ? 2000 : 300;
+const seeds = soak ? 10 : 4;
+const steps = soak ? 1500 : 300;
 for (let i = 0; i < seeds; i++) {
   const seed = (base + i) >>> 0;
   t.test(
