@@ -28,6 +28,8 @@ export const UNIFORM = 0;
 export const DONE = 1;
 export const OWN = 2;
 
+/** Widest gap between two offsets of one run made of messages with their own entries. */
+const MAX_GAP = 256;
 /** Dead runs tolerated behind a live head before a sweep drops them. */
 const SWEEP_DEAD_RUNS = 64;
 
@@ -181,18 +183,30 @@ export class QueueProgress {
     }
   }
 
-  /** New messages (none of them present), sorted by offset, each with its own Entry. */
+  /**
+   * New messages (none of them present), sorted by offset, each with its own Entry: one run per
+   * stretch without a gap wider than MAX_GAP (done flags fill the gaps), so a run's flags stay
+   * small however far apart the offsets are.
+   */
   addEntries(fresh: readonly (readonly [number, Entry])[]): void {
-    if (fresh.length === 0) return;
-    const first = fresh[0]![0];
-    const last = fresh[fresh.length - 1]![0];
+    let from = 0;
+    while (from < fresh.length) {
+      let to = from + 1;
+      while (to < fresh.length && fresh[to]![0] - fresh[to - 1]![0] <= MAX_GAP) to++;
+      this.addStretch(fresh, from, to);
+      from = to;
+    }
+  }
+
+  private addStretch(fresh: readonly (readonly [number, Entry])[], from: number, to: number): void {
+    const first = fresh[from]![0];
     if (!this.canAppend(first)) {
-      for (const [o, e] of fresh) this.insert(o, e);
+      for (let i = from; i < to; i++) this.insert(fresh[i]![0], fresh[i]![1]);
       return;
     }
-    const run = new Run(first, last - first + 1, 0, 0, 0, DONE);
-    for (const [o, e] of fresh) {
-      run.setOwn(o, e);
+    const run = new Run(first, fresh[to - 1]![0] - first + 1, 0, 0, 0, DONE);
+    for (let i = from; i < to; i++) {
+      run.setOwn(fresh[i]![0], fresh[i]![1]);
       run.live++;
     }
     this.size += run.live;

@@ -186,7 +186,7 @@ function randomRecord(rng: Rng, model: ModelState): JournalRecord {
       const priority = rng.bool(0.2) ? rng.int(5) : null;
       if (rng.bool(0.3)) p.push([o, group, priority]);
       else d.push([o, 1, h++, group, priority]);
-      o += 1 + rng.int(3);
+      o += rng.bool(0.05) ? 200 + rng.int(400) : 1 + rng.int(3); // far apart now and then
     }
     return { op: 'pop', s, t, q, n: o, v, d, p };
   }
@@ -225,7 +225,14 @@ function compare(state: ConsumerState, model: ModelState): string {
     if (!qp) return `${key}: no progress`;
     if (qp.committed !== mq.committed) return `${key}: committed ${qp.committed} vs ${mq.committed}`;
     if (qp.size !== mq.entries.size) return `${key}: size ${qp.size} vs ${mq.entries.size}`;
-    for (let o = Math.max(0, mq.committed - 2); o < mq.next + 3; o++) {
+    const probes = new Set<number>([mq.committed - 1, mq.next, mq.next + 1]);
+    for (const o of mq.entries.keys())
+      probes
+        .add(o - 1)
+        .add(o)
+        .add(o + 1);
+    for (const o of probes) {
+      if (o < 0) continue;
       const e = mq.entries.get(o);
       const want = e === undefined || e.attempt === 0 ? -1 : e.handle;
       if (qp.deliveredHandle(o) !== want)
