@@ -506,14 +506,14 @@ export class DeliveryService {
           last = queues.find((g) => g.t === h.topic && g.q === h.queueId);
           if (last === undefined) {
             const qp = state.get(spec.key, h.topic, h.queueId);
-            if (qp === undefined) throw staleHandle();
+            if (qp === undefined) throw staleIn(messages, i + 1);
             last = { t: h.topic, q: h.queueId, qp, offsets: new AckedOffsets() };
             queues.push(last);
           }
         }
-        if (!this.isCurrent(spec, last.qp, h)) throw staleHandle();
-        // Offsets of a batch usually ascend: a set is built only when one does not.
+        if (!this.isCurrent(spec, last.qp, h)) throw staleIn(messages, i + 1);
         if (last.offsets.has(h.offset)) {
+          checkHandles(messages, i + 1);
           throw new BrokerError(
             'INVALID_RECEIPT_HANDLE',
             `handle ${i} of the batch names a message already in it (${h.topic} queue ${h.queueId} offset ${h.offset}); nothing was acked.`,
@@ -622,6 +622,17 @@ export class DeliveryService {
 }
 
 function noop(): void {}
+
+/** A malformed handle from `from` on is reported before a stale or repeated one (as it always was). */
+function checkHandles(messages: readonly unknown[], from: number): void {
+  const parts: ParsedHandle = { seq: 0, queueId: 0, offset: 0, topic: '' };
+  for (let i = from; i < messages.length; i++) readHandleParts(messages[i], parts);
+}
+
+function staleIn(messages: readonly unknown[], from: number): BrokerError {
+  checkHandles(messages, from);
+  return staleHandle();
+}
 
 function staleHandle(): BrokerError {
   return new BrokerError(
