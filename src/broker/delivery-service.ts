@@ -334,7 +334,7 @@ export class DeliveryService {
     // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
     const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
     const plain = !fifo && !priority;
-    const fresh = h.fresh;
+    let fresh = h.fresh;
     let picked = h.picks.length;
     outer: while (picked < limit && scanned < FRESH_SCAN_LIMIT && qp.size < MAX_HELD_PER_QUEUE) {
       const batch = reader.read(
@@ -344,6 +344,21 @@ export class DeliveryService {
         unfiltered ? Math.min(READ_BATCH, limit - picked) : READ_BATCH,
       );
       if (batch.length === 0) break;
+      if (
+        plain &&
+        unfiltered &&
+        fresh.length === 0 &&
+        batch.length <= limit - picked &&
+        batch[0]!.queueOffset >= h.next
+      ) {
+        // Every record of the read is picked (ascending, from h.next, no filter): keep its array.
+        fresh = batch;
+        h.fresh = batch;
+        picked += batch.length;
+        scanned += batch.length;
+        h.next = batch[batch.length - 1]!.queueOffset + 1;
+        continue;
+      }
       for (let b = 0; b < batch.length; b++) {
         const rec = batch[b]!;
         if (rec.queueOffset < h.next) continue;

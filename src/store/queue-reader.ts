@@ -11,6 +11,8 @@ import { javaHashCode, PROPERTY_UNIQ_KEY, readInt64, type StoredRecord } from '.
 import type { SharedProgress } from './shared-progress.js';
 import { splitTags } from './tag-filter.js';
 
+/** Largest result array made at its final size up front (bigger ones grow as they fill). */
+const PRESIZE_MAX = 4096;
 /** Entries scanned per read() call at most when a tag filter skips most of them. */
 const MAX_SCAN_ENTRIES = 64 * 1024;
 export const DEFAULT_QUERY_MAX = 32;
@@ -154,17 +156,21 @@ export class QueueReader {
       );
     }
     const filter = parseTagFilter(tagExpr);
-    const out = [] as unknown as ReadResult;
     const q = this.queue(topic, queueId);
     const max = this.maxOffset(topic, queueId);
     let offset = queueOffset;
     if (q && offset < q.minOffset) offset = q.minOffset;
     const scanEnd = Math.min(max, offset + Math.max(MAX_SCAN_ENTRIES, maxMessages));
+    // Sized once for what can come back (a batch read fills it; growing by push copies it
+    // several times), trimmed at the end.
+    const room = Math.max(0, Math.min(maxMessages, scanEnd - offset));
+    const out = (room <= PRESIZE_MAX ? new Array(room) : []) as unknown as ReadResult;
+    let n = 0;
     if (q) {
       const fileBytes = q.fileBytes;
       let f: { fromOffset: number; view: DataView } | undefined;
       let fileEnd = -1;
-      while (offset < scanEnd && out.length < maxMessages) {
+      while (offset < scanEnd && n < maxMessages) {
         const byte = offset * CQ_ENTRY_BYTES;
         offset++;
         // one file lookup per file, not per entry
@@ -184,9 +190,10 @@ export class QueueReader {
         const rec = this.log.get(readInt64(view, pos));
         if (!rec) continue; // deleted by retention
         if (filter && !filter.tags.has(rec.tags ?? '')) continue; // hash collision
-        out.push(rec);
+        out[n++] = rec;
       }
     }
+    out.length = n;
     out.nextQueueOffset = offset;
     return out;
   }

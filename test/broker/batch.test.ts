@@ -147,10 +147,10 @@ t.test('ackBatch: acks every message of a batch; one stale handle acks none', as
     { code: 'INVALID_RECEIPT_HANDLE', message: /malformed/ },
     'a malformed handle anywhere is reported before a stale or repeated one',
   );
-  await t.rejects(
-    c.ackBatch([views[0]!, views[0]!, { receiptHandle: 'nonsense' }]),
-    { code: 'INVALID_RECEIPT_HANDLE', message: /malformed/ },
-  );
+  await t.rejects(c.ackBatch([views[0]!, views[0]!, { receiptHandle: 'nonsense' }]), {
+    code: 'INVALID_RECEIPT_HANDLE',
+    message: /malformed/,
+  });
   t.equal(broker.store.stats().wrotePosition, before, 'no rejected batch wrote anything');
 
   // views[5] has a new handle (changeInvisibleDuration updated it): ack all 40 in one call
