@@ -48,7 +48,7 @@ export function consumerLag(broker: Broker, filter: LagFilter = {}, nowMs = Date
         const maxOffset = broker.reader.maxOffset(topic, queueId);
         const consumerOffset = qp ? qp.committed : minOffset;
         let inflight = 0;
-        if (qp) for (const e of qp.entries.values()) if (e.attempt > 0 && e.visibleAt > nowMs) inflight++;
+        if (qp) for (const [, e] of qp.entries()) if (e.attempt > 0 && e.visibleAt > nowMs) inflight++;
         const row: QueueLag = {
           group,
           topic,

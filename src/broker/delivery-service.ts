@@ -13,11 +13,25 @@
  * time) across queues; fresh candidates not chosen are held.
  */
 import type { StoredMessage } from '../store/types.js';
-import type { HeldTuple, JournalRecord, QueueProgress } from './consumer-state.js';
+import {
+  AckedOffsets,
+  ackRecord,
+  type HeldTuple,
+  type JournalRecord,
+  type QueueProgress,
+} from './consumer-state.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
-import { formatHandle, type ParsedHandle, parseHandle, toMessageView } from './message-view.js';
+import {
+  deliveryView,
+  formatHandle,
+  HandleFormat,
+  type ParsedHandle,
+  parseHandle,
+  readHandleParts,
+} from './message-view.js';
 import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
+import { DONE, OWN, type Run } from './queue-progress.js';
 import type { SqlPredicate } from './sql-filter.js';
 import type { MessageView } from './types.js';
 
@@ -26,6 +40,7 @@ const FRESH_SCAN_LIMIT = 4096;
 const PRIORITY_WINDOW = 256;
 const MAX_HELD_PER_QUEUE = 100_000;
 const MAX_POLL_SLICE_MS = 1000;
+const NO_RUNS: readonly Run[] = [];
 export const MAX_BATCH = 1024;
 
 export interface Subscription {
@@ -61,7 +76,10 @@ interface QueueHarvest {
   topic: string;
   queueId: number;
   qp: QueueProgress;
+  /** Redeliveries, and fresh picks of FIFO and PRIORITY reads, in offset order … */
   picks: Pick[];
+  /** … then fresh first deliveries of plain reads (attempt 1, no group, no priority): no Pick each. */
+  fresh: StoredMessage[];
   held: HeldTuple[];
   next: number;
 }
@@ -70,8 +88,7 @@ interface PendingAcks {
   s: string;
   t: string;
   q: number;
-  o: number[];
-  set: Set<number>;
+  offsets: AckedOffsets;
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -81,8 +98,8 @@ interface PendingAcks {
 interface AckGroup {
   t: string;
   q: number;
-  o: number[];
-  set: Set<number>;
+  qp: QueueProgress;
+  offsets: AckedOffsets;
 }
 
 interface Attempt {
@@ -227,7 +244,7 @@ export class DeliveryService {
         const q = (start + j) % info.queues;
         const limit = priority ? Math.max(want, PRIORITY_WINDOW) : want - collected;
         const h = this.collect(spec, sub, q, fifo, priority, limit, now, attempt);
-        collected += h.picks.length;
+        collected += h.picks.length + h.fresh.length;
         harvests.push(h);
       }
       if (priority) rankByPriority(harvests, want);
@@ -251,75 +268,114 @@ export class DeliveryService {
     const qp = state.progress(spec.key, topic, queueId, () => reader.minOffset(topic, queueId));
     const minOffset = reader.minOffset(topic, queueId);
     if (qp.next < minOffset) qp.next = minOffset;
-    const h: QueueHarvest = { topic, queueId, qp, picks: [], held: [], next: qp.next };
+    const h: QueueHarvest = { topic, queueId, qp, picks: [], fresh: [], held: [], next: qp.next };
     const maxAttempts = spec.maxDeliveryAttempts;
     const blocked = new Set<string>();
     const gone: number[] = [];
     const dead: StoredMessage[] = [];
-    const readable = qp.entries.size > 0 ? reader.maxOffset(topic, queueId) : 0;
+    const readable = qp.size > 0 ? reader.maxOffset(topic, queueId) : 0;
     let waitingForDispatch = false;
-    for (const [o, e] of qp.entries) {
-      if (h.picks.length >= limit) break;
-      if (fifo && e.group !== null && blocked.has(e.group)) continue;
-      if (e.visibleAt > now) {
-        if (fifo && e.group !== null) blocked.add(e.group);
-        if (e.visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = e.visibleAt;
+    const runs = qp.size > 0 ? qp.liveRuns() : NO_RUNS;
+    entries: for (let r = 0; r < runs.length; r++) {
+      const run = runs[r]!;
+      if (run.live === 0) continue;
+      // A batch still in flight as delivered (no message of it diverged): skipped whole.
+      if (run.owned === 0 && run.visibleAt > now) {
+        if (run.visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = run.visibleAt;
         continue;
       }
-      if (o >= readable) {
-        // Not dispatched yet (after a restart the consume queues are rebuilt from the log):
-        // wait for it; it is not gone. In FIFO it still holds back its group.
-        if (fifo && e.group !== null) blocked.add(e.group);
-        if (!waitingForDispatch) {
-          waitingForDispatch = true;
-          attempt.waits.push([topic, queueId, o]);
+      const flags = run.flags;
+      for (let i = 0; i < run.count; i++) {
+        const f = flags[i];
+        if (f === DONE) continue;
+        if (h.picks.length >= limit) break entries;
+        const o = run.first + i;
+        const e = f === OWN ? run.own!.get(o)! : undefined;
+        const group = e === undefined ? null : e.group;
+        const visibleAt = e === undefined ? run.visibleAt : e.visibleAt;
+        if (fifo && group !== null && blocked.has(group)) continue;
+        if (visibleAt > now) {
+          if (fifo && group !== null) blocked.add(group);
+          if (visibleAt < attempt.nextVisibleAt) attempt.nextVisibleAt = visibleAt;
+          continue;
         }
-        continue;
+        if (o >= readable) {
+          // Not dispatched yet (after a restart the consume queues are rebuilt from the log):
+          // wait for it; it is not gone. In FIFO it still holds back its group.
+          if (fifo && group !== null) blocked.add(group);
+          if (!waitingForDispatch) {
+            waitingForDispatch = true;
+            attempt.waits.push([topic, queueId, o]);
+          }
+          continue;
+        }
+        const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
+        if (!rec || rec.queueOffset !== o || !matches(sub, rec)) {
+          gone.push(o);
+          continue;
+        }
+        const tries = e === undefined ? 1 : e.attempt;
+        if (tries >= maxAttempts) {
+          dead.push(rec);
+          continue;
+        }
+        h.picks.push({
+          offset: o,
+          rec,
+          attempt: tries + 1,
+          group,
+          priority: e === undefined ? null : e.priority,
+          fresh: false,
+        });
+        if (fifo && group !== null) blocked.add(group);
       }
-      const rec = o < minOffset ? undefined : reader.read(topic, queueId, o, 1)[0];
-      if (!rec || rec.queueOffset !== o || !matches(sub, rec)) {
-        gone.push(o);
-        continue;
-      }
-      if (e.attempt >= maxAttempts) {
-        dead.push(rec);
-        continue;
-      }
-      h.picks.push({
-        offset: o,
-        rec,
-        attempt: e.attempt + 1,
-        group: e.group,
-        priority: e.priority,
-        fresh: false,
-      });
-      if (fifo && e.group !== null) blocked.add(e.group);
     }
     let scanned = 0;
     // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
     const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
-    outer: while (
-      h.picks.length < limit &&
-      scanned < FRESH_SCAN_LIMIT &&
-      qp.entries.size < MAX_HELD_PER_QUEUE
-    ) {
+    const plain = !fifo && !priority;
+    let fresh = h.fresh;
+    let picked = h.picks.length;
+    outer: while (picked < limit && scanned < FRESH_SCAN_LIMIT && qp.size < MAX_HELD_PER_QUEUE) {
       const batch = reader.read(
         topic,
         queueId,
         h.next,
-        unfiltered ? Math.min(READ_BATCH, limit - h.picks.length) : READ_BATCH,
+        unfiltered ? Math.min(READ_BATCH, limit - picked) : READ_BATCH,
       );
       if (batch.length === 0) break;
-      for (const rec of batch) {
+      if (
+        plain &&
+        unfiltered &&
+        fresh.length === 0 &&
+        batch.length <= limit - picked &&
+        batch[0]!.queueOffset >= h.next
+      ) {
+        // Every record of the read is picked (ascending, from h.next, no filter): keep its array.
+        fresh = batch;
+        h.fresh = batch;
+        picked += batch.length;
+        scanned += batch.length;
+        h.next = batch[batch.length - 1]!.queueOffset + 1;
+        continue;
+      }
+      for (let b = 0; b < batch.length; b++) {
+        const rec = batch[b]!;
         if (rec.queueOffset < h.next) continue;
-        if (h.picks.length >= limit) break outer;
+        if (picked >= limit) break outer;
         h.next = rec.queueOffset + 1;
         scanned++;
         if (!matches(sub, rec)) continue;
+        picked++;
+        if (plain) {
+          fresh.push(rec);
+          continue;
+        }
         // properties are decoded only when FIFO or priority needs them
         const group = fifo ? (rec.properties[P_MESSAGE_GROUP] ?? null) : null;
         const prio = priority ? Number(rec.properties[P_PRIORITY] ?? 0) : null;
         if (group !== null && blocked.has(group)) {
+          picked--;
           h.held.push([rec.queueOffset, group, prio]);
           continue;
         }
@@ -331,7 +387,7 @@ export class DeliveryService {
     if (dead.length > 0) this.deadLetter(spec, topic, dead);
     if (gone.length > 0 || dead.length > 0) {
       const o = [...gone, ...dead.map((r) => r.queueOffset)];
-      attempt.durables.push(this.core.journal({ op: 'ack', s: spec.key, t: topic, q: queueId, o }));
+      attempt.durables.push(this.core.journal(ackRecord(spec.key, topic, queueId, o)));
     }
     return h;
   }
@@ -356,12 +412,13 @@ export class DeliveryService {
   }
 
   private deliver(spec: SubscriberSpec, h: QueueHarvest, visibleAt: number, attempt: Attempt): void {
-    if (h.picks.length === 0 && h.held.length === 0) {
+    const picks = h.picks;
+    const fresh = h.fresh;
+    if (picks.length === 0 && fresh.length === 0 && h.held.length === 0) {
       h.qp.next = Math.max(h.qp.next, h.next);
       return;
     }
     const first = this.core.state.handleSeq + 1;
-    const picks = h.picks;
     const rec: JournalRecord = {
       op: 'pop',
       s: spec.key,
@@ -372,37 +429,47 @@ export class DeliveryService {
       d: [],
       p: h.held,
     };
-    if (h.held.length === 0 && isPlainRun(picks)) {
-      rec.r = [picks[0]!.offset, picks.length, first];
+    if (h.held.length === 0 && isPlainRun(picks, fresh)) {
+      rec.r = [
+        picks.length > 0 ? picks[0]!.offset : fresh[0]!.queueOffset,
+        picks.length + fresh.length,
+        first,
+      ];
     } else {
       for (let i = 0; i < picks.length; i++) {
         const p = picks[i]!;
         rec.d.push([p.offset, p.attempt, first + i, p.group, p.priority]);
       }
+      for (let i = 0; i < fresh.length; i++) {
+        rec.d.push([fresh[i]!.queueOffset, 1, first + picks.length + i, null, null]);
+      }
     }
     attempt.durables.push(this.core.journal(rec));
+    const views = attempt.views;
+    const format = new HandleFormat(h.topic, h.queueId);
     for (let i = 0; i < picks.length; i++) {
       const p = picks[i]!;
-      attempt.views.push(toMessageView(p.rec, h.topic, p.attempt, first + i));
+      views.push(deliveryView(p.rec, h.topic, p.attempt, first + i, format));
+    }
+    for (let i = 0; i < fresh.length; i++) {
+      views.push(deliveryView(fresh[i]!, h.topic, 1, first + picks.length + i, format));
     }
   }
 
   private entryFor(spec: SubscriberSpec, handle: string | ParsedHandle): ParsedHandle {
     const h = typeof handle === 'string' ? parseHandle(handle) : handle;
-    const e = this.core.state.get(spec.key, h.topic, h.queueId)?.entries.get(h.offset);
-    if (
-      !e ||
-      e.attempt === 0 ||
-      e.handle !== h.seq ||
-      (this.pendingAcks.size > 0 &&
-        this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.set.has(h.offset))
-    ) {
-      throw new BrokerError(
-        'INVALID_RECEIPT_HANDLE',
-        'the receipt handle is stale: the message was acked, redelivered with a new handle, or given a new handle by changeInvisibleDuration.',
-      );
-    }
+    const qp = this.core.state.get(spec.key, h.topic, h.queueId);
+    if (qp === undefined || !this.isCurrent(spec, qp, h)) throw staleHandle();
     return h;
+  }
+
+  /** The handle names the delivery in flight now (not acked, not redelivered, not acked in this tick). */
+  private isCurrent(spec: SubscriberSpec, qp: QueueProgress, h: ParsedHandle): boolean {
+    if (qp.deliveredHandle(h.offset) !== h.seq) return false;
+    return (
+      this.pendingAcks.size === 0 ||
+      this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.offsets.has(h.offset) !== true
+    );
   }
 
   /**
@@ -428,12 +495,11 @@ export class DeliveryService {
         resolve = res;
         reject = rej;
       });
-      p = { s: spec.key, t: h.topic, q: h.queueId, o: [], set: new Set(), done, resolve, reject };
+      p = { s: spec.key, t: h.topic, q: h.queueId, offsets: new AckedOffsets(), done, resolve, reject };
       this.pendingAcks.set(key, p);
       if (this.pendingAcks.size === 1) queueMicrotask(() => this.flushAcks());
     }
-    p.o.push(h.offset);
-    p.set.add(h.offset);
+    p.offsets.add(h.offset);
     return p.done;
   }
 
@@ -442,28 +508,33 @@ export class DeliveryService {
    * stale, or named twice: INVALID_RECEIPT_HANDLE, nothing is journaled); then one ack record
    * per queue. Resolves once every record is durable.
    */
-  ackBatch(spec: SubscriberSpec, handles: readonly (string | ParsedHandle)[]): Promise<void> {
+  ackBatch(spec: SubscriberSpec, messages: readonly unknown[]): Promise<void> {
     const queues: AckGroup[] = [];
     try {
       this.core.checkOpen();
+      const state = this.core.state;
+      const h = this.scratch;
       let last: AckGroup | undefined;
-      for (let i = 0; i < handles.length; i++) {
-        const h = this.entryFor(spec, handles[i]!);
+      for (let i = 0; i < messages.length; i++) {
+        readHandleParts(messages[i], h);
         if (last === undefined || last.t !== h.topic || last.q !== h.queueId) {
           last = queues.find((g) => g.t === h.topic && g.q === h.queueId);
           if (last === undefined) {
-            last = { t: h.topic, q: h.queueId, o: [], set: new Set() };
+            const qp = state.get(spec.key, h.topic, h.queueId);
+            if (qp === undefined) throw staleIn(messages, i + 1);
+            last = { t: h.topic, q: h.queueId, qp, offsets: new AckedOffsets() };
             queues.push(last);
           }
         }
-        if (last.set.has(h.offset)) {
+        if (!this.isCurrent(spec, last.qp, h)) throw staleIn(messages, i + 1);
+        if (last.offsets.has(h.offset)) {
+          checkHandles(messages, i + 1);
           throw new BrokerError(
             'INVALID_RECEIPT_HANDLE',
             `handle ${i} of the batch names a message already in it (${h.topic} queue ${h.queueId} offset ${h.offset}); nothing was acked.`,
           );
         }
-        last.set.add(h.offset);
-        last.o.push(h.offset);
+        last.offsets.add(h.offset);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -471,14 +542,16 @@ export class DeliveryService {
     if (queues.length === 0) return Promise.resolve();
     const done: Promise<void>[] = [];
     try {
-      for (const g of queues)
-        done.push(this.core.journal({ op: 'ack', s: spec.key, t: g.t, q: g.q, o: g.o }));
+      for (const g of queues) done.push(this.core.journal(g.offsets.record(spec.key, g.t, g.q)));
     } catch (err) {
       return Promise.reject(err);
     }
     this.wake(spec.key);
     return done.length === 1 ? done[0]! : Promise.all(done).then(noop);
   }
+
+  /** Handle parts of the message ackBatch looks at (filled in place: no object per message). */
+  private readonly scratch: ParsedHandle = { seq: 0, queueId: 0, offset: 0, topic: '' };
 
   /** The pendingAcks key of a queue; the last one is kept (acks of a batch share it). */
   private ackKey(subscriber: string, topic: string, queueId: number): string {
@@ -500,7 +573,7 @@ export class DeliveryService {
     this.pendingAcks.clear();
     for (const p of groups) {
       try {
-        this.core.journal({ op: 'ack', s: p.s, t: p.t, q: p.q, o: p.o }).then(p.resolve, p.reject);
+        this.core.journal(p.offsets.record(p.s, p.t, p.q)).then(p.resolve, p.reject);
       } catch (err) {
         p.reject(err);
       }
@@ -565,15 +638,38 @@ export class DeliveryService {
 
 function noop(): void {}
 
-/** First deliveries of consecutive offsets, no message group, no priority (a DeliveredRange). */
-function isPlainRun(picks: Pick[]): boolean {
-  if (picks.length === 0) return false;
-  const first = picks[0]!.offset;
-  for (let i = 0; i < picks.length; i++) {
+/** A malformed handle from `from` on is reported before a stale or repeated one (as it always was). */
+function checkHandles(messages: readonly unknown[], from: number): void {
+  const parts: ParsedHandle = { seq: 0, queueId: 0, offset: 0, topic: '' };
+  for (let i = from; i < messages.length; i++) readHandleParts(messages[i], parts);
+}
+
+function staleIn(messages: readonly unknown[], from: number): BrokerError {
+  checkHandles(messages, from);
+  return staleHandle();
+}
+
+function staleHandle(): BrokerError {
+  return new BrokerError(
+    'INVALID_RECEIPT_HANDLE',
+    'the receipt handle is stale: the message was acked, redelivered with a new handle, or given a new handle by changeInvisibleDuration.',
+  );
+}
+
+/**
+ * First deliveries of consecutive offsets, no message group, no priority (a DeliveredRange): the
+ * picks (if any, all such) then the fresh records.
+ */
+function isPlainRun(picks: Pick[], fresh: StoredMessage[]): boolean {
+  const n = picks.length;
+  if (n + fresh.length === 0) return false;
+  const first = n > 0 ? picks[0]!.offset : fresh[0]!.queueOffset;
+  for (let i = 0; i < n; i++) {
     const p = picks[i]!;
     if (!p.fresh || p.attempt !== 1 || p.group !== null || p.priority !== null || p.offset !== first + i)
       return false;
   }
+  for (let i = 0; i < fresh.length; i++) if (fresh[i]!.queueOffset !== first + n + i) return false;
   return true;
 }
 

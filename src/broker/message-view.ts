@@ -24,6 +24,23 @@ export function formatHandle(seq: number, topic: string, queueId: number, offset
   return `${seq.toString(36)}.${queueId}.${offset}.${topic}`;
 }
 
+/**
+ * formatHandle for the messages of one queue: the parts they share ('.<queueId>.' and
+ * '.<topic>') are joined once, so a handle costs one string concatenation chain of four
+ * parts, not seven (a template literal of short pieces makes a string at every step).
+ */
+export class HandleFormat {
+  private readonly mid: string;
+  private readonly tail: string;
+  constructor(topic: string, queueId: number) {
+    this.mid = `.${queueId}.`;
+    this.tail = `.${topic}`;
+  }
+  format(seq: number, offset: number): string {
+    return seq.toString(36) + this.mid + offset + this.tail;
+  }
+}
+
 const TOPIC_CHARS = /^[%|a-zA-Z0-9_-]+$/;
 
 export function parseHandle(handle: unknown): ParsedHandle {
@@ -94,7 +111,13 @@ class RecordMessageView implements MessageView {
   private readonly rec: StoredMessage;
   private propsCache: Map<string, string> | undefined;
 
-  constructor(rec: StoredMessage, topic: string, deliveryAttempt: number, handle: number | string) {
+  constructor(
+    rec: StoredMessage,
+    topic: string,
+    deliveryAttempt: number,
+    handle: number | string,
+    formatted?: string,
+  ) {
     this.rec = rec;
     this.topic = topic;
     this.body = rec.body;
@@ -104,7 +127,9 @@ class RecordMessageView implements MessageView {
     this.storeTimestamp = rec.storeTimestamp;
     this.handleSeq = typeof handle === 'number' ? handle : -1;
     this.receiptHandle =
-      typeof handle === 'number' ? formatHandle(handle, topic, rec.queueId, rec.queueOffset) : handle;
+      typeof handle !== 'number'
+        ? handle
+        : (formatted ?? formatHandle(handle, topic, rec.queueId, rec.queueOffset));
     this.issued = this.receiptHandle;
   }
 
@@ -112,6 +137,16 @@ class RecordMessageView implements MessageView {
   ownHandle(): ParsedHandle | undefined {
     if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return undefined;
     return { seq: this.handleSeq, queueId: this.queueId, offset: this.offset, topic: this.topic };
+  }
+
+  /** Like ownHandle, into `out` (no object made); false when the handle is not its own. */
+  ownHandleInto(out: ParsedHandle): boolean {
+    if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return false;
+    out.seq = this.handleSeq;
+    out.queueId = this.queueId;
+    out.offset = this.offset;
+    out.topic = this.topic;
+    return true;
   }
 
   get messageId(): string {
@@ -153,6 +188,17 @@ export function toMessageView(
   return new RecordMessageView(rec, topic, deliveryAttempt, handle);
 }
 
+/** A delivery's view with its handle made by `format` (the records are of its queue). */
+export function deliveryView(
+  rec: StoredMessage,
+  topic: string,
+  deliveryAttempt: number,
+  seq: number,
+  format: HandleFormat,
+): MessageView {
+  return new RecordMessageView(rec, topic, deliveryAttempt, seq, format.format(seq, rec.queueOffset));
+}
+
 /**
  * The receipt handle a message carries, parsed: for a view this broker made, straight from its
  * fields (no text built and parsed again); otherwise parsed from `receiptHandle`.
@@ -170,6 +216,16 @@ export function handlePartsOf(message: unknown): ParsedHandle {
     throw new BrokerError('INVALID_RECEIPT_HANDLE', 'expected a MessageView with a receiptHandle.');
   }
   return parseHandle(handle);
+}
+
+/** handlePartsOf into `out`: a view this broker made fills it without allocating. */
+export function readHandleParts(message: unknown, out: ParsedHandle): void {
+  if (message instanceof RecordMessageView && message.ownHandleInto(out)) return;
+  const h = typeof message === 'string' ? parseHandle(message) : handlePartsOf(message);
+  out.seq = h.seq;
+  out.queueId = h.queueId;
+  out.offset = h.offset;
+  out.topic = h.topic;
 }
 
 /** A subscription's filter: a tag set (undefined: everything), or a compiled SQL92 predicate. */

@@ -8,7 +8,7 @@ import type { BrokerCore } from './core.js';
 import type { DeliveryService, SubscriberSpec, Subscription } from './delivery-service.js';
 import { BrokerError } from './errors.js';
 import { checkGroupConfig } from './group-registry.js';
-import { handlePartsOf, type ParsedHandle, parseSubscriptionFilter } from './message-view.js';
+import { handlePartsOf, parseSubscriptionFilter } from './message-view.js';
 import { checkGroupName } from './topic-registry.js';
 import type {
   ConsumerOptions,
@@ -177,9 +177,7 @@ export class SimpleConsumer {
       if (!Array.isArray(messages)) {
         throw new BrokerError('BAD_REQUEST', 'ackBatch() needs an array of received messages.');
       }
-      const handles: ParsedHandle[] = new Array(messages.length);
-      for (let i = 0; i < messages.length; i++) handles[i] = handlePartsOf(messages[i]);
-      return this.host.delivery.ackBatch(this.spec, handles);
+      return this.host.delivery.ackBatch(this.spec, messages);
     } catch (err) {
       return Promise.reject(err);
     }

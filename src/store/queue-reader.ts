@@ -11,6 +11,8 @@ import { javaHashCode, PROPERTY_UNIQ_KEY, readInt64, type StoredRecord } from '.
 import type { SharedProgress } from './shared-progress.js';
 import { splitTags } from './tag-filter.js';
 
+/** Largest result array made at its final size up front (bigger ones grow as they fill). */
+const PRESIZE_MAX = 4096;
 /** Entries scanned per read() call at most when a tag filter skips most of them. */
 const MAX_SCAN_ENTRIES = 64 * 1024;
 export const DEFAULT_QUERY_MAX = 32;
@@ -36,8 +38,25 @@ function parseTagFilter(expr: string | undefined): TagFilter | undefined {
   return { tags, codes: new Set([...tags].map(javaHashCode)) };
 }
 
+/**
+ * A queue's first offset whose record retention has not deleted, as last computed: it holds
+ * while the commit log's minOffset and the queue's own minOffset are the same (records are only
+ * appended after it, at higher physical offsets); past `checkedTo` only new entries need a look.
+ */
+interface MinCache {
+  logMin: number;
+  queueMin: number;
+  min: number;
+  checkedTo: number;
+}
+
+interface QueueSlot {
+  cq: ConsumeQueue;
+  min: MinCache | undefined;
+}
+
 export class QueueReader {
-  private readonly queues = new Map<string, ConsumeQueue>();
+  private readonly queues = new Map<string, QueueSlot>();
   private readonly indexFiles = new Map<string, IndexFile>();
   private readonly entry = { physicalOffset: 0, size: 0, tagsCode: 0 };
 
@@ -49,15 +68,22 @@ export class QueueReader {
     private readonly indexGeometry: IndexGeometry,
   ) {}
 
-  private queue(topic: string, queueId: number): ConsumeQueue | undefined {
+  private slot(topic: string, queueId: number): QueueSlot | undefined {
     const key = `${topic}\u0000${queueId}`;
-    let q = this.queues.get(key);
-    if (!q) {
+    let s = this.queues.get(key);
+    if (!s) {
       if (this.progress().count(topic, queueId) === 0) return undefined;
-      q = new ConsumeQueue(this.storeDir, topic, queueId, this.cqEntriesPerFile, true);
-      this.queues.set(key, q);
+      s = {
+        cq: new ConsumeQueue(this.storeDir, topic, queueId, this.cqEntriesPerFile, true),
+        min: undefined,
+      };
+      this.queues.set(key, s);
     }
-    return q;
+    return s;
+  }
+
+  private queue(topic: string, queueId: number): ConsumeQueue | undefined {
+    return this.slot(topic, queueId)?.cq;
   }
 
   maxOffset(topic: string, queueId: number): number {
@@ -65,13 +91,18 @@ export class QueueReader {
   }
 
   minOffset(topic: string, queueId: number): number {
-    const q = this.queue(topic, queueId);
-    if (!q) return 0;
+    const s = this.slot(topic, queueId);
+    if (!s) return 0;
+    const q = s.cq;
     const max = this.maxOffset(topic, queueId);
-    let min = q.minOffset;
     const logMin = this.log.minOffset;
+    let c = s.min;
+    if (c === undefined || c.logMin !== logMin || c.queueMin !== q.minOffset) {
+      c = { logMin, queueMin: q.minOffset, min: q.minOffset, checkedTo: q.minOffset };
+      s.min = c;
+    } else if (c.min < c.checkedTo || c.checkedTo >= max) return c.min;
     // Skip entries whose records retention already deleted (binary search: offsets grow).
-    let lo = min;
+    let lo = c.min;
     let hi = max;
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2);
@@ -79,24 +110,30 @@ export class QueueReader {
       if (e && e.physicalOffset >= logMin) hi = mid;
       else lo = mid + 1;
     }
-    min = lo;
-    return min;
+    c.min = lo;
+    c.checkedTo = max;
+    return lo;
   }
 
   private entryAt(q: ConsumeQueue, queueOffset: number): typeof this.entry | undefined {
-    const byte = queueOffset * CQ_ENTRY_BYTES;
-    let f = q.fileAt(byte);
-    if (!f) {
-      q.mapNewFiles();
-      f = q.fileAt(byte);
-      if (!f) return undefined;
-    }
-    const pos = byte - f.fromOffset;
+    const f = this.fileOf(q, queueOffset * CQ_ENTRY_BYTES);
+    if (!f) return undefined;
+    const pos = queueOffset * CQ_ENTRY_BYTES - f.fromOffset;
     const e = this.entry;
     e.physicalOffset = readInt64(f.view, pos);
     e.size = f.view.getInt32(pos + 8, false);
     e.tagsCode = readInt64(f.view, pos + 12);
     return e;
+  }
+
+  /** The file holding logical byte `byte`, mapping files the dispatcher created since. */
+  private fileOf(q: ConsumeQueue, byte: number): { fromOffset: number; view: DataView } | undefined {
+    let f = q.fileAt(byte);
+    if (!f) {
+      q.mapNewFiles();
+      f = q.fileAt(byte);
+    }
+    return f;
   }
 
   read(
@@ -119,24 +156,44 @@ export class QueueReader {
       );
     }
     const filter = parseTagFilter(tagExpr);
-    const out = [] as unknown as ReadResult;
     const q = this.queue(topic, queueId);
     const max = this.maxOffset(topic, queueId);
     let offset = queueOffset;
     if (q && offset < q.minOffset) offset = q.minOffset;
     const scanEnd = Math.min(max, offset + Math.max(MAX_SCAN_ENTRIES, maxMessages));
+    // Sized once for what can come back (a batch read fills it; growing by push copies it
+    // several times), trimmed at the end.
+    const room = Math.max(0, Math.min(maxMessages, scanEnd - offset));
+    const out = (room <= PRESIZE_MAX ? new Array(room) : []) as unknown as ReadResult;
+    let n = 0;
     if (q) {
-      while (offset < scanEnd && out.length < maxMessages) {
-        const e = this.entryAt(q, offset);
+      const fileBytes = q.fileBytes;
+      let f: { fromOffset: number; view: DataView } | undefined;
+      let fileEnd = -1;
+      while (offset < scanEnd && n < maxMessages) {
+        const byte = offset * CQ_ENTRY_BYTES;
         offset++;
-        if (!e || e.size <= 0 || e.size === 0x7fffffff) continue;
-        if (filter && !filter.codes.has(e.tagsCode)) continue;
-        const rec = this.log.get(e.physicalOffset);
+        // one file lookup per file, not per entry
+        if (byte >= fileEnd) {
+          f = this.fileOf(q, byte);
+          if (!f) {
+            fileEnd = -1;
+            continue;
+          }
+          fileEnd = f.fromOffset + fileBytes;
+        }
+        const view = f!.view;
+        const pos = byte - f!.fromOffset;
+        const size = view.getInt32(pos + 8, false);
+        if (size <= 0 || size === 0x7fffffff) continue;
+        if (filter && !filter.codes.has(readInt64(view, pos + 12))) continue;
+        const rec = this.log.get(readInt64(view, pos));
         if (!rec) continue; // deleted by retention
         if (filter && !filter.tags.has(rec.tags ?? '')) continue; // hash collision
-        out.push(rec);
+        out[n++] = rec;
       }
     }
+    out.length = n;
     out.nextQueueOffset = offset;
     return out;
   }

@@ -142,6 +142,15 @@ t.test('ackBatch: acks every message of a batch; one stale handle acks none', as
   await t.rejects(c.ackBatch([views[0]!, { receiptHandle: 'nonsense' }]), { code: 'INVALID_RECEIPT_HANDLE' });
   await t.rejects(c.ackBatch([views[0]!, null as never]), { code: 'INVALID_RECEIPT_HANDLE' });
   await t.rejects(c.ackBatch('x' as never), { code: 'BAD_REQUEST' });
+  await t.rejects(
+    c.ackBatch([stale, views[0]!, views[0]!, { receiptHandle: 'nonsense' }]),
+    { code: 'INVALID_RECEIPT_HANDLE', message: /malformed/ },
+    'a malformed handle anywhere is reported before a stale or repeated one',
+  );
+  await t.rejects(c.ackBatch([views[0]!, views[0]!, { receiptHandle: 'nonsense' }]), {
+    code: 'INVALID_RECEIPT_HANDLE',
+    message: /malformed/,
+  });
   t.equal(broker.store.stats().wrotePosition, before, 'no rejected batch wrote anything');
 
   // views[5] has a new handle (changeInvisibleDuration updated it): ack all 40 in one call
@@ -183,11 +192,7 @@ for (const snapshot of [true, false]) {
       );
       // the receive handles of the unacked deliveries are still theirs after the restart
       await c.ackBatch(views.filter((_, i) => i % 3 === 0));
-      t.equal(
-        broker.state.get('G', 'T', 0)!.entries.size + broker.state.get('G', 'T', 1)!.entries.size,
-        0,
-        'all done',
-      );
+      t.equal(broker.state.get('G', 'T', 0)!.size + broker.state.get('G', 'T', 1)!.size, 0, 'all done');
     },
   );
 }

@@ -3,6 +3,7 @@
 // each entry keeps its own status.
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
+import { ackedOffsets } from '../../src/broker/consumer-state.js';
 import { decodeJournal, JOURNAL_TOPIC } from '../../src/broker/journal.js';
 import { messagingServiceDefinition } from '../../src/server/proto.js';
 import { Code } from '../../src/server/status.js';
@@ -84,7 +85,7 @@ t.test('ack batch: one AckMessage, one journal record per queue, per-entry statu
   }
   t.equal(acks.length, 1, 'one ack record for the queue');
   t.same(
-    (acks[0] as { o: number[] }).o.sort(),
+    ackedOffsets(acks[0] as { o?: number[]; r?: [number, number][] }).sort(),
     views.map((v) => v.offset).sort(),
     'holding all five offsets',
   );
