@@ -54,18 +54,6 @@ export interface ProducerHost {
 /** Most messages one sendBatch() call takes. */
 export const MAX_SEND_BATCH = 16_384;
 
-/** A validated message, ready to append. */
-interface Prepared {
-  /** The record to append: the message, or its copy for the timer topic (timed). */
-  message: Message;
-  /** The message's own topic and queue (a timed record sits in the timer topic until due). */
-  topic: string;
-  queueId: number;
-  messageId: string;
-  /** Timed: when it is due (the timer service holds it until then). */
-  deliverAt: number | undefined;
-}
-
 /** The same error, saying which message of a batch it is about. */
 function atIndex(err: unknown, i: number): unknown {
   if (err instanceof BrokerError) {
@@ -110,6 +98,10 @@ export class Producer {
   readonly topics: string[] | undefined;
   private readonly chooser: QueueChooser;
   private closed = false;
+  /** Per message of the batch being prepared: its due time if timed, else 0 (see prepare). */
+  private readonly dueAt: number[] = [];
+  /** send()'s receipt slot. */
+  private readonly one: SendReceipt[] = [];
 
   constructor(
     private readonly host: ProducerHost,
@@ -162,16 +154,17 @@ export class Producer {
         );
       }
     }
-    const p = this.prepare(message, Date.now(), transaction !== undefined);
+    const record = this.prepare(message, Date.now(), transaction !== undefined, this.one, 0);
+    const receipt = this.one[0]!;
     if (transaction !== undefined) {
       const half: Message = {
-        ...p.message,
+        ...record,
         topic: HALF_TOPIC,
         queueId: 0,
         properties: {
-          ...p.message.properties,
-          [P_REAL_TOPIC]: p.topic,
-          [P_REAL_QID]: String(p.queueId),
+          ...record.properties,
+          [P_REAL_TOPIC]: receipt.topic,
+          [P_REAL_QID]: String(receipt.queueId),
           [P_TRAN_MSG]: 'true',
           [P_PRODUCER]: this.clientId,
         },
@@ -181,19 +174,14 @@ export class Producer {
       if (rec) this.host.transactions.add(rec);
       transaction.halfOffset = r.physicalOffset;
       await core.durable(r);
-      return {
-        messageId: p.messageId,
-        transactionId: r.msgId,
-        recallHandle: '',
-        topic: p.topic,
-        queueId: p.queueId,
-        offset: r.queueOffset,
-      };
+      receipt.transactionId = r.msgId;
+      receipt.offset = r.queueOffset;
+      return receipt;
     }
-    const r = core.append(p.message);
-    if (p.deliverAt !== undefined) this.host.timers.add(r.physicalOffset, p.deliverAt);
+    const r = core.append(record);
+    this.settle(receipt, this.dueAt[0]!, r.physicalOffset, r.queueOffset);
     await core.durable(r);
-    return this.receipt(p, r.physicalOffset, r.queueOffset);
+    return receipt;
   }
 
   /**
@@ -218,39 +206,42 @@ export class Producer {
     }
     const core = this.host.core;
     const now = Date.now();
-    const prepared: Prepared[] = new Array(n);
     const records: Message[] = new Array(n);
+    const receipts: SendReceipt[] = new Array(n);
     for (let i = 0; i < n; i++) {
       try {
-        prepared[i] = this.prepare(messages[i]!, now, false);
+        records[i] = this.prepare(messages[i]!, now, false, receipts, i);
       } catch (err) {
         throw atIndex(err, i);
       }
-      records[i] = prepared[i]!.message;
     }
     const r = core.appendBatch(records);
-    const receipts: SendReceipt[] = new Array(n);
+    const dueAt = this.dueAt;
     for (let i = 0; i < n; i++) {
-      const p = prepared[i]!;
-      const physical = r.physicalOffsets[i]!;
-      if (p.deliverAt !== undefined) this.host.timers.add(physical, p.deliverAt);
-      receipts[i] = this.receipt(p, physical, r.queueOffsets[i]!);
+      this.settle(receipts[i]!, dueAt[i]!, r.physicalOffsets[i]!, r.queueOffsets[i]!);
     }
     await core.durableTo(r.endOffset);
     return receipts;
   }
 
   /**
-   * Validate one message completely and build the record to append: the message itself, or
-   * (timed) its copy for the timer topic. Writes nothing.
+   * Validate one message completely and build the record to append — the message itself, or
+   * (timed) its copy for the timer topic — and its receipt (`receipts[i]`; offsets are filled by
+   * settle() once written; `dueAt[i]` holds the due time of a timed one, else 0). Writes nothing.
    */
-  private prepare(msg: SendMessage, now: number, transactional: boolean): Prepared {
+  private prepare(
+    msg: SendMessage,
+    now: number,
+    transactional: boolean,
+    receipts: SendReceipt[],
+    i: number,
+  ): Message {
     const core = this.host.core;
     if (!msg || typeof msg !== 'object')
       throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
     const info = this.host.resolveTopic(msg.topic);
     const body = checkBody(msg.body, core.settings.maxBodyBytes);
-    const props = checkProperties(msg);
+    const userProps = checkProperties(msg);
     const deliverAt = deliveryTime(msg, now, core.settings.maxDelayMs);
     if (msg.priority !== undefined && (!Number.isInteger(msg.priority) || msg.priority < 0)) {
       throw new BrokerError(
@@ -273,41 +264,58 @@ export class Producer {
     }
     const queueId = this.chooser.choose(msg, info.queues);
     const messageId = msg.messageId === undefined ? newMessageId(now) : msg.messageId;
-    props[P_UNIQ_KEY] = messageId;
-    if (msg.messageGroup !== undefined) props[P_MESSAGE_GROUP] = msg.messageGroup;
-    if (msg.priority !== undefined) props[P_PRIORITY] = String(msg.priority);
-    if (deliverAt !== undefined) props[P_DELIVER_MS] = String(deliverAt);
-    if (msg.delayLevel !== undefined) props[P_DELAY_LEVEL] = String(msg.delayLevel);
     const timed = !transactional && deliverAt !== undefined && deliverAt > now;
-    if (timed) {
-      props[P_REAL_TOPIC] = info.name;
-      props[P_REAL_QID] = String(queueId);
+    // A plain message's id is the last property: the record's uniqKey writes the same bytes as a
+    // UNIQ_KEY put last into a properties object, without that object.
+    let props = userProps;
+    let uniqKey: string | undefined = messageId;
+    if (
+      transactional ||
+      deliverAt !== undefined ||
+      msg.messageGroup !== undefined ||
+      msg.priority !== undefined
+    ) {
+      props = userProps ?? {};
+      props[P_UNIQ_KEY] = messageId;
+      uniqKey = undefined;
+      if (msg.messageGroup !== undefined) props[P_MESSAGE_GROUP] = msg.messageGroup;
+      if (msg.priority !== undefined) props[P_PRIORITY] = String(msg.priority);
+      if (deliverAt !== undefined) props[P_DELIVER_MS] = String(deliverAt);
+      if (msg.delayLevel !== undefined) props[P_DELAY_LEVEL] = String(msg.delayLevel);
+      if (timed) {
+        props[P_REAL_TOPIC] = info.name;
+        props[P_REAL_QID] = String(queueId);
+      }
     }
-    const message: Message = {
+    receipts[i] = {
+      messageId,
+      transactionId: '',
+      recallHandle: '',
+      topic: info.name,
+      queueId,
+      offset: 0,
+    };
+    this.dueAt[i] = timed ? deliverAt : 0;
+    return {
       topic: timed ? TIMER_TOPIC : info.name,
       queueId: timed ? 0 : queueId,
       body,
       properties: props,
+      uniqKey,
       bornTimestamp: msg.bornTimestamp ?? now,
+      tags: msg.tag,
+      keys: msg.keys !== undefined && msg.keys.length > 0 ? msg.keys : undefined,
     };
-    if (msg.tag !== undefined) message.tags = msg.tag;
-    if (msg.keys !== undefined && msg.keys.length > 0) message.keys = msg.keys;
-    return { message, topic: info.name, queueId, messageId, deliverAt: timed ? deliverAt : undefined };
   }
 
-  private receipt(p: Prepared, physicalOffset: number, queueOffset: number): SendReceipt {
-    const recallHandle =
-      p.deliverAt === undefined
-        ? ''
-        : Buffer.from(`v1 ${p.topic} ${physicalOffset} ${p.messageId}`).toString('base64url');
-    return {
-      messageId: p.messageId,
-      transactionId: '',
-      recallHandle,
-      topic: p.topic,
-      queueId: p.queueId,
-      offset: queueOffset,
-    };
+  /** Fill in a written message's receipt; a timed one goes to the timer service. */
+  private settle(receipt: SendReceipt, dueAt: number, physicalOffset: number, queueOffset: number): void {
+    receipt.offset = queueOffset;
+    if (dueAt === 0) return;
+    this.host.timers.add(physicalOffset, dueAt);
+    receipt.recallHandle = Buffer.from(`v1 ${receipt.topic} ${physicalOffset} ${receipt.messageId}`).toString(
+      'base64url',
+    );
   }
 
   /** Cancel a timed message that has not been delivered yet. */
@@ -374,14 +382,15 @@ function checkBody(body: unknown, maxBytes: number): Buffer {
   return buf;
 }
 
-function checkProperties(msg: SendMessage): Record<string, string> {
+/** Validate tag, keys, group and properties; a copy of the properties (undefined when none). */
+function checkProperties(msg: SendMessage): Record<string, string> | undefined {
   if (
     msg.tag === undefined &&
     msg.keys === undefined &&
     msg.messageGroup === undefined &&
     msg.properties === undefined
   ) {
-    return {};
+    return undefined;
   }
   if (msg.tag !== undefined) {
     if (
@@ -419,7 +428,6 @@ function checkProperties(msg: SendMessage): Record<string, string> {
       );
     }
   }
-  const out: Record<string, string> = {};
   const entries: [unknown, unknown][] =
     msg.properties === undefined
       ? []
@@ -436,6 +444,7 @@ function checkProperties(msg: SendMessage): Record<string, string> {
       `${entries.length} properties; at most ${MAX_PROPERTIES}.`,
     );
   }
+  const out: Record<string, string> | undefined = entries.length > 0 ? {} : undefined;
   for (const [name, value] of entries) {
     if (
       typeof name !== 'string' ||
@@ -454,7 +463,7 @@ function checkProperties(msg: SendMessage): Record<string, string> {
         `property ${name} must be a string without control characters.`,
       );
     }
-    out[name] = value;
+    out![name] = value;
     total += name.length + value.length;
   }
   if (total > MAX_PROPERTIES_BYTES) {

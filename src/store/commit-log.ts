@@ -22,19 +22,17 @@ import {
   MAGIC_BLANK,
   MAGIC_V1,
   MAGIC_V2,
-  NAME_VALUE_SEPARATOR,
+  MAX_PROPERTIES_BYTES,
   OFF_MAGIC,
   OFF_PHYSICAL_OFFSET,
   offsetMsgId,
-  PROPERTY_KEYS,
-  PROPERTY_SEPARATOR,
-  PROPERTY_TAGS,
   type RecordFields,
   readInt64,
   recordLayout,
   recordSize,
   StoredRecord,
 } from './record-codec.js';
+import { measurePropertiesBytes, writePropertiesBytes } from './record-properties.js';
 import type { AppendResult, Message } from './types.js';
 
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
@@ -264,7 +262,6 @@ export class CommitLog {
   // single append, one per message for a batch.
   private readonly sTopic: TopicState[] = [];
   private readonly sBodyLength: number[] = [];
-  private readonly sProps: string[] = [];
   private readonly sPropsLength: number[] = [];
   private readonly sTotal: number[] = [];
   /** Queue offset given to the last record write() wrote. */
@@ -294,15 +291,18 @@ export class CommitLog {
         `message body is ${bodyLength} bytes, above the limit of ${this.maxMessageBytes}: split it or raise TIDEMQ_MAX_MESSAGE_BYTES.`,
       );
     }
-    let propertiesText = '';
     let propertiesLength = 0;
-    if (msg.tags !== undefined || msg.keys !== undefined || msg.properties !== undefined) {
-      propertiesText = buildProperties(msg);
-      propertiesLength = Buffer.byteLength(propertiesText, 'utf8');
-      if (propertiesLength > 32767) {
+    if (
+      msg.tags !== undefined ||
+      msg.keys !== undefined ||
+      msg.properties !== undefined ||
+      msg.uniqKey !== undefined
+    ) {
+      propertiesLength = measurePropertiesBytes(msg);
+      if (propertiesLength > MAX_PROPERTIES_BYTES) {
         throw new StoreError(
           'MESSAGE_TOO_LARGE',
-          `message properties take ${propertiesLength} bytes, above 32767.`,
+          `message properties take ${propertiesLength} bytes, above ${MAX_PROPERTIES_BYTES}.`,
         );
       }
     }
@@ -325,7 +325,6 @@ export class CommitLog {
     }
     this.sTopic[i] = state;
     this.sBodyLength[i] = bodyLength;
-    this.sProps[i] = propertiesText;
     this.sPropsLength[i] = propertiesLength;
     this.sTotal[i] = totalSize;
   }
@@ -371,7 +370,8 @@ export class CommitLog {
     f.physicalOffset = physicalOffset;
     f.bornTimestamp = msg.bornTimestamp ?? now;
     f.storeTimestamp = now;
-    encodeRecord(
+    const propertiesLength = this.sPropsLength[i]!;
+    const propertiesPos = encodeRecord(
       seg.buf,
       seg.view,
       pos,
@@ -382,9 +382,14 @@ export class CommitLog {
       state.bytes,
       msg.body,
       this.sBodyLength[i]!,
-      this.sProps[i]!,
-      this.sPropsLength[i]!,
+      propertiesLength,
     );
+    if (
+      propertiesLength > 0 &&
+      writePropertiesBytes(seg.buf, propertiesPos, msg) !== propertiesPos + propertiesLength
+    ) {
+      throw new Error('commit-log: the properties written differ from their measured length');
+    }
     seg.wrotePosition = pos + totalSize;
     if (consumesOffset) q[queueId] = queueOffset + 1;
     this.lastStoreTimestamp = now;
@@ -578,53 +583,6 @@ export class CommitLog {
   dropOldest(count: number): MappedSegment[] {
     return this.segments.splice(0, count);
   }
-}
-
-function buildProperties(msg: Message): string {
-  let text = '';
-  if (msg.tags !== undefined) {
-    if (typeof msg.tags !== 'string' || msg.tags.length === 0 || hasSeparator(msg.tags)) {
-      throw new StoreError('INVALID_MESSAGE', 'tags must be a non-empty string without \\u0001 or \\u0002.');
-    }
-    text += PROPERTY_TAGS + NAME_VALUE_SEPARATOR + msg.tags + PROPERTY_SEPARATOR;
-  }
-  if (msg.keys !== undefined) {
-    const keys = typeof msg.keys === 'string' ? [msg.keys] : msg.keys;
-    if (
-      !Array.isArray(keys) ||
-      keys.some((k) => typeof k !== 'string' || k.length === 0 || hasSeparator(k) || k.includes(' '))
-    ) {
-      throw new StoreError(
-        'INVALID_MESSAGE',
-        'keys must be a non-empty string or an array of them, without spaces, \\u0001 or \\u0002.',
-      );
-    }
-    if (keys.length > 0) text += PROPERTY_KEYS + NAME_VALUE_SEPARATOR + keys.join(' ') + PROPERTY_SEPARATOR;
-  }
-  if (msg.properties !== undefined) {
-    const props = msg.properties;
-    if (props === null || typeof props !== 'object') {
-      throw new StoreError('INVALID_MESSAGE', 'properties must be an object of string values.');
-    }
-    // One pass: validate and encode (TAGS/KEYS given as fields win over the same names here).
-    for (const name in props) {
-      const value = props[name];
-      if (name.length === 0 || typeof value !== 'string' || hasSeparator(name) || hasSeparator(value)) {
-        throw new StoreError(
-          'INVALID_MESSAGE',
-          `property ${JSON.stringify(name)} is not valid: names and values are strings without \\u0001 or \\u0002.`,
-        );
-      }
-      if (name === PROPERTY_TAGS && msg.tags !== undefined) continue;
-      if (name === PROPERTY_KEYS && msg.keys !== undefined) continue;
-      text += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
-    }
-  }
-  return text;
-}
-
-function hasSeparator(s: string): boolean {
-  return s.includes(NAME_VALUE_SEPARATOR) || s.includes(PROPERTY_SEPARATOR);
 }
 
 function discardSegmentFile(seg: MappedSegment): void {

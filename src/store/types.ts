@@ -10,6 +10,12 @@ export interface Message {
   /** One key or several; stored space-separated in the KEYS property, as RocketMQ does. */
   keys?: string | string[];
   properties?: Record<string, string>;
+  /**
+   * The UNIQ_KEY property (the client-made message id), written after `properties` (and in
+   * place of a UNIQ_KEY there): the same bytes as giving it last in `properties`, without an
+   * object per message.
+   */
+  uniqKey?: string;
   /** Defaults to the append time. */
   bornTimestamp?: number;
   /** RocketMQ's client flag field. Defaults to 0. */
