@@ -64,6 +64,48 @@ function atIndex(err: unknown, i: number): unknown {
   return err;
 }
 
+function receipt(
+  messageId: string,
+  transactionId: string,
+  recallHandle: string,
+  topic: string,
+  queueId: number,
+  offset: number,
+): SendReceipt {
+  return { messageId, transactionId, recallHandle, topic, queueId, offset };
+}
+
+/** A written batch's receipts, compact until its durability wait is over. */
+class PendingReceipts {
+  constructor(
+    private readonly ids: string[],
+    /** The topic of every message, unless `topics` gives one each. */
+    private readonly topic: string,
+    private readonly topics: string[] | undefined,
+    private readonly queueIds: Int32Array,
+    private readonly queueOffsets: Float64Array,
+    /** Timed messages' recall handles ('' for the others), if the batch has any. */
+    private readonly recallHandles: string[] | undefined,
+    readonly endOffset: number,
+  ) {}
+
+  receipts(): SendReceipt[] {
+    const n = this.ids.length;
+    const out: SendReceipt[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      out[i] = receipt(
+        this.ids[i]!,
+        '',
+        this.recallHandles === undefined ? '' : this.recallHandles[i]!,
+        this.topics === undefined ? this.topic : this.topics[i]!,
+        this.queueIds[i]!,
+        this.queueOffsets[i]!,
+      );
+    }
+    return out;
+  }
+}
+
 export class Transaction {
   /** Physical offset of the half message, once sent. */
   halfOffset: number | undefined;
@@ -98,10 +140,12 @@ export class Producer {
   readonly topics: string[] | undefined;
   private readonly chooser: QueueChooser;
   private closed = false;
-  /** Per message of the batch being prepared: its due time if timed, else 0 (see prepare). */
+  // Per message of the batch being prepared (see prepare): its id, topic, queue, and due time if
+  // timed (else 0). Reused across batches.
+  private readonly sId: string[] = [];
+  private readonly sTopic: string[] = [];
+  private readonly sQueueId: number[] = [];
   private readonly dueAt: number[] = [];
-  /** send()'s receipt slot. */
-  private readonly one: SendReceipt[] = [];
 
   constructor(
     private readonly host: ProducerHost,
@@ -154,8 +198,10 @@ export class Producer {
         );
       }
     }
-    const record = this.prepare(message, Date.now(), transaction !== undefined, this.one, 0);
-    const receipt = this.one[0]!;
+    const record = this.prepare(message, Date.now(), transaction !== undefined, 0);
+    const messageId = this.sId[0]!;
+    const topic = this.sTopic[0]!;
+    const queueId = this.sQueueId[0]!;
     if (transaction !== undefined) {
       const half: Message = {
         ...record,
@@ -163,8 +209,8 @@ export class Producer {
         queueId: 0,
         properties: {
           ...record.properties,
-          [P_REAL_TOPIC]: receipt.topic,
-          [P_REAL_QID]: String(receipt.queueId),
+          [P_REAL_TOPIC]: topic,
+          [P_REAL_QID]: String(queueId),
           [P_TRAN_MSG]: 'true',
           [P_PRODUCER]: this.clientId,
         },
@@ -174,14 +220,12 @@ export class Producer {
       if (rec) this.host.transactions.add(rec);
       transaction.halfOffset = r.physicalOffset;
       await core.durable(r);
-      receipt.transactionId = r.msgId;
-      receipt.offset = r.queueOffset;
-      return receipt;
+      return receipt(messageId, r.msgId, '', topic, queueId, r.queueOffset);
     }
     const r = core.append(record);
-    this.settle(receipt, this.dueAt[0]!, r.physicalOffset, r.queueOffset);
+    const recallHandle = this.schedule(this.dueAt[0]!, topic, r.physicalOffset, messageId);
     await core.durable(r);
-    return receipt;
+    return receipt(messageId, '', recallHandle, topic, queueId, r.queueOffset);
   }
 
   /**
@@ -191,51 +235,76 @@ export class Producer {
    * its error (the message says which index) and nothing is stored. Transactional messages are
    * not batched (a transaction holds one message). Receipts come back in the order given.
    */
-  async sendBatch(messages: readonly SendMessage[]): Promise<SendReceipt[]> {
+  sendBatch(messages: readonly SendMessage[]): Promise<SendReceipt[]> {
+    // Not an async function, and the receipt objects are made once the wait is over: while it
+    // lasts, a batch holds only its compact PendingReceipts — not the messages, the records and
+    // the receipts, which would otherwise survive young-generation collections.
+    let pending: PendingReceipts | undefined;
+    try {
+      pending = this.writeBatch(messages);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (pending === undefined) return Promise.resolve([]);
+    const done = pending;
+    return this.host.core.durableTo(done.endOffset).then(() => done.receipts());
+  }
+
+  /** sendBatch's synchronous part: validate all, append all, note what the receipts say. */
+  private writeBatch(messages: readonly SendMessage[]): PendingReceipts | undefined {
     this.checkOpen();
     if (!Array.isArray(messages)) {
       throw new BrokerError('BAD_REQUEST', 'sendBatch() needs an array of messages.');
     }
     const n = messages.length;
-    if (n === 0) return [];
+    if (n === 0) return undefined;
     if (n > MAX_SEND_BATCH) {
       throw new BrokerError(
         'BAD_REQUEST',
         `a batch holds at most ${MAX_SEND_BATCH} messages, got ${n}: split it.`,
       );
     }
-    const core = this.host.core;
     const now = Date.now();
     const records: Message[] = new Array(n);
-    const receipts: SendReceipt[] = new Array(n);
     for (let i = 0; i < n; i++) {
       try {
-        records[i] = this.prepare(messages[i]!, now, false, receipts, i);
+        records[i] = this.prepare(messages[i]!, now, false, i);
       } catch (err) {
         throw atIndex(err, i);
       }
     }
-    const r = core.appendBatch(records);
-    const dueAt = this.dueAt;
+    const r = this.host.core.appendBatch(records);
+    const topic = this.sTopic[0]!;
+    const queueIds = new Int32Array(n);
+    let topics: string[] | undefined;
+    let recallHandles: string[] | undefined;
     for (let i = 0; i < n; i++) {
-      this.settle(receipts[i]!, dueAt[i]!, r.physicalOffsets[i]!, r.queueOffsets[i]!);
+      queueIds[i] = this.sQueueId[i]!;
+      if (this.sTopic[i] !== topic) topics ??= this.sTopic.slice(0, n);
+      const dueAt = this.dueAt[i]!;
+      if (dueAt !== 0) {
+        recallHandles ??= new Array<string>(n).fill('');
+        recallHandles[i] = this.schedule(dueAt, this.sTopic[i]!, r.physicalOffsets[i]!, this.sId[i]!);
+      }
     }
-    await core.durableTo(r.endOffset);
-    return receipts;
+    return new PendingReceipts(
+      this.sId.slice(0, n),
+      topic,
+      topics,
+      queueIds,
+      r.queueOffsets,
+      recallHandles,
+      r.endOffset,
+    );
   }
 
   /**
-   * Validate one message completely and build the record to append — the message itself, or
-   * (timed) its copy for the timer topic — and its receipt (`receipts[i]`; offsets are filled by
-   * settle() once written; `dueAt[i]` holds the due time of a timed one, else 0). Writes nothing.
+   * Validate one message completely and build the record to append: the message itself, or
+   * (timed) its copy for the timer topic. What its receipt will say goes to slot `i` of the
+   * scratch arrays (sId, sTopic, sQueueId; dueAt: the due time of a timed one, else 0). Writes
+   * nothing.
    */
-  private prepare(
-    msg: SendMessage,
-    now: number,
-    transactional: boolean,
-    receipts: SendReceipt[],
-    i: number,
-  ): Message {
+  private prepare(msg: SendMessage, now: number, transactional: boolean, i: number): Message {
     const core = this.host.core;
     if (!msg || typeof msg !== 'object')
       throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
@@ -287,14 +356,9 @@ export class Producer {
         props[P_REAL_QID] = String(queueId);
       }
     }
-    receipts[i] = {
-      messageId,
-      transactionId: '',
-      recallHandle: '',
-      topic: info.name,
-      queueId,
-      offset: 0,
-    };
+    this.sId[i] = messageId;
+    this.sTopic[i] = info.name;
+    this.sQueueId[i] = queueId;
     this.dueAt[i] = timed ? deliverAt : 0;
     return {
       topic: timed ? TIMER_TOPIC : info.name,
@@ -308,14 +372,11 @@ export class Producer {
     };
   }
 
-  /** Fill in a written message's receipt; a timed one goes to the timer service. */
-  private settle(receipt: SendReceipt, dueAt: number, physicalOffset: number, queueOffset: number): void {
-    receipt.offset = queueOffset;
-    if (dueAt === 0) return;
+  /** A written timed message goes to the timer service; returns its recall handle ('' if not timed). */
+  private schedule(dueAt: number, topic: string, physicalOffset: number, messageId: string): string {
+    if (dueAt === 0) return '';
     this.host.timers.add(physicalOffset, dueAt);
-    receipt.recallHandle = Buffer.from(`v1 ${receipt.topic} ${physicalOffset} ${receipt.messageId}`).toString(
-      'base64url',
-    );
+    return Buffer.from(`v1 ${topic} ${physicalOffset} ${messageId}`).toString('base64url');
   }
 
   /** Cancel a timed message that has not been delivered yet. */
