@@ -7,6 +7,7 @@
  * Recall handle: base64url of `v1 <topic> <timer record offset> <messageId>`.
  */
 import { randomUUID } from 'node:crypto';
+import type { BatchAppendResult } from '../store/commit-log.js';
 import type { Message } from '../store/types.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
@@ -62,6 +63,33 @@ function atIndex(err: unknown, i: number): unknown {
     });
   }
   return err;
+}
+
+/** A record with every field a producer sets, so all records share one shape. */
+function emptyRecord(): Message {
+  return {
+    topic: '',
+    queueId: 0,
+    body: '',
+    properties: undefined,
+    uniqKey: undefined,
+    bornTimestamp: 0,
+    tags: undefined,
+    keys: undefined,
+  };
+}
+
+/** Drop pooled records' references to a sent batch's bodies, ids and properties. */
+function releaseRecords(records: Message[]): void {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r === undefined) break;
+    r.body = '';
+    r.properties = undefined;
+    r.uniqKey = undefined;
+    r.tags = undefined;
+    r.keys = undefined;
+  }
 }
 
 function receipt(
@@ -146,6 +174,9 @@ export class Producer {
   private readonly sTopic: string[] = [];
   private readonly sQueueId: number[] = [];
   private readonly dueAt: number[] = [];
+  /** Records reused by every batch (see writeBatch). */
+  private readonly recordPool: Message[] = [];
+  private poolInUse = false;
 
   constructor(
     private readonly host: ProducerHost,
@@ -265,15 +296,29 @@ export class Producer {
       );
     }
     const now = Date.now();
+    // The records are pooled: nothing keeps one past the append. A queue selector function could
+    // send from inside this loop; such a nested batch gets records of its own.
+    const pool = this.recordPool;
+    const pooled = !this.poolInUse;
+    this.poolInUse = true;
     const records: Message[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      try {
-        records[i] = this.prepare(messages[i]!, now, false, i);
-      } catch (err) {
-        throw atIndex(err, i);
+    let r: BatchAppendResult;
+    try {
+      for (let i = 0; i < n; i++) {
+        if (pooled && i === pool.length) pool.push(emptyRecord());
+        try {
+          records[i] = this.prepare(messages[i]!, now, false, i, pooled ? pool[i] : undefined);
+        } catch (err) {
+          throw atIndex(err, i);
+        }
+      }
+      r = this.host.core.appendBatch(records);
+    } finally {
+      if (pooled) {
+        this.poolInUse = false;
+        releaseRecords(records);
       }
     }
-    const r = this.host.core.appendBatch(records);
     const topic = this.sTopic[0]!;
     const queueIds = new Int32Array(n);
     let topics: string[] | undefined;
@@ -301,10 +346,10 @@ export class Producer {
   /**
    * Validate one message completely and build the record to append: the message itself, or
    * (timed) its copy for the timer topic. What its receipt will say goes to slot `i` of the
-   * scratch arrays (sId, sTopic, sQueueId; dueAt: the due time of a timed one, else 0). Writes
-   * nothing.
+   * scratch arrays (sId, sTopic, sQueueId; dueAt: the due time of a timed one, else 0). The
+   * record is `into` (a pooled one) when given. Writes nothing.
    */
-  private prepare(msg: SendMessage, now: number, transactional: boolean, i: number): Message {
+  private prepare(msg: SendMessage, now: number, transactional: boolean, i: number, into?: Message): Message {
     const core = this.host.core;
     if (!msg || typeof msg !== 'object')
       throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
@@ -360,16 +405,16 @@ export class Producer {
     this.sTopic[i] = info.name;
     this.sQueueId[i] = queueId;
     this.dueAt[i] = timed ? deliverAt : 0;
-    return {
-      topic: timed ? TIMER_TOPIC : info.name,
-      queueId: timed ? 0 : queueId,
-      body,
-      properties: props,
-      uniqKey,
-      bornTimestamp: msg.bornTimestamp ?? now,
-      tags: msg.tag,
-      keys: msg.keys !== undefined && msg.keys.length > 0 ? msg.keys : undefined,
-    };
+    const record = into ?? emptyRecord();
+    record.topic = timed ? TIMER_TOPIC : info.name;
+    record.queueId = timed ? 0 : queueId;
+    record.body = body;
+    record.properties = props;
+    record.uniqKey = uniqKey;
+    record.bornTimestamp = msg.bornTimestamp ?? now;
+    record.tags = msg.tag;
+    record.keys = msg.keys !== undefined && msg.keys.length > 0 ? msg.keys : undefined;
+    return record;
   }
 
   /** A written timed message goes to the timer service; returns its recall handle ('' if not timed). */
