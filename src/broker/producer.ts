@@ -14,7 +14,11 @@ import { BrokerError } from './errors.js';
 import { HALF_TOPIC, TIMER_TOPIC } from './journal.js';
 import {
   DELAY_LEVELS_MS,
+  type MessageIdPrefix,
+  messageIdOf,
+  messageIdPrefix,
   newMessageId,
+  nextMessageSequence,
   P_DELAY_LEVEL,
   P_DELIVER_MS,
   P_MESSAGE_GROUP,
@@ -65,6 +69,23 @@ function atIndex(err: unknown, i: number): unknown {
   return err;
 }
 
+/**
+ * What prepare() notes per message of the batch (or the send) being prepared — what its receipt
+ * will say — and the batch's pooled records.
+ */
+class SendScratch {
+  readonly ids: string[] = [];
+  /** A batch's generated ids as sequence numbers of `prefix` (ids[i] is '' then), else -1. */
+  readonly seqs: number[] = [];
+  readonly topics: string[] = [];
+  readonly queueIds: number[] = [];
+  /** Due time of a timed message, else 0. */
+  readonly dueAt: number[] = [];
+  readonly records: Message[] = [];
+  /** Prefix of a batch's generated ids; undefined for send() (its id is made as a string). */
+  prefix: MessageIdPrefix | undefined;
+}
+
 /** A record with every field a producer sets, so all records share one shape. */
 function emptyRecord(): Message {
   return {
@@ -106,7 +127,10 @@ function receipt(
 /** A written batch's receipts, compact until its durability wait is over. */
 class PendingReceipts {
   constructor(
-    private readonly ids: string[],
+    private readonly prefix: MessageIdPrefix,
+    /** Generated ids by sequence number (see UniqKeyRun), -1 where `ids` has the id. */
+    private readonly seqs: Float64Array,
+    private readonly ids: string[] | undefined,
     /** The topic of every message, unless `topics` gives one each. */
     private readonly topic: string,
     private readonly topics: string[] | undefined,
@@ -118,11 +142,12 @@ class PendingReceipts {
   ) {}
 
   receipts(): SendReceipt[] {
-    const n = this.ids.length;
+    const n = this.seqs.length;
     const out: SendReceipt[] = new Array(n);
     for (let i = 0; i < n; i++) {
+      const seq = this.seqs[i]!;
       out[i] = receipt(
-        this.ids[i]!,
+        seq >= 0 ? messageIdOf(this.prefix, seq) : this.ids![i]!,
         '',
         this.recallHandles === undefined ? '' : this.recallHandles[i]!,
         this.topics === undefined ? this.topic : this.topics[i]!,
@@ -168,15 +193,8 @@ export class Producer {
   readonly topics: string[] | undefined;
   private readonly chooser: QueueChooser;
   private closed = false;
-  // Per message of the batch being prepared (see prepare): its id, topic, queue, and due time if
-  // timed (else 0). Reused across batches.
-  private readonly sId: string[] = [];
-  private readonly sTopic: string[] = [];
-  private readonly sQueueId: number[] = [];
-  private readonly dueAt: number[] = [];
-  /** Records reused by every batch (see writeBatch). */
-  private readonly recordPool: Message[] = [];
-  private poolInUse = false;
+  /** Reused by every send; a send from inside a queue selector function gets a fresh one. */
+  private spare: SendScratch | undefined = new SendScratch();
 
   constructor(
     private readonly host: ProducerHost,
@@ -229,10 +247,17 @@ export class Producer {
         );
       }
     }
-    const record = this.prepare(message, Date.now(), transaction !== undefined, 0);
-    const messageId = this.sId[0]!;
-    const topic = this.sTopic[0]!;
-    const queueId = this.sQueueId[0]!;
+    const scratch = this.takeScratch();
+    let record: Message;
+    try {
+      record = this.prepare(message, Date.now(), transaction !== undefined, scratch, 0);
+    } finally {
+      this.spare = scratch;
+    }
+    const messageId = scratch.ids[0]!;
+    const topic = scratch.topics[0]!;
+    const queueId = scratch.queueIds[0]!;
+    const dueAt = scratch.dueAt[0]!;
     if (transaction !== undefined) {
       const half: Message = {
         ...record,
@@ -254,7 +279,7 @@ export class Producer {
       return receipt(messageId, r.msgId, '', topic, queueId, r.queueOffset);
     }
     const r = core.append(record);
-    const recallHandle = this.schedule(this.dueAt[0]!, topic, r.physicalOffset, messageId);
+    const recallHandle = this.schedule(dueAt, topic, r.physicalOffset, messageId);
     await core.durable(r);
     return receipt(messageId, '', recallHandle, topic, queueId, r.queueOffset);
   }
@@ -296,44 +321,53 @@ export class Producer {
       );
     }
     const now = Date.now();
-    // The records are pooled: nothing keeps one past the append. A queue selector function could
-    // send from inside this loop; such a nested batch gets records of its own.
-    const pool = this.recordPool;
-    const pooled = !this.poolInUse;
-    this.poolInUse = true;
+    const prefix = messageIdPrefix(now);
+    // The records are pooled: nothing keeps one past the append.
+    const scratch = this.takeScratch();
+    const pool = scratch.records;
     const records: Message[] = new Array(n);
-    let r: BatchAppendResult;
+    scratch.prefix = prefix;
     try {
       for (let i = 0; i < n; i++) {
-        if (pooled && i === pool.length) pool.push(emptyRecord());
+        if (i === pool.length) pool.push(emptyRecord());
         try {
-          records[i] = this.prepare(messages[i]!, now, false, i, pooled ? pool[i] : undefined);
+          records[i] = this.prepare(messages[i]!, now, false, scratch, i, pool[i]);
         } catch (err) {
           throw atIndex(err, i);
         }
       }
-      r = this.host.core.appendBatch(records);
+      const r = this.host.core.appendBatch(records, { prefix: prefix.bytes, sequence: scratch.seqs });
+      return this.settleBatch(scratch, n, r);
     } finally {
-      if (pooled) {
-        this.poolInUse = false;
-        releaseRecords(records);
-      }
+      releaseRecords(records);
+      scratch.prefix = undefined;
+      this.spare = scratch;
     }
-    const topic = this.sTopic[0]!;
+  }
+
+  /** A written batch: timed messages to the timer service, and what the receipts will say. */
+  private settleBatch(scratch: SendScratch, n: number, r: BatchAppendResult): PendingReceipts {
+    const topic = scratch.topics[0]!;
     const queueIds = new Int32Array(n);
+    const seqs = new Float64Array(n);
+    let ids: string[] | undefined;
     let topics: string[] | undefined;
     let recallHandles: string[] | undefined;
     for (let i = 0; i < n; i++) {
-      queueIds[i] = this.sQueueId[i]!;
-      if (this.sTopic[i] !== topic) topics ??= this.sTopic.slice(0, n);
-      const dueAt = this.dueAt[i]!;
+      queueIds[i] = scratch.queueIds[i]!;
+      seqs[i] = scratch.seqs[i]!;
+      if (seqs[i]! < 0) ids ??= scratch.ids.slice(0, n);
+      if (scratch.topics[i] !== topic) topics ??= scratch.topics.slice(0, n);
+      const dueAt = scratch.dueAt[i]!;
       if (dueAt !== 0) {
         recallHandles ??= new Array<string>(n).fill('');
-        recallHandles[i] = this.schedule(dueAt, this.sTopic[i]!, r.physicalOffsets[i]!, this.sId[i]!);
+        recallHandles[i] = this.schedule(dueAt, scratch.topics[i]!, r.physicalOffsets[i]!, scratch.ids[i]!);
       }
     }
     return new PendingReceipts(
-      this.sId.slice(0, n),
+      scratch.prefix!,
+      seqs,
+      ids,
       topic,
       topics,
       queueIds,
@@ -343,13 +377,25 @@ export class Producer {
     );
   }
 
+  private takeScratch(): SendScratch {
+    const s = this.spare ?? new SendScratch();
+    this.spare = undefined;
+    return s;
+  }
+
   /**
    * Validate one message completely and build the record to append: the message itself, or
    * (timed) its copy for the timer topic. What its receipt will say goes to slot `i` of the
-   * scratch arrays (sId, sTopic, sQueueId; dueAt: the due time of a timed one, else 0). The
-   * record is `into` (a pooled one) when given. Writes nothing.
+   * `scratch` (see SendScratch). The record is `into` (a pooled one) when given. Writes nothing.
    */
-  private prepare(msg: SendMessage, now: number, transactional: boolean, i: number, into?: Message): Message {
+  private prepare(
+    msg: SendMessage,
+    now: number,
+    transactional: boolean,
+    scratch: SendScratch,
+    i: number,
+    into?: Message,
+  ): Message {
     const core = this.host.core;
     if (!msg || typeof msg !== 'object')
       throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
@@ -377,18 +423,28 @@ export class Producer {
       throw new BrokerError('BAD_REQUEST', 'messageId must be a non-empty string.');
     }
     const queueId = this.chooser.choose(msg, info.queues);
-    const messageId = msg.messageId === undefined ? newMessageId(now) : msg.messageId;
     const timed = !transactional && deliverAt !== undefined && deliverAt > now;
+    const plain =
+      !transactional &&
+      deliverAt === undefined &&
+      msg.messageGroup === undefined &&
+      msg.priority === undefined;
     // A plain message's id is the last property: the record's uniqKey writes the same bytes as a
-    // UNIQ_KEY put last into a properties object, without that object.
+    // UNIQ_KEY put last into a properties object, without that object. In a batch, a generated
+    // one is not even made into a string: the batch's UniqKeyRun writes it as bytes.
+    const prefix = scratch.prefix;
+    let messageId = '';
+    let seq = -1;
+    if (msg.messageId !== undefined) messageId = msg.messageId;
+    else if (prefix === undefined) messageId = newMessageId(now);
+    else {
+      seq = nextMessageSequence();
+      if (!plain) messageId = messageIdOf(prefix, seq);
+    }
     let props = userProps;
-    let uniqKey: string | undefined = messageId;
-    if (
-      transactional ||
-      deliverAt !== undefined ||
-      msg.messageGroup !== undefined ||
-      msg.priority !== undefined
-    ) {
+    let uniqKey: string | undefined = seq >= 0 ? undefined : messageId;
+    if (!plain) {
+      seq = -1;
       props = userProps ?? {};
       props[P_UNIQ_KEY] = messageId;
       uniqKey = undefined;
@@ -401,10 +457,11 @@ export class Producer {
         props[P_REAL_QID] = String(queueId);
       }
     }
-    this.sId[i] = messageId;
-    this.sTopic[i] = info.name;
-    this.sQueueId[i] = queueId;
-    this.dueAt[i] = timed ? deliverAt : 0;
+    scratch.ids[i] = messageId;
+    scratch.seqs[i] = seq;
+    scratch.topics[i] = info.name;
+    scratch.queueIds[i] = queueId;
+    scratch.dueAt[i] = timed ? deliverAt : 0;
     const record = into ?? emptyRecord();
     record.topic = timed ? TIMER_TOPIC : info.name;
     record.queueId = timed ? 0 : queueId;

@@ -32,8 +32,13 @@ import {
   recordSize,
   StoredRecord,
 } from './record-codec.js';
-import { measurePropertiesBytes, writePropertiesBytes } from './record-properties.js';
-import type { AppendResult, Message } from './types.js';
+import {
+  checkUniqKeyRun,
+  measurePropertiesBytes,
+  runSequence,
+  writePropertiesBytes,
+} from './record-properties.js';
+import type { AppendResult, Message, UniqKeyRun } from './types.js';
 
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
 const TRANSACTION_TYPE_MASK = 0xc;
@@ -263,12 +268,14 @@ export class CommitLog {
   private readonly sTopic: TopicState[] = [];
   private readonly sBodyLength: number[] = [];
   private readonly sPropsLength: number[] = [];
+  /** The message's sequence number in the batch's UniqKeyRun, or -1. */
+  private readonly sRunSeq: number[] = [];
   private readonly sTotal: number[] = [];
   /** Queue offset given to the last record write() wrote. */
   private lastQueueOffset = 0;
 
   /** Validate a message and measure its record into scratch slot `i`. Writes nothing. */
-  private check(msg: Message, i: number): void {
+  private check(msg: Message, i: number, run: UniqKeyRun | undefined): void {
     if (msg === null || typeof msg !== 'object') {
       throw new StoreError('INVALID_MESSAGE', 'append expects a message object { topic, body, … }.');
     }
@@ -291,14 +298,16 @@ export class CommitLog {
         `message body is ${bodyLength} bytes, above the limit of ${this.maxMessageBytes}: split it or raise TIDEMQ_MAX_MESSAGE_BYTES.`,
       );
     }
+    const seq = run === undefined ? -1 : runSequence(run, i);
     let propertiesLength = 0;
     if (
       msg.tags !== undefined ||
       msg.keys !== undefined ||
       msg.properties !== undefined ||
-      msg.uniqKey !== undefined
+      msg.uniqKey !== undefined ||
+      seq >= 0
     ) {
-      propertiesLength = measurePropertiesBytes(msg);
+      propertiesLength = measurePropertiesBytes(msg, seq >= 0 ? run!.prefix.length + 8 : -1);
       if (propertiesLength > MAX_PROPERTIES_BYTES) {
         throw new StoreError(
           'MESSAGE_TOO_LARGE',
@@ -326,6 +335,7 @@ export class CommitLog {
     this.sTopic[i] = state;
     this.sBodyLength[i] = bodyLength;
     this.sPropsLength[i] = propertiesLength;
+    this.sRunSeq[i] = seq;
     this.sTotal[i] = totalSize;
   }
 
@@ -340,7 +350,7 @@ export class CommitLog {
   }
 
   /** Write a message checked into slot `i`. Returns its physical offset. May throw DISK_FULL. */
-  private write(msg: Message, i: number, now: number): number {
+  private write(msg: Message, i: number, now: number, run?: UniqKeyRun): number {
     const totalSize = this.sTotal[i]!;
     let seg = this.segments[this.segments.length - 1];
     if (seg === undefined || seg.full) seg = this.roll();
@@ -386,7 +396,8 @@ export class CommitLog {
     );
     if (
       propertiesLength > 0 &&
-      writePropertiesBytes(seg.buf, propertiesPos, msg) !== propertiesPos + propertiesLength
+      writePropertiesBytes(seg.buf, propertiesPos, msg, run, this.sRunSeq[i]!) !==
+        propertiesPos + propertiesLength
     ) {
       throw new Error('commit-log: the properties written differ from their measured length');
     }
@@ -400,7 +411,7 @@ export class CommitLog {
 
   /** Encode and write one record. Validates everything before writing anything. */
   append(msg: Message): AppendReceipt {
-    this.check(msg, 0);
+    this.check(msg, 0, undefined);
     const now = this.clock();
     const physicalOffset = this.write(msg, 0, now);
     return new AppendReceipt(
@@ -414,22 +425,24 @@ export class CommitLog {
   }
 
   /**
-   * Write several records with one store timestamp. Every message is validated before the first
-   * is written, so bad input writes nothing. Running out of disk part-way (DISK_FULL) leaves the
+   * Write several records with one store timestamp; `uniqKeys` gives messages their UNIQ_KEY as
+   * bytes (see UniqKeyRun). Every message is validated before the first is written, so bad input
+   * writes nothing. Running out of disk part-way (DISK_FULL) leaves the
    * leading records written; the error's `written` says how many.
    */
-  appendBatch(msgs: readonly Message[]): BatchAppendResult {
+  appendBatch(msgs: readonly Message[], uniqKeys?: UniqKeyRun): BatchAppendResult {
     if (!Array.isArray(msgs))
       throw new StoreError('INVALID_MESSAGE', 'appendBatch expects an array of messages.');
     const n = msgs.length;
-    for (let i = 0; i < n; i++) this.check(msgs[i]!, i);
+    if (uniqKeys !== undefined) checkUniqKeyRun(uniqKeys, n);
+    for (let i = 0; i < n; i++) this.check(msgs[i]!, i, uniqKeys);
     const now = this.clock();
     const physicalOffsets = new Float64Array(n);
     const queueOffsets = new Float64Array(n);
     let end = this.wroteOffset;
     for (let i = 0; i < n; i++) {
       try {
-        physicalOffsets[i] = this.write(msgs[i]!, i, now);
+        physicalOffsets[i] = this.write(msgs[i]!, i, now, uniqKeys);
       } catch (err) {
         if (err instanceof StoreError) Object.assign(err, { written: i });
         throw err;

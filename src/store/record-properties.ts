@@ -4,7 +4,8 @@
  * no properties string is built, measured and then encoded again.
  *
  * Order: TAGS (from `tags`), KEYS (`keys` joined by spaces), the `properties` in their own order,
- * then UNIQ_KEY (from `uniqKey`); a name a field gives is left out of `properties`.
+ * then UNIQ_KEY (from `uniqKey`, or a batch's UniqKeyRun); a name a field gives is left out of
+ * `properties`.
  *
  * measurePropertiesBytes() validates and returns the exact byte count (what Buffer.byteLength of
  * the text would say: a lone surrogate takes 3 bytes, as the UTF-8 writer replaces it with
@@ -13,7 +14,7 @@
  * holding a non-ASCII character goes through the UTF-8 writer.
  */
 import { StoreError } from '../errors.js';
-import type { Message } from './types.js';
+import type { Message, UniqKeyRun } from './types.js';
 
 const PROPERTY_TAGS = 'TAGS';
 const PROPERTY_KEYS = 'KEYS';
@@ -67,9 +68,11 @@ function keyList(keys: unknown): readonly unknown[] | undefined {
 
 /**
  * Validate a message's tags, keys and properties and return the byte length of its properties
- * field (0 when it has none). Throws INVALID_MESSAGE as the record would be malformed otherwise.
+ * field (0 when it has none). `runKeyBytes` ≥ 0: a UniqKeyRun gives the message a UNIQ_KEY of that
+ * many bytes (its own uniqKey wins). Throws INVALID_MESSAGE as the record would be malformed
+ * otherwise.
  */
-export function measurePropertiesBytes(msg: Message): number {
+export function measurePropertiesBytes(msg: Message, runKeyBytes = -1): number {
   let total = 0;
   const tags: unknown = msg.tags;
   if (tags !== undefined) {
@@ -109,7 +112,7 @@ export function measurePropertiesBytes(msg: Message): number {
       }
       if (name === PROPERTY_TAGS && tags !== undefined) continue;
       if (name === PROPERTY_KEYS && msg.keys !== undefined) continue;
-      if (name === PROPERTY_UNIQ_KEY && msg.uniqKey !== undefined) continue;
+      if (name === PROPERTY_UNIQ_KEY && (msg.uniqKey !== undefined || runKeyBytes >= 0)) continue;
       total += nb + 2 + vb;
     }
   }
@@ -121,7 +124,7 @@ export function measurePropertiesBytes(msg: Message): number {
       throw new StoreError('INVALID_MESSAGE', 'uniqKey must be a non-empty string without \u0001 or \u0002.');
     }
     total += PROPERTY_UNIQ_KEY.length + 2 + b;
-  }
+  } else if (runKeyBytes >= 0) total += PROPERTY_UNIQ_KEY.length + 2 + runKeyBytes;
   return total;
 }
 
@@ -137,11 +140,22 @@ function writeString(buf: Buffer, p: number, s: string): number {
   return p + n;
 }
 
+/** A name and its separator as bytes: written without reading a string. */
+const UNIQ_KEY_NAME = Buffer.from(`${PROPERTY_UNIQ_KEY}\u0001`, 'latin1');
+const HEX_DIGITS = Buffer.from('0123456789ABCDEF', 'latin1');
+
 /**
- * Write the properties field of a message measurePropertiesBytes() accepted, at `p`. Returns the
- * position after it (p + the measured length).
+ * Write the properties field of a message measurePropertiesBytes() accepted, at `p`; `seq` ≥ 0:
+ * its UNIQ_KEY comes from `run` (as measured). Returns the position after it (p + the measured
+ * length).
  */
-export function writePropertiesBytes(buf: Buffer, p: number, msg: Message): number {
+export function writePropertiesBytes(
+  buf: Buffer,
+  p: number,
+  msg: Message,
+  run?: UniqKeyRun,
+  seq = -1,
+): number {
   const tags = msg.tags;
   if (tags !== undefined) {
     p = writeString(buf, p, PROPERTY_TAGS);
@@ -166,7 +180,7 @@ export function writePropertiesBytes(buf: Buffer, p: number, msg: Message): numb
     for (const name in props) {
       if (name === PROPERTY_TAGS && tags !== undefined) continue;
       if (name === PROPERTY_KEYS && msg.keys !== undefined) continue;
-      if (name === PROPERTY_UNIQ_KEY && msg.uniqKey !== undefined) continue;
+      if (name === PROPERTY_UNIQ_KEY && (msg.uniqKey !== undefined || seq >= 0)) continue;
       p = writeString(buf, p, name);
       buf[p++] = NAME_VALUE_SEPARATOR;
       p = writeString(buf, p, props[name]!);
@@ -179,6 +193,46 @@ export function writePropertiesBytes(buf: Buffer, p: number, msg: Message): numb
     buf[p++] = NAME_VALUE_SEPARATOR;
     p = writeString(buf, p, uniqKey);
     buf[p++] = PROPERTY_SEPARATOR;
+  } else if (run !== undefined && seq >= 0) {
+    for (let k = 0; k < UNIQ_KEY_NAME.length; k++) buf[p++] = UNIQ_KEY_NAME[k]!;
+    const prefix = run.prefix;
+    for (let k = 0; k < prefix.length; k++) buf[p++] = prefix[k]!;
+    for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_DIGITS[(seq >>> shift) & 15]!;
+    buf[p++] = PROPERTY_SEPARATOR;
   }
   return p;
+}
+
+/** Throws INVALID_MESSAGE unless `run` is a well-formed UniqKeyRun for `count` messages. */
+export function checkUniqKeyRun(run: UniqKeyRun, count: number): void {
+  const prefix: unknown = run?.prefix;
+  const sequence: unknown = run?.sequence;
+  let ok =
+    prefix instanceof Uint8Array &&
+    typeof sequence === 'object' &&
+    sequence !== null &&
+    (sequence as ArrayLike<number>).length >= count;
+  if (ok) {
+    const bytes = prefix as Uint8Array;
+    for (let k = 0; k < bytes.length; k++) {
+      const b = bytes[k]!;
+      if (b >= 0x80 || b === NAME_VALUE_SEPARATOR || b === PROPERTY_SEPARATOR) ok = false;
+    }
+  }
+  if (!ok) {
+    throw new StoreError(
+      'INVALID_MESSAGE',
+      'a uniqKey run needs an ASCII prefix (Uint8Array, no \\u0001 or \\u0002) and a sequence number per message.',
+    );
+  }
+}
+
+/** Sequence number of message i of a run (-1: none); throws INVALID_MESSAGE if not one. */
+export function runSequence(run: UniqKeyRun, i: number): number {
+  const seq = run.sequence[i];
+  if (seq === -1 || (Number.isInteger(seq) && seq! >= 0 && seq! <= 0xffffffff)) return seq!;
+  throw new StoreError(
+    'INVALID_MESSAGE',
+    `uniqKey run: sequence ${String(seq)} of message ${i} is not -1 or an integer 0 to 2^32-1.`,
+  );
 }

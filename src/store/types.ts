@@ -26,6 +26,19 @@ export interface Message {
   sysFlag?: number;
 }
 
+/**
+ * UNIQ_KEY values for the messages of a batch, written as bytes rather than made into a string
+ * per message: message i gets `prefix` followed by `sequence[i]` as 8 upper-case hex digits (a
+ * RocketMQ client message id is a fixed hex prefix and a counter), unless `sequence[i]` is -1 or
+ * the message has its own `uniqKey`. The bytes are those of that string given as its uniqKey.
+ */
+export interface UniqKeyRun {
+  /** ASCII without \u0001 or \u0002. */
+  prefix: Uint8Array;
+  /** Per message of the batch: 0 to 2^32-1, or -1 for none. */
+  sequence: ArrayLike<number>;
+}
+
 /** Where and when an appended record was written. */
 export interface AppendResult {
   /** Commit log offset of the record. */
