@@ -111,3 +111,38 @@ t.test('producer: each kind of message keeps its stored properties and their ord
   const generated = sent.filter((r) => r.messageId !== 'MY-ID').map((r) => r.messageId);
   t.equal(new Set(generated).size, generated.length, 'generated ids are unique');
 });
+
+t.test('producer: a queue selector that sends from inside a batch does not disturb it', async (t) => {
+  const broker = await openBroker(tempDir(t));
+  t.teardown(() => broker.close());
+  broker.createTopic('N', { queues: 3 });
+  broker.createTopic('S', { queues: 1 });
+  const nested: Promise<unknown>[] = [];
+  let calls = 0;
+  const p = broker.producer({
+    queueSelector: (msg, queues) => {
+      calls++;
+      if (msg.topic === 'N' && calls % 2 === 0) {
+        nested.push(inner.send({ topic: 'S', body: `single-${calls}` }));
+        nested.push(inner.sendBatch([{ topic: 'S', body: `batch-${calls}`, tag: 'x' }]));
+      }
+      return calls % queues;
+    },
+  });
+  const inner = p; // the same producer, re-entered
+  const receipts = await p.sendBatch(
+    Array.from({ length: 10 }, (_, i) => ({ topic: 'N', body: `m${i}`, properties: { i: String(i) } })),
+  );
+  await Promise.all(nested);
+  t.equal(nested.length, 10, 'the selector sent from inside the batch');
+  const byId = new Map([...broker.store.scan()].map((r) => [r.properties.UNIQ_KEY, r]));
+  for (let i = 0; i < 10; i++) {
+    const rec = byId.get(receipts[i]!.messageId);
+    t.ok(rec, `message ${i}: stored under its receipt's id`);
+    t.equal(rec?.topic, 'N');
+    t.equal(rec?.properties.i, String(i), `message ${i}: its own properties`);
+    t.equal(rec?.queueId, receipts[i]!.queueId, `message ${i}: its queue`);
+    t.equal(rec?.queueOffset, receipts[i]!.offset, `message ${i}: its offset`);
+  }
+  t.equal([...broker.store.scan()].filter((r) => r.topic === 'S').length, 10, 'and every nested send');
+});

@@ -206,3 +206,78 @@ t.test('record-properties: a store reads back what was appended, uniqKey as UNIQ
   );
   t.equal(store.stats().wrotePosition, before, 'a bad uniqKey writes nothing');
 });
+
+t.test('record-properties: a UniqKeyRun writes the bytes of the same id given as a string', async (t) => {
+  const rng = seededRng(t, 'uniqKey run');
+  const buf = Buffer.alloc(64 * 1024);
+  const prefix = Buffer.from('01000000000000ABCD0A1B2C3D', 'latin1');
+  let compared = 0;
+  for (let i = 0; i < 2000; i++) {
+    const msg = randomMessage(rng);
+    const seq = rng.pick([0, 1, 0xffffffff, 0x7fffffff, rng.int(0x100000000)]);
+    const id = prefix.toString('latin1') + seq.toString(16).toUpperCase().padStart(8, '0');
+    let expected: number | undefined;
+    try {
+      expected = measurePropertiesBytes(msg.uniqKey === undefined ? { ...msg, uniqKey: id } : msg);
+    } catch {
+      expected = undefined;
+    }
+    let length: number | undefined;
+    try {
+      length = measurePropertiesBytes(msg, prefix.length + 8);
+    } catch {
+      length = undefined;
+    }
+    if (expected !== length) {
+      t.fail(`message ${i} (${JSON.stringify(msg)}): measured ${length}, expected ${expected}`);
+      return;
+    }
+    if (length === undefined) continue;
+    const reference = Buffer.alloc(length);
+    writePropertiesBytes(reference, 0, msg.uniqKey === undefined ? { ...msg, uniqKey: id } : msg);
+    const end = writePropertiesBytes(buf, 0, msg, { prefix, sequence: [] }, seq);
+    if (end !== length || !buf.subarray(0, end).equals(reference)) {
+      t.fail(`message ${i} (${JSON.stringify(msg)}), seq ${seq}: ${buf.subarray(0, end).toString('latin1')}`);
+      return;
+    }
+    compared++;
+  }
+  t.ok(compared > 500, `${compared} messages compared`);
+});
+
+t.test('record-properties: appendBatch with a UniqKeyRun; a bad run writes nothing', async (t) => {
+  const store = await MessageStore.open(tempDir(t, 'tidemq-props-'), { segmentBytes: 1024 * 1024 });
+  t.teardown(() => store.close());
+  const prefix = Buffer.from('PFX-', 'latin1');
+  store.appendBatch(
+    [
+      { topic: 'p', body: 'a' },
+      { topic: 'p', body: 'b', uniqKey: 'own' },
+      { topic: 'p', body: 'c', tags: 't', properties: { UNIQ_KEY: 'x', y: '1' } },
+      { topic: 'p', body: 'd' },
+    ],
+    { prefix, sequence: [0xabc, 5, 0xffffffff, -1] },
+  );
+  const got = [...store.scan()].map((r) => r.properties);
+  t.same(got[0], { UNIQ_KEY: 'PFX-00000ABC' });
+  t.same(got[1], { UNIQ_KEY: 'own' }, "the message's own uniqKey wins");
+  t.same(got[2], { TAGS: 't', y: '1', UNIQ_KEY: 'PFX-FFFFFFFF' }, 'the run wins over the property');
+  t.same(got[3], {}, '-1: no UNIQ_KEY');
+  const before = store.stats().wrotePosition;
+  const two = [
+    { topic: 'p', body: 'e' },
+    { topic: 'p', body: 'f' },
+  ];
+  for (const [run, what] of [
+    [{ prefix: Buffer.from('a\u0001'), sequence: [1, 2] }, 'a separator in the prefix'],
+    [{ prefix: Buffer.from('é'), sequence: [1, 2] }, 'a non-ASCII prefix'],
+    [{ prefix: 'PFX', sequence: [1, 2] }, 'a string prefix'],
+    [{ prefix, sequence: [1] }, 'too few sequence numbers'],
+    [{ prefix, sequence: [1, 2 ** 32] }, 'a sequence number above 2^32-1'],
+    [{ prefix, sequence: [1, 1.5] }, 'a fractional sequence number'],
+    [{ prefix, sequence: [1, -2] }, 'a negative sequence number other than -1'],
+  ] as const) {
+    t.throws(() => store.appendBatch(two, run as never), { code: 'INVALID_MESSAGE' }, what);
+  }
+  t.equal(store.stats().wrotePosition, before, 'no bad run wrote anything');
+});
