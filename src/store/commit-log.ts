@@ -396,7 +396,7 @@ export class CommitLog {
     );
     if (
       propertiesLength > 0 &&
-      writePropertiesBytes(seg.buf, propertiesPos, msg, run, this.sRunSeq[i]!) !==
+      writePropertiesBytes(seg.buf, seg.view, propertiesPos, msg, run, this.sRunSeq[i]!) !==
         propertiesPos + propertiesLength
     ) {
       throw new Error('commit-log: the properties written differ from their measured length');

@@ -140,17 +140,56 @@ function writeString(buf: Buffer, p: number, s: string): number {
   return p + n;
 }
 
-/** A name and its separator as bytes: written without reading a string. */
-const UNIQ_KEY_NAME = Buffer.from(`${PROPERTY_UNIQ_KEY}\u0001`, 'latin1');
-const HEX_DIGITS = Buffer.from('0123456789ABCDEF', 'latin1');
+/**
+ * `UNIQ_KEY \u0001 <prefix>` of the last UniqKeyRun prefix seen, as big-endian 32-bit words and
+ * the bytes left over: a run's ids are written a word at a time, and their sequence numbers two
+ * hex digits at a time (HEX_PAIRS).
+ */
+let templatePrefix: Uint8Array | undefined;
+let templateWords = new Int32Array(0);
+let templateTail = new Uint8Array(0);
+const HEX_PAIRS = new Uint16Array(256);
+for (let i = 0; i < 256; i++) {
+  const digit = (d: number): number => (d < 10 ? 0x30 + d : 0x41 + d - 10);
+  HEX_PAIRS[i] = (digit(i >> 4) << 8) | digit(i & 15);
+}
+
+/** Make the template `prefix`'s (once per batch: a caller may have changed the array's bytes). */
+function useTemplate(prefix: Uint8Array): void {
+  if (templatePrefix !== undefined && Buffer.compare(prefix, templatePrefix) === 0) return;
+  const bytes = Buffer.concat([Buffer.from(`${PROPERTY_UNIQ_KEY}\u0001`, 'latin1'), prefix]);
+  const words = bytes.length >>> 2;
+  templateWords = new Int32Array(words);
+  for (let k = 0; k < words; k++) templateWords[k] = bytes.readInt32BE(4 * k);
+  templateTail = new Uint8Array(bytes.subarray(4 * words));
+  templatePrefix = Uint8Array.from(prefix);
+}
+
+/** Write `UNIQ_KEY \u0001 <prefix><seq as 8 hex digits> \u0002` at `p`; returns the end. */
+function writeRunKey(buf: Buffer, view: DataView, p: number, seq: number): number {
+  const words = templateWords;
+  for (let k = 0; k < words.length; k++) {
+    view.setInt32(p, words[k]!, false);
+    p += 4;
+  }
+  const tail = templateTail;
+  for (let k = 0; k < tail.length; k++) buf[p++] = tail[k]!;
+  view.setUint16(p, HEX_PAIRS[seq >>> 24]!, false);
+  view.setUint16(p + 2, HEX_PAIRS[(seq >>> 16) & 0xff]!, false);
+  view.setUint16(p + 4, HEX_PAIRS[(seq >>> 8) & 0xff]!, false);
+  view.setUint16(p + 6, HEX_PAIRS[seq & 0xff]!, false);
+  buf[p + 8] = PROPERTY_SEPARATOR;
+  return p + 9;
+}
 
 /**
- * Write the properties field of a message measurePropertiesBytes() accepted, at `p`; `seq` ≥ 0:
- * its UNIQ_KEY comes from `run` (as measured). Returns the position after it (p + the measured
- * length).
+ * Write the properties field of a message measurePropertiesBytes() accepted, at `p` (`buf` and
+ * `view` over the same bytes); `seq` ≥ 0: its UNIQ_KEY comes from `run` (as measured). Returns the
+ * position after it (p + the measured length).
  */
 export function writePropertiesBytes(
   buf: Buffer,
+  view: DataView,
   p: number,
   msg: Message,
   run?: UniqKeyRun,
@@ -193,17 +232,14 @@ export function writePropertiesBytes(
     buf[p++] = NAME_VALUE_SEPARATOR;
     p = writeString(buf, p, uniqKey);
     buf[p++] = PROPERTY_SEPARATOR;
-  } else if (run !== undefined && seq >= 0) {
-    for (let k = 0; k < UNIQ_KEY_NAME.length; k++) buf[p++] = UNIQ_KEY_NAME[k]!;
-    const prefix = run.prefix;
-    for (let k = 0; k < prefix.length; k++) buf[p++] = prefix[k]!;
-    for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_DIGITS[(seq >>> shift) & 15]!;
-    buf[p++] = PROPERTY_SEPARATOR;
-  }
+  } else if (run !== undefined && seq >= 0) p = writeRunKey(buf, view, p, seq);
   return p;
 }
 
-/** Throws INVALID_MESSAGE unless `run` is a well-formed UniqKeyRun for `count` messages. */
+/**
+ * Throws INVALID_MESSAGE unless `run` is a well-formed UniqKeyRun for `count` messages; then
+ * readies its prefix for writePropertiesBytes (call it before the batch's writes).
+ */
 export function checkUniqKeyRun(run: UniqKeyRun, count: number): void {
   const prefix: unknown = run?.prefix;
   const sequence: unknown = run?.sequence;
@@ -225,6 +261,7 @@ export function checkUniqKeyRun(run: UniqKeyRun, count: number): void {
       'a uniqKey run needs an ASCII prefix (Uint8Array, no \\u0001 or \\u0002) and a sequence number per message.',
     );
   }
+  useTemplate(prefix as Uint8Array);
 }
 
 /** Sequence number of message i of a run (-1: none); throws INVALID_MESSAGE if not one. */

@@ -5,6 +5,7 @@ import t from 'tap';
 import { StoreError } from '../../src/errors.js';
 import { type Message, MessageStore } from '../../src/index.js';
 import {
+  checkUniqKeyRun,
   measurePropertiesBytes,
   utf8BytesWithoutSeparator,
   writePropertiesBytes,
@@ -134,6 +135,7 @@ t.test('record-properties: UTF-8 byte counts agree with Buffer.byteLength', asyn
 t.test('record-properties: the bytes written are the reference text, or both refuse', async (t) => {
   const rng = seededRng(t, 'properties');
   const buf = Buffer.alloc(64 * 1024);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let accepted = 0;
   let refused = 0;
   for (let i = 0; i < 3000; i++) {
@@ -159,7 +161,7 @@ t.test('record-properties: the bytes written are the reference text, or both ref
       continue;
     }
     buf.fill(0xee, 0, length + 16);
-    const end = writePropertiesBytes(buf, 3, msg);
+    const end = writePropertiesBytes(buf, view, 3, msg);
     if (length !== expected.length || end !== 3 + length || !buf.subarray(3, end).equals(expected)) {
       t.fail(`message ${i} (${JSON.stringify(msg)}): ${buf.subarray(3, end).toString('hex')}`);
       return;
@@ -210,7 +212,10 @@ t.test('record-properties: a store reads back what was appended, uniqKey as UNIQ
 t.test('record-properties: a UniqKeyRun writes the bytes of the same id given as a string', async (t) => {
   const rng = seededRng(t, 'uniqKey run');
   const buf = Buffer.alloc(64 * 1024);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const prefix = Buffer.from('01000000000000ABCD0A1B2C3D', 'latin1');
+  const run = { prefix, sequence: [] };
+  checkUniqKeyRun(run, 0); // readies the prefix, as appendBatch does
   let compared = 0;
   for (let i = 0; i < 2000; i++) {
     const msg = randomMessage(rng);
@@ -234,8 +239,13 @@ t.test('record-properties: a UniqKeyRun writes the bytes of the same id given as
     }
     if (length === undefined) continue;
     const reference = Buffer.alloc(length);
-    writePropertiesBytes(reference, 0, msg.uniqKey === undefined ? { ...msg, uniqKey: id } : msg);
-    const end = writePropertiesBytes(buf, 0, msg, { prefix, sequence: [] }, seq);
+    writePropertiesBytes(
+      reference,
+      new DataView(reference.buffer, reference.byteOffset, reference.length),
+      0,
+      msg.uniqKey === undefined ? { ...msg, uniqKey: id } : msg,
+    );
+    const end = writePropertiesBytes(buf, view, 0, msg, run, seq);
     if (end !== length || !buf.subarray(0, end).equals(reference)) {
       t.fail(`message ${i} (${JSON.stringify(msg)}), seq ${seq}: ${buf.subarray(0, end).toString('latin1')}`);
       return;
