@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BatchAppendResult } from '../store/commit-log.js';
-import type { Message } from '../store/types.js';
+import type { AppendResult, Message } from '../store/types.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import { HALF_TOPIC, TIMER_TOPIC } from './journal.js';
@@ -100,16 +100,21 @@ function emptyRecord(): Message {
   };
 }
 
-/** Drop pooled records' references to a sent batch's bodies, ids and properties. */
+/** Drop a pooled record's references to a sent message's body, id and properties. */
+function releaseRecord(r: Message): void {
+  r.body = '';
+  r.properties = undefined;
+  r.uniqKey = undefined;
+  r.tags = undefined;
+  r.keys = undefined;
+}
+
+/** releaseRecord for the records of a batch (up to the first slot not filled). */
 function releaseRecords(records: Message[]): void {
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     if (r === undefined) break;
-    r.body = '';
-    r.properties = undefined;
-    r.uniqKey = undefined;
-    r.tags = undefined;
-    r.keys = undefined;
+    releaseRecord(r);
   }
 }
 
@@ -233,10 +238,10 @@ export class Producer {
     await this.host.transactions.end(p, resolution, topic);
   }
 
-  async send(message: SendMessage, transaction?: Transaction): Promise<SendReceipt> {
-    this.checkOpen();
-    const core = this.host.core;
-    if (transaction !== undefined) {
+  send(message: SendMessage, transaction?: Transaction): Promise<SendReceipt> {
+    try {
+      this.checkOpen();
+      if (transaction === undefined) return this.sendOne(message);
       if (!(transaction instanceof Transaction) || transaction.producer !== this) {
         throw new BrokerError('BAD_REQUEST', 'the transaction was not begun by this producer.');
       }
@@ -246,42 +251,67 @@ export class Producer {
           'a transaction holds one message (as in rocketmq-client-nodejs).',
         );
       }
+      return this.sendHalf(message, transaction);
+    } catch (err) {
+      return Promise.reject(err);
     }
+  }
+
+  /**
+   * A message outside a transaction. Not an async function, and the record is pooled (as in
+   * sendBatch): the durability wait holds only what the receipt will say.
+   */
+  private sendOne(message: SendMessage): Promise<SendReceipt> {
+    const core = this.host.core;
+    const scratch = this.takeScratch();
+    const record = scratch.records[0] ?? emptyRecord();
+    scratch.records[0] = record;
+    let r: AppendResult;
+    try {
+      r = core.append(this.prepare(message, Date.now(), false, scratch, 0, record));
+    } finally {
+      releaseRecord(record);
+      this.spare = scratch;
+    }
+    const messageId = scratch.ids[0]!;
+    const topic = scratch.topics[0]!;
+    const queueId = scratch.queueIds[0]!;
+    const recallHandle = this.schedule(scratch.dueAt[0]!, topic, r.physicalOffset, messageId);
+    const queueOffset = r.queueOffset;
+    return core.durable(r).then(() => receipt(messageId, '', recallHandle, topic, queueId, queueOffset));
+  }
+
+  /** The half message of a transaction (transaction-service.ts resolves it later). */
+  private async sendHalf(message: SendMessage, transaction: Transaction): Promise<SendReceipt> {
+    const core = this.host.core;
     const scratch = this.takeScratch();
     let record: Message;
     try {
-      record = this.prepare(message, Date.now(), transaction !== undefined, scratch, 0);
+      record = this.prepare(message, Date.now(), true, scratch, 0);
     } finally {
       this.spare = scratch;
     }
     const messageId = scratch.ids[0]!;
     const topic = scratch.topics[0]!;
     const queueId = scratch.queueIds[0]!;
-    const dueAt = scratch.dueAt[0]!;
-    if (transaction !== undefined) {
-      const half: Message = {
-        ...record,
-        topic: HALF_TOPIC,
-        queueId: 0,
-        properties: {
-          ...record.properties,
-          [P_REAL_TOPIC]: topic,
-          [P_REAL_QID]: String(queueId),
-          [P_TRAN_MSG]: 'true',
-          [P_PRODUCER]: this.clientId,
-        },
-      };
-      const r = core.append(half);
-      const rec = core.store.get(r.physicalOffset);
-      if (rec) this.host.transactions.add(rec);
-      transaction.halfOffset = r.physicalOffset;
-      await core.durable(r);
-      return receipt(messageId, r.msgId, '', topic, queueId, r.queueOffset);
-    }
-    const r = core.append(record);
-    const recallHandle = this.schedule(dueAt, topic, r.physicalOffset, messageId);
+    const half: Message = {
+      ...record,
+      topic: HALF_TOPIC,
+      queueId: 0,
+      properties: {
+        ...record.properties,
+        [P_REAL_TOPIC]: topic,
+        [P_REAL_QID]: String(queueId),
+        [P_TRAN_MSG]: 'true',
+        [P_PRODUCER]: this.clientId,
+      },
+    };
+    const r = core.append(half);
+    const rec = core.store.get(r.physicalOffset);
+    if (rec) this.host.transactions.add(rec);
+    transaction.halfOffset = r.physicalOffset;
     await core.durable(r);
-    return receipt(messageId, '', recallHandle, topic, queueId, r.queueOffset);
+    return receipt(messageId, r.msgId, '', topic, queueId, r.queueOffset);
   }
 
   /**
