@@ -146,3 +146,33 @@ t.test('producer: a queue selector that sends from inside a batch does not distu
   }
   t.equal([...broker.store.scan()].filter((r) => r.topic === 'S').length, 10, 'and every nested send');
 });
+
+t.test('producer: send() and sendBatch() report every error as a rejection, never a throw', async (t) => {
+  const broker = await openBroker(tempDir(t));
+  t.teardown(() => broker.close());
+  broker.createTopic('M');
+  const p = broker.producer();
+  const other = broker.producer().beginTransaction();
+  const calls: [string, () => Promise<unknown>, string][] = [
+    ['send(null)', () => p.send(null as never), 'BAD_REQUEST'],
+    ['send to a missing topic', () => p.send({ topic: 'nope', body: 'x' }), 'TOPIC_NOT_FOUND'],
+    ['send with an empty body', () => p.send({ topic: 'M', body: '' }), 'MESSAGE_BODY_EMPTY'],
+    ["send in another producer's transaction", () => p.send({ topic: 'M', body: 'x' }, other), 'BAD_REQUEST'],
+    ['sendBatch of a non-array', () => p.sendBatch('nope' as never), 'BAD_REQUEST'],
+    ['sendBatch with a bad message', () => p.sendBatch([{ topic: 'M', body: '' }]), 'MESSAGE_BODY_EMPTY'],
+  ];
+  for (const [what, call, code] of calls) {
+    let promise: Promise<unknown> | undefined;
+    t.doesNotThrow(() => {
+      promise = call();
+    }, `${what}: no synchronous throw`);
+    await t.rejects(promise!, { code }, `${what}: rejects with ${code}`);
+  }
+  await p.close();
+  await t.rejects(p.send({ topic: 'M', body: 'x' }), { code: 'CLIENT_CLOSED' }, 'send after close');
+  await t.rejects(
+    p.sendBatch([{ topic: 'M', body: 'x' }]),
+    { code: 'CLIENT_CLOSED' },
+    'sendBatch after close',
+  );
+});
