@@ -427,8 +427,8 @@ export class CommitLog {
   /**
    * Write several records with one store timestamp; `uniqKeys` gives messages their UNIQ_KEY as
    * bytes (see UniqKeyRun). Every message is validated before the first is written, so bad input
-   * writes nothing. Running out of disk part-way (DISK_FULL) leaves the
-   * leading records written; the error's `written` says how many.
+   * writes nothing. Running out of disk part-way (DISK_FULL) leaves the leading records written;
+   * the error's `written` says how many.
    */
   appendBatch(msgs: readonly Message[], uniqKeys?: UniqKeyRun): BatchAppendResult {
     if (!Array.isArray(msgs))

@@ -11,7 +11,9 @@
  * the text would say: a lone surrogate takes 3 bytes, as the UTF-8 writer replaces it with
  * U+FFFD); writePropertiesBytes() then writes exactly that many bytes. Names, tags, keys and ids
  * are nearly always ASCII, so each string is first copied as ASCII char by char and only a string
- * holding a non-ASCII character goes through the UTF-8 writer.
+ * holding a non-ASCII character goes through the UTF-8 writer. A UniqKeyRun's ids are never
+ * strings here: checkUniqKeyRun() turns `UNIQ_KEY \u0001 <prefix>` into 32-bit words once per
+ * batch, and each id is those words plus its sequence number's hex digits, two at a time.
  */
 import { StoreError } from '../errors.js';
 import type { Message, UniqKeyRun } from './types.js';
@@ -165,7 +167,10 @@ function useTemplate(prefix: Uint8Array): void {
   templatePrefix = Uint8Array.from(prefix);
 }
 
-/** Write `UNIQ_KEY \u0001 <prefix><seq as 8 hex digits> \u0002` at `p`; returns the end. */
+/**
+ * Write `UNIQ_KEY \u0001 <prefix><seq as 8 hex digits> \u0002` at `p` for the prefix of the
+ * batch's checkUniqKeyRun(); returns the end.
+ */
 function writeRunKey(buf: Buffer, view: DataView, p: number, seq: number): number {
   const words = templateWords;
   for (let k = 0; k < words.length; k++) {
