@@ -12,9 +12,8 @@ import type { AppendResult, Message } from '../store/types.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import { HALF_TOPIC, TIMER_TOPIC } from './journal.js';
+import { CONTROL, checkBody, checkProperties, deliveryTime, messageType } from './message-checks.js';
 import {
-  DELAY_LEVELS_MS,
-  type MessageIdPrefix,
   messageIdOf,
   messageIdPrefix,
   newMessageId,
@@ -28,14 +27,20 @@ import {
   P_REAL_TOPIC,
   P_TRAN_MSG,
   P_UNIQ_KEY,
-  RESERVED_PROPERTIES,
 } from './properties.js';
 import { QueueChooser } from './queue-selector.js';
+import {
+  emptyRecord,
+  PendingReceipts,
+  receipt,
+  releaseRecord,
+  releaseRecords,
+  SendScratch,
+} from './send-scratch.js';
 import type { TimerService } from './timer-service.js';
 import { acceptsMessageType } from './topic-registry.js';
 import type { TransactionService } from './transaction-service.js';
 import type {
-  MessageType,
   ProducerOptions,
   RecallReceipt,
   SendMessage,
@@ -43,10 +48,6 @@ import type {
   TopicInfo,
   TransactionChecker,
 } from './types.js';
-
-const MAX_PROPERTIES = 128;
-const MAX_PROPERTIES_BYTES = 16 * 1024;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export interface ProducerHost {
   readonly core: BrokerCore;
@@ -67,101 +68,6 @@ function atIndex(err: unknown, i: number): unknown {
     });
   }
   return err;
-}
-
-/**
- * What prepare() notes per message of the batch (or the send) being prepared — what its receipt
- * will say — and the batch's pooled records.
- */
-class SendScratch {
-  readonly ids: string[] = [];
-  /** A batch's generated ids as sequence numbers of `prefix` (ids[i] is '' then), else -1. */
-  readonly seqs: number[] = [];
-  readonly topics: string[] = [];
-  readonly queueIds: number[] = [];
-  /** Due time of a timed message, else 0. */
-  readonly dueAt: number[] = [];
-  readonly records: Message[] = [];
-  /** Prefix of a batch's generated ids; undefined for send() (its id is made as a string). */
-  prefix: MessageIdPrefix | undefined;
-}
-
-/** A record with every field a producer sets, so all records share one shape. */
-function emptyRecord(): Message {
-  return {
-    topic: '',
-    queueId: 0,
-    body: '',
-    properties: undefined,
-    uniqKey: undefined,
-    bornTimestamp: 0,
-    tags: undefined,
-    keys: undefined,
-  };
-}
-
-/** Drop a pooled record's references to a sent message's body, id and properties. */
-function releaseRecord(r: Message): void {
-  r.body = '';
-  r.properties = undefined;
-  r.uniqKey = undefined;
-  r.tags = undefined;
-  r.keys = undefined;
-}
-
-/** releaseRecord for the records of a batch (up to the first slot not filled). */
-function releaseRecords(records: Message[]): void {
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    if (r === undefined) break;
-    releaseRecord(r);
-  }
-}
-
-function receipt(
-  messageId: string,
-  transactionId: string,
-  recallHandle: string,
-  topic: string,
-  queueId: number,
-  offset: number,
-): SendReceipt {
-  return { messageId, transactionId, recallHandle, topic, queueId, offset };
-}
-
-/** A written batch's receipts, compact until its durability wait is over. */
-class PendingReceipts {
-  constructor(
-    private readonly prefix: MessageIdPrefix,
-    /** Generated ids by sequence number (see UniqKeyRun), -1 where `ids` has the id. */
-    private readonly seqs: Float64Array,
-    private readonly ids: string[] | undefined,
-    /** The topic of every message, unless `topics` gives one each. */
-    private readonly topic: string,
-    private readonly topics: string[] | undefined,
-    private readonly queueIds: Int32Array,
-    private readonly queueOffsets: Float64Array,
-    /** Timed messages' recall handles ('' for the others), if the batch has any. */
-    private readonly recallHandles: string[] | undefined,
-    readonly endOffset: number,
-  ) {}
-
-  receipts(): SendReceipt[] {
-    const n = this.seqs.length;
-    const out: SendReceipt[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const seq = this.seqs[i]!;
-      out[i] = receipt(
-        seq >= 0 ? messageIdOf(this.prefix, seq) : this.ids![i]!,
-        '',
-        this.recallHandles === undefined ? '' : this.recallHandles[i]!,
-        this.topics === undefined ? this.topic : this.topics[i]!,
-        this.queueIds[i]!,
-        this.queueOffsets[i]!,
-      );
-    }
-    return out;
-  }
 }
 
 export class Transaction {
@@ -557,170 +463,4 @@ export function physicalOffsetOfId(id: string): number {
   const hi = Number.parseInt(id.slice(16, 24), 16);
   const lo = Number.parseInt(id.slice(24, 32), 16);
   return hi * 0x100000000 + lo;
-}
-
-function checkBody(body: unknown, maxBytes: number): Buffer {
-  let buf: Buffer;
-  if (Buffer.isBuffer(body)) buf = body;
-  else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
-  else if (body instanceof Uint8Array) buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  else throw new BrokerError('BAD_REQUEST', 'body must be a Buffer, Uint8Array or string.');
-  if (buf.length === 0) throw new BrokerError('MESSAGE_BODY_EMPTY', 'the message body is empty.');
-  if (buf.length > maxBytes) {
-    throw new BrokerError(
-      'MESSAGE_BODY_TOO_LARGE',
-      `the body has ${buf.length} bytes; the limit is ${maxBytes}.`,
-    );
-  }
-  return buf;
-}
-
-/** Validate tag, keys, group and properties; a copy of the properties (undefined when none). */
-function checkProperties(msg: SendMessage): Record<string, string> | undefined {
-  if (
-    msg.tag === undefined &&
-    msg.keys === undefined &&
-    msg.messageGroup === undefined &&
-    msg.properties === undefined
-  ) {
-    return undefined;
-  }
-  if (msg.tag !== undefined) {
-    if (
-      typeof msg.tag !== 'string' ||
-      msg.tag.trim().length === 0 ||
-      msg.tag.includes('|') ||
-      CONTROL.test(msg.tag)
-    ) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_TAG',
-        `tag ${JSON.stringify(msg.tag)} is not valid: non-blank, no '|', no control characters.`,
-      );
-    }
-  }
-  let total = msg.tag?.length ?? 0;
-  if (msg.keys !== undefined) {
-    if (!Array.isArray(msg.keys))
-      throw new BrokerError('ILLEGAL_MESSAGE_KEY', 'keys must be an array of strings.');
-    for (const k of msg.keys) {
-      if (typeof k !== 'string' || k.trim().length === 0 || /\s/.test(k) || CONTROL.test(k)) {
-        throw new BrokerError(
-          'ILLEGAL_MESSAGE_KEY',
-          `key ${JSON.stringify(k)} is not valid: non-blank, no spaces or control characters.`,
-        );
-      }
-      total += k.length;
-    }
-  }
-  if (msg.messageGroup !== undefined) {
-    const g = msg.messageGroup;
-    if (typeof g !== 'string' || g.trim().length === 0 || Buffer.byteLength(g) >= 64 || CONTROL.test(g)) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_GROUP',
-        `message group ${JSON.stringify(g)} is not valid: non-blank, under 64 bytes.`,
-      );
-    }
-  }
-  const entries: [unknown, unknown][] =
-    msg.properties === undefined
-      ? []
-      : msg.properties instanceof Map
-        ? [...msg.properties.entries()]
-        : typeof msg.properties === 'object' && msg.properties !== null
-          ? Object.entries(msg.properties)
-          : (() => {
-              throw new BrokerError('BAD_REQUEST', 'properties must be a Map or an object of strings.');
-            })();
-  if (entries.length > MAX_PROPERTIES) {
-    throw new BrokerError(
-      'MESSAGE_PROPERTIES_TOO_LARGE',
-      `${entries.length} properties; at most ${MAX_PROPERTIES}.`,
-    );
-  }
-  const out: Record<string, string> | undefined = entries.length > 0 ? {} : undefined;
-  for (const [name, value] of entries) {
-    if (
-      typeof name !== 'string' ||
-      name.length === 0 ||
-      CONTROL.test(name) ||
-      RESERVED_PROPERTIES.has(name)
-    ) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_PROPERTY_KEY',
-        `property name ${JSON.stringify(name)} is reserved or not valid.`,
-      );
-    }
-    if (typeof value !== 'string' || CONTROL.test(value)) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_PROPERTY_KEY',
-        `property ${name} must be a string without control characters.`,
-      );
-    }
-    out![name] = value;
-    total += name.length + value.length;
-  }
-  if (total > MAX_PROPERTIES_BYTES) {
-    throw new BrokerError(
-      'MESSAGE_PROPERTIES_TOO_LARGE',
-      `tag, keys and properties take ${total} characters; at most ${MAX_PROPERTIES_BYTES}.`,
-    );
-  }
-  return out;
-}
-
-function deliveryTime(msg: SendMessage, now: number, maxDelayMs: number): number | undefined {
-  if (msg.delay === undefined && msg.deliveryTimestamp === undefined && msg.delayLevel === undefined) {
-    return undefined;
-  }
-  const given = [msg.delay, msg.deliveryTimestamp, msg.delayLevel].filter((x) => x !== undefined).length;
-  if (given > 1)
-    throw new BrokerError(
-      'ILLEGAL_DELIVERY_TIME',
-      'give only one of delay, deliveryTimestamp and delayLevel.',
-    );
-  let at: number;
-  if (msg.delay !== undefined) {
-    if (typeof msg.delay !== 'number' || !Number.isFinite(msg.delay) || msg.delay < 0) {
-      throw new BrokerError(
-        'ILLEGAL_DELIVERY_TIME',
-        `delay must be a non-negative number of ms, got ${String(msg.delay)}.`,
-      );
-    }
-    at = now + msg.delay;
-  } else if (msg.delayLevel !== undefined) {
-    const l = msg.delayLevel;
-    if (!Number.isInteger(l) || l < 1 || l > DELAY_LEVELS_MS.length) {
-      throw new BrokerError(
-        'ILLEGAL_DELIVERY_TIME',
-        `delayLevel must be 1..${DELAY_LEVELS_MS.length}, got ${String(l)}.`,
-      );
-    }
-    at = now + DELAY_LEVELS_MS[l - 1]!;
-  } else {
-    const t = msg.deliveryTimestamp;
-    at = t instanceof Date ? t.getTime() : Number(t);
-    if (!Number.isFinite(at))
-      throw new BrokerError('ILLEGAL_DELIVERY_TIME', 'deliveryTimestamp is not a valid time.');
-  }
-  if (at - now > maxDelayMs) {
-    throw new BrokerError(
-      'ILLEGAL_DELIVERY_TIME',
-      `delivery is ${at - now} ms away; the maximum is ${maxDelayMs} ms.`,
-    );
-  }
-  return Math.round(at);
-}
-
-function messageType(msg: SendMessage, timed: boolean, transactional: boolean): MessageType {
-  if (!transactional && !timed && msg.messageGroup === undefined && msg.priority === undefined)
-    return 'NORMAL';
-  const kinds: MessageType[] = [];
-  if (transactional) kinds.push('TRANSACTION');
-  if (msg.messageGroup !== undefined) kinds.push('FIFO');
-  if (timed) kinds.push('DELAY');
-  if (msg.priority !== undefined) kinds.push('PRIORITY');
-  if (kinds.length > 1) {
-    throw new BrokerError('MESSAGE_TYPE_MISMATCH', `a message can be only one of ${kinds.join(', ')}.`);
-  }
-  return kinds[0] ?? 'NORMAL';
 }
