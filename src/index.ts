@@ -42,4 +42,5 @@ export type {
   StoredMessage,
   StoreOptions,
   StoreStats,
+  UniqKeyRun,
 } from './store/types.js';

@@ -108,7 +108,7 @@ export async function microRecord(spec: ScenarioSpec): Promise<ScenarioOutcome> 
   const encodeAt = (slot: number) => {
     fields.physicalOffset = slot * size;
     fields.queueOffset = slot;
-    codec.encodeRecord(buf, view, slot * size, size, fields, host, host, topic, body, bodyBytes, '', 0);
+    codec.encodeRecord(buf, view, slot * size, size, fields, host, host, topic, body, bodyBytes, 0);
   };
   for (let slot = 0; slot < slots; slot++) encodeAt(slot);
   let slot = 0;

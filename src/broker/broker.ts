@@ -10,7 +10,7 @@
 import path from 'node:path';
 import type { BatchAppendResult } from '../store/commit-log.js';
 import { MessageStore } from '../store/message-store.js';
-import type { AppendResult, Message } from '../store/types.js';
+import type { AppendResult, Message, UniqKeyRun } from '../store/types.js';
 import type { JournalRecord } from './consumer-state.js';
 import { ConsumerState } from './consumer-state.js';
 import type { BrokerCore, BrokerSettings } from './core.js';
@@ -199,8 +199,8 @@ export class Broker implements BrokerCore {
    * Appends of one synchronous run share one wait: a single store waiter for the highest end
    * offset, registered in a microtask (records seal in log order, so it covers them all).
    */
-  appendBatch(msgs: readonly Message[]): BatchAppendResult {
-    const r = this.store.appendBatch(msgs);
+  appendBatch(msgs: readonly Message[], uniqKeys?: UniqKeyRun): BatchAppendResult {
+    const r = this.store.appendBatch(msgs, uniqKeys);
     for (let i = 0; i < r.count; i++) {
       this.reader.noteAppend(
         msgs[i]!.topic,

@@ -6,7 +6,7 @@
  */
 import type { BatchAppendResult } from '../store/commit-log.js';
 import type { MessageStore } from '../store/message-store.js';
-import type { AppendResult, Message } from '../store/types.js';
+import type { AppendResult, Message, UniqKeyRun } from '../store/types.js';
 import type { ConsumerState, JournalRecord } from './consumer-state.js';
 import type { GroupRegistry } from './group-registry.js';
 import type { QueueReader } from './queue-reader.js';
@@ -37,7 +37,7 @@ export interface BrokerCore {
   ensureTopic(name: string, options: TopicOptions, system?: boolean): TopicInfo;
   append(msg: Message): AppendResult;
   /** Several records at once; every one is validated before any is written. */
-  appendBatch(msgs: readonly Message[]): BatchAppendResult;
+  appendBatch(msgs: readonly Message[], uniqKeys?: UniqKeyRun): BatchAppendResult;
   /** Resolves once the appended record survives a crash (sealed, or flushed in sync mode). */
   durable(result: AppendResult): Promise<void>;
   /** Resolves once every record before physical offset `end` survives a crash. */

@@ -7,13 +7,17 @@
  * Recall handle: base64url of `v1 <topic> <timer record offset> <messageId>`.
  */
 import { randomUUID } from 'node:crypto';
-import type { Message } from '../store/types.js';
+import type { BatchAppendResult } from '../store/commit-log.js';
+import type { AppendResult, Message } from '../store/types.js';
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import { HALF_TOPIC, TIMER_TOPIC } from './journal.js';
+import { CONTROL, checkBody, checkProperties, deliveryTime, messageType } from './message-checks.js';
 import {
-  DELAY_LEVELS_MS,
+  messageIdOf,
+  messageIdPrefix,
   newMessageId,
+  nextMessageSequence,
   P_DELAY_LEVEL,
   P_DELIVER_MS,
   P_MESSAGE_GROUP,
@@ -23,14 +27,20 @@ import {
   P_REAL_TOPIC,
   P_TRAN_MSG,
   P_UNIQ_KEY,
-  RESERVED_PROPERTIES,
 } from './properties.js';
 import { QueueChooser } from './queue-selector.js';
+import {
+  emptyRecord,
+  PendingReceipts,
+  receipt,
+  releaseRecord,
+  releaseRecords,
+  SendScratch,
+} from './send-scratch.js';
 import type { TimerService } from './timer-service.js';
 import { acceptsMessageType } from './topic-registry.js';
 import type { TransactionService } from './transaction-service.js';
 import type {
-  MessageType,
   ProducerOptions,
   RecallReceipt,
   SendMessage,
@@ -38,10 +48,6 @@ import type {
   TopicInfo,
   TransactionChecker,
 } from './types.js';
-
-const MAX_PROPERTIES = 128;
-const MAX_PROPERTIES_BYTES = 16 * 1024;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export interface ProducerHost {
   readonly core: BrokerCore;
@@ -53,18 +59,6 @@ export interface ProducerHost {
 
 /** Most messages one sendBatch() call takes. */
 export const MAX_SEND_BATCH = 16_384;
-
-/** A validated message, ready to append. */
-interface Prepared {
-  /** The record to append: the message, or its copy for the timer topic (timed). */
-  message: Message;
-  /** The message's own topic and queue (a timed record sits in the timer topic until due). */
-  topic: string;
-  queueId: number;
-  messageId: string;
-  /** Timed: when it is due (the timer service holds it until then). */
-  deliverAt: number | undefined;
-}
 
 /** The same error, saying which message of a batch it is about. */
 function atIndex(err: unknown, i: number): unknown {
@@ -110,6 +104,8 @@ export class Producer {
   readonly topics: string[] | undefined;
   private readonly chooser: QueueChooser;
   private closed = false;
+  /** Reused by every send; a send from inside a queue selector function gets a fresh one. */
+  private spare: SendScratch | undefined = new SendScratch();
 
   constructor(
     private readonly host: ProducerHost,
@@ -148,10 +144,10 @@ export class Producer {
     await this.host.transactions.end(p, resolution, topic);
   }
 
-  async send(message: SendMessage, transaction?: Transaction): Promise<SendReceipt> {
-    this.checkOpen();
-    const core = this.host.core;
-    if (transaction !== undefined) {
+  send(message: SendMessage, transaction?: Transaction): Promise<SendReceipt> {
+    try {
+      this.checkOpen();
+      if (transaction === undefined) return this.sendOne(message);
       if (!(transaction instanceof Transaction) || transaction.producer !== this) {
         throw new BrokerError('BAD_REQUEST', 'the transaction was not begun by this producer.');
       }
@@ -161,39 +157,67 @@ export class Producer {
           'a transaction holds one message (as in rocketmq-client-nodejs).',
         );
       }
+      return this.sendHalf(message, transaction);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const p = this.prepare(message, Date.now(), transaction !== undefined);
-    if (transaction !== undefined) {
-      const half: Message = {
-        ...p.message,
-        topic: HALF_TOPIC,
-        queueId: 0,
-        properties: {
-          ...p.message.properties,
-          [P_REAL_TOPIC]: p.topic,
-          [P_REAL_QID]: String(p.queueId),
-          [P_TRAN_MSG]: 'true',
-          [P_PRODUCER]: this.clientId,
-        },
-      };
-      const r = core.append(half);
-      const rec = core.store.get(r.physicalOffset);
-      if (rec) this.host.transactions.add(rec);
-      transaction.halfOffset = r.physicalOffset;
-      await core.durable(r);
-      return {
-        messageId: p.messageId,
-        transactionId: r.msgId,
-        recallHandle: '',
-        topic: p.topic,
-        queueId: p.queueId,
-        offset: r.queueOffset,
-      };
+  }
+
+  /**
+   * A message outside a transaction. Not an async function, and the record is pooled (as in
+   * sendBatch): the durability wait holds only what the receipt will say.
+   */
+  private sendOne(message: SendMessage): Promise<SendReceipt> {
+    const core = this.host.core;
+    const scratch = this.takeScratch();
+    const record = scratch.records[0] ?? emptyRecord();
+    scratch.records[0] = record;
+    let r: AppendResult;
+    try {
+      r = core.append(this.prepare(message, Date.now(), false, scratch, 0, record));
+    } finally {
+      releaseRecord(record);
+      this.spare = scratch;
     }
-    const r = core.append(p.message);
-    if (p.deliverAt !== undefined) this.host.timers.add(r.physicalOffset, p.deliverAt);
+    const messageId = scratch.ids[0]!;
+    const topic = scratch.topics[0]!;
+    const queueId = scratch.queueIds[0]!;
+    const recallHandle = this.schedule(scratch.dueAt[0]!, topic, r.physicalOffset, messageId);
+    const queueOffset = r.queueOffset;
+    return core.durable(r).then(() => receipt(messageId, '', recallHandle, topic, queueId, queueOffset));
+  }
+
+  /** The half message of a transaction (transaction-service.ts resolves it later). */
+  private async sendHalf(message: SendMessage, transaction: Transaction): Promise<SendReceipt> {
+    const core = this.host.core;
+    const scratch = this.takeScratch();
+    let record: Message;
+    try {
+      record = this.prepare(message, Date.now(), true, scratch, 0);
+    } finally {
+      this.spare = scratch;
+    }
+    const messageId = scratch.ids[0]!;
+    const topic = scratch.topics[0]!;
+    const queueId = scratch.queueIds[0]!;
+    const half: Message = {
+      ...record,
+      topic: HALF_TOPIC,
+      queueId: 0,
+      properties: {
+        ...record.properties,
+        [P_REAL_TOPIC]: topic,
+        [P_REAL_QID]: String(queueId),
+        [P_TRAN_MSG]: 'true',
+        [P_PRODUCER]: this.clientId,
+      },
+    };
+    const r = core.append(half);
+    const rec = core.store.get(r.physicalOffset);
+    if (rec) this.host.transactions.add(rec);
+    transaction.halfOffset = r.physicalOffset;
     await core.durable(r);
-    return this.receipt(p, r.physicalOffset, r.queueOffset);
+    return receipt(messageId, r.msgId, '', topic, queueId, r.queueOffset);
   }
 
   /**
@@ -203,54 +227,117 @@ export class Producer {
    * its error (the message says which index) and nothing is stored. Transactional messages are
    * not batched (a transaction holds one message). Receipts come back in the order given.
    */
-  async sendBatch(messages: readonly SendMessage[]): Promise<SendReceipt[]> {
+  sendBatch(messages: readonly SendMessage[]): Promise<SendReceipt[]> {
+    // Not an async function, and the receipt objects are made once the wait is over: while it
+    // lasts, a batch holds only its compact PendingReceipts — not the messages, the records and
+    // the receipts, which would otherwise survive young-generation collections.
+    let pending: PendingReceipts | undefined;
+    try {
+      pending = this.writeBatch(messages);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (pending === undefined) return Promise.resolve([]);
+    const done = pending;
+    return this.host.core.durableTo(done.endOffset).then(() => done.receipts());
+  }
+
+  /** sendBatch's synchronous part: validate all, append all, note what the receipts say. */
+  private writeBatch(messages: readonly SendMessage[]): PendingReceipts | undefined {
     this.checkOpen();
     if (!Array.isArray(messages)) {
       throw new BrokerError('BAD_REQUEST', 'sendBatch() needs an array of messages.');
     }
     const n = messages.length;
-    if (n === 0) return [];
+    if (n === 0) return undefined;
     if (n > MAX_SEND_BATCH) {
       throw new BrokerError(
         'BAD_REQUEST',
         `a batch holds at most ${MAX_SEND_BATCH} messages, got ${n}: split it.`,
       );
     }
-    const core = this.host.core;
     const now = Date.now();
-    const prepared: Prepared[] = new Array(n);
+    const prefix = messageIdPrefix(now);
+    // The records are pooled: nothing keeps one past the append.
+    const scratch = this.takeScratch();
+    const pool = scratch.records;
     const records: Message[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      try {
-        prepared[i] = this.prepare(messages[i]!, now, false);
-      } catch (err) {
-        throw atIndex(err, i);
+    scratch.prefix = prefix;
+    try {
+      for (let i = 0; i < n; i++) {
+        if (i === pool.length) pool.push(emptyRecord());
+        try {
+          records[i] = this.prepare(messages[i]!, now, false, scratch, i, pool[i]);
+        } catch (err) {
+          throw atIndex(err, i);
+        }
       }
-      records[i] = prepared[i]!.message;
+      const r = this.host.core.appendBatch(records, { prefix: prefix.bytes, sequence: scratch.seqs });
+      return this.settleBatch(scratch, n, r);
+    } finally {
+      releaseRecords(records);
+      scratch.prefix = undefined;
+      this.spare = scratch;
     }
-    const r = core.appendBatch(records);
-    const receipts: SendReceipt[] = new Array(n);
+  }
+
+  /** A written batch: timed messages to the timer service, and what the receipts will say. */
+  private settleBatch(scratch: SendScratch, n: number, r: BatchAppendResult): PendingReceipts {
+    const topic = scratch.topics[0]!;
+    const queueIds = new Int32Array(n);
+    const seqs = new Float64Array(n);
+    let ids: string[] | undefined;
+    let topics: string[] | undefined;
+    let recallHandles: string[] | undefined;
     for (let i = 0; i < n; i++) {
-      const p = prepared[i]!;
-      const physical = r.physicalOffsets[i]!;
-      if (p.deliverAt !== undefined) this.host.timers.add(physical, p.deliverAt);
-      receipts[i] = this.receipt(p, physical, r.queueOffsets[i]!);
+      queueIds[i] = scratch.queueIds[i]!;
+      seqs[i] = scratch.seqs[i]!;
+      if (seqs[i]! < 0) ids ??= scratch.ids.slice(0, n);
+      if (scratch.topics[i] !== topic) topics ??= scratch.topics.slice(0, n);
+      const dueAt = scratch.dueAt[i]!;
+      if (dueAt !== 0) {
+        recallHandles ??= new Array<string>(n).fill('');
+        recallHandles[i] = this.schedule(dueAt, scratch.topics[i]!, r.physicalOffsets[i]!, scratch.ids[i]!);
+      }
     }
-    await core.durableTo(r.endOffset);
-    return receipts;
+    return new PendingReceipts(
+      scratch.prefix!,
+      seqs,
+      ids,
+      topic,
+      topics,
+      queueIds,
+      r.queueOffsets,
+      recallHandles,
+      r.endOffset,
+    );
+  }
+
+  private takeScratch(): SendScratch {
+    const s = this.spare ?? new SendScratch();
+    this.spare = undefined;
+    return s;
   }
 
   /**
    * Validate one message completely and build the record to append: the message itself, or
-   * (timed) its copy for the timer topic. Writes nothing.
+   * (timed) its copy for the timer topic. What its receipt will say goes to slot `i` of the
+   * `scratch` (see SendScratch). The record is `into` (a pooled one) when given. Writes nothing.
    */
-  private prepare(msg: SendMessage, now: number, transactional: boolean): Prepared {
+  private prepare(
+    msg: SendMessage,
+    now: number,
+    transactional: boolean,
+    scratch: SendScratch,
+    i: number,
+    into?: Message,
+  ): Message {
     const core = this.host.core;
     if (!msg || typeof msg !== 'object')
       throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
     const info = this.host.resolveTopic(msg.topic);
     const body = checkBody(msg.body, core.settings.maxBodyBytes);
-    const props = checkProperties(msg);
+    const userProps = checkProperties(msg);
     const deliverAt = deliveryTime(msg, now, core.settings.maxDelayMs);
     if (msg.priority !== undefined && (!Number.isInteger(msg.priority) || msg.priority < 0)) {
       throw new BrokerError(
@@ -272,42 +359,62 @@ export class Producer {
       throw new BrokerError('BAD_REQUEST', 'messageId must be a non-empty string.');
     }
     const queueId = this.chooser.choose(msg, info.queues);
-    const messageId = msg.messageId === undefined ? newMessageId(now) : msg.messageId;
-    props[P_UNIQ_KEY] = messageId;
-    if (msg.messageGroup !== undefined) props[P_MESSAGE_GROUP] = msg.messageGroup;
-    if (msg.priority !== undefined) props[P_PRIORITY] = String(msg.priority);
-    if (deliverAt !== undefined) props[P_DELIVER_MS] = String(deliverAt);
-    if (msg.delayLevel !== undefined) props[P_DELAY_LEVEL] = String(msg.delayLevel);
     const timed = !transactional && deliverAt !== undefined && deliverAt > now;
-    if (timed) {
-      props[P_REAL_TOPIC] = info.name;
-      props[P_REAL_QID] = String(queueId);
+    const plain =
+      !transactional &&
+      deliverAt === undefined &&
+      msg.messageGroup === undefined &&
+      msg.priority === undefined;
+    // A plain message's id is the last property: the record's uniqKey writes the same bytes as a
+    // UNIQ_KEY put last into a properties object, without that object. In a batch, a generated
+    // one is not even made into a string: the batch's UniqKeyRun writes it as bytes.
+    const prefix = scratch.prefix;
+    let messageId = '';
+    let seq = -1;
+    if (msg.messageId !== undefined) messageId = msg.messageId;
+    else if (prefix === undefined) messageId = newMessageId(now);
+    else {
+      seq = nextMessageSequence();
+      if (!plain) messageId = messageIdOf(prefix, seq);
     }
-    const message: Message = {
-      topic: timed ? TIMER_TOPIC : info.name,
-      queueId: timed ? 0 : queueId,
-      body,
-      properties: props,
-      bornTimestamp: msg.bornTimestamp ?? now,
-    };
-    if (msg.tag !== undefined) message.tags = msg.tag;
-    if (msg.keys !== undefined && msg.keys.length > 0) message.keys = msg.keys;
-    return { message, topic: info.name, queueId, messageId, deliverAt: timed ? deliverAt : undefined };
+    let props = userProps;
+    let uniqKey: string | undefined = seq >= 0 ? undefined : messageId;
+    if (!plain) {
+      seq = -1;
+      props = userProps ?? {};
+      props[P_UNIQ_KEY] = messageId;
+      uniqKey = undefined;
+      if (msg.messageGroup !== undefined) props[P_MESSAGE_GROUP] = msg.messageGroup;
+      if (msg.priority !== undefined) props[P_PRIORITY] = String(msg.priority);
+      if (deliverAt !== undefined) props[P_DELIVER_MS] = String(deliverAt);
+      if (msg.delayLevel !== undefined) props[P_DELAY_LEVEL] = String(msg.delayLevel);
+      if (timed) {
+        props[P_REAL_TOPIC] = info.name;
+        props[P_REAL_QID] = String(queueId);
+      }
+    }
+    scratch.ids[i] = messageId;
+    scratch.seqs[i] = seq;
+    scratch.topics[i] = info.name;
+    scratch.queueIds[i] = queueId;
+    scratch.dueAt[i] = timed ? deliverAt : 0;
+    const record = into ?? emptyRecord();
+    record.topic = timed ? TIMER_TOPIC : info.name;
+    record.queueId = timed ? 0 : queueId;
+    record.body = body;
+    record.properties = props;
+    record.uniqKey = uniqKey;
+    record.bornTimestamp = msg.bornTimestamp ?? now;
+    record.tags = msg.tag;
+    record.keys = msg.keys !== undefined && msg.keys.length > 0 ? msg.keys : undefined;
+    return record;
   }
 
-  private receipt(p: Prepared, physicalOffset: number, queueOffset: number): SendReceipt {
-    const recallHandle =
-      p.deliverAt === undefined
-        ? ''
-        : Buffer.from(`v1 ${p.topic} ${physicalOffset} ${p.messageId}`).toString('base64url');
-    return {
-      messageId: p.messageId,
-      transactionId: '',
-      recallHandle,
-      topic: p.topic,
-      queueId: p.queueId,
-      offset: queueOffset,
-    };
+  /** A written timed message goes to the timer service; returns its recall handle ('' if not timed). */
+  private schedule(dueAt: number, topic: string, physicalOffset: number, messageId: string): string {
+    if (dueAt === 0) return '';
+    this.host.timers.add(physicalOffset, dueAt);
+    return Buffer.from(`v1 ${topic} ${physicalOffset} ${messageId}`).toString('base64url');
   }
 
   /** Cancel a timed message that has not been delivered yet. */
@@ -356,169 +463,4 @@ export function physicalOffsetOfId(id: string): number {
   const hi = Number.parseInt(id.slice(16, 24), 16);
   const lo = Number.parseInt(id.slice(24, 32), 16);
   return hi * 0x100000000 + lo;
-}
-
-function checkBody(body: unknown, maxBytes: number): Buffer {
-  let buf: Buffer;
-  if (Buffer.isBuffer(body)) buf = body;
-  else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
-  else if (body instanceof Uint8Array) buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  else throw new BrokerError('BAD_REQUEST', 'body must be a Buffer, Uint8Array or string.');
-  if (buf.length === 0) throw new BrokerError('MESSAGE_BODY_EMPTY', 'the message body is empty.');
-  if (buf.length > maxBytes) {
-    throw new BrokerError(
-      'MESSAGE_BODY_TOO_LARGE',
-      `the body has ${buf.length} bytes; the limit is ${maxBytes}.`,
-    );
-  }
-  return buf;
-}
-
-function checkProperties(msg: SendMessage): Record<string, string> {
-  if (
-    msg.tag === undefined &&
-    msg.keys === undefined &&
-    msg.messageGroup === undefined &&
-    msg.properties === undefined
-  ) {
-    return {};
-  }
-  if (msg.tag !== undefined) {
-    if (
-      typeof msg.tag !== 'string' ||
-      msg.tag.trim().length === 0 ||
-      msg.tag.includes('|') ||
-      CONTROL.test(msg.tag)
-    ) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_TAG',
-        `tag ${JSON.stringify(msg.tag)} is not valid: non-blank, no '|', no control characters.`,
-      );
-    }
-  }
-  let total = msg.tag?.length ?? 0;
-  if (msg.keys !== undefined) {
-    if (!Array.isArray(msg.keys))
-      throw new BrokerError('ILLEGAL_MESSAGE_KEY', 'keys must be an array of strings.');
-    for (const k of msg.keys) {
-      if (typeof k !== 'string' || k.trim().length === 0 || /\s/.test(k) || CONTROL.test(k)) {
-        throw new BrokerError(
-          'ILLEGAL_MESSAGE_KEY',
-          `key ${JSON.stringify(k)} is not valid: non-blank, no spaces or control characters.`,
-        );
-      }
-      total += k.length;
-    }
-  }
-  if (msg.messageGroup !== undefined) {
-    const g = msg.messageGroup;
-    if (typeof g !== 'string' || g.trim().length === 0 || Buffer.byteLength(g) >= 64 || CONTROL.test(g)) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_GROUP',
-        `message group ${JSON.stringify(g)} is not valid: non-blank, under 64 bytes.`,
-      );
-    }
-  }
-  const out: Record<string, string> = {};
-  const entries: [unknown, unknown][] =
-    msg.properties === undefined
-      ? []
-      : msg.properties instanceof Map
-        ? [...msg.properties.entries()]
-        : typeof msg.properties === 'object' && msg.properties !== null
-          ? Object.entries(msg.properties)
-          : (() => {
-              throw new BrokerError('BAD_REQUEST', 'properties must be a Map or an object of strings.');
-            })();
-  if (entries.length > MAX_PROPERTIES) {
-    throw new BrokerError(
-      'MESSAGE_PROPERTIES_TOO_LARGE',
-      `${entries.length} properties; at most ${MAX_PROPERTIES}.`,
-    );
-  }
-  for (const [name, value] of entries) {
-    if (
-      typeof name !== 'string' ||
-      name.length === 0 ||
-      CONTROL.test(name) ||
-      RESERVED_PROPERTIES.has(name)
-    ) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_PROPERTY_KEY',
-        `property name ${JSON.stringify(name)} is reserved or not valid.`,
-      );
-    }
-    if (typeof value !== 'string' || CONTROL.test(value)) {
-      throw new BrokerError(
-        'ILLEGAL_MESSAGE_PROPERTY_KEY',
-        `property ${name} must be a string without control characters.`,
-      );
-    }
-    out[name] = value;
-    total += name.length + value.length;
-  }
-  if (total > MAX_PROPERTIES_BYTES) {
-    throw new BrokerError(
-      'MESSAGE_PROPERTIES_TOO_LARGE',
-      `tag, keys and properties take ${total} characters; at most ${MAX_PROPERTIES_BYTES}.`,
-    );
-  }
-  return out;
-}
-
-function deliveryTime(msg: SendMessage, now: number, maxDelayMs: number): number | undefined {
-  if (msg.delay === undefined && msg.deliveryTimestamp === undefined && msg.delayLevel === undefined) {
-    return undefined;
-  }
-  const given = [msg.delay, msg.deliveryTimestamp, msg.delayLevel].filter((x) => x !== undefined).length;
-  if (given > 1)
-    throw new BrokerError(
-      'ILLEGAL_DELIVERY_TIME',
-      'give only one of delay, deliveryTimestamp and delayLevel.',
-    );
-  let at: number;
-  if (msg.delay !== undefined) {
-    if (typeof msg.delay !== 'number' || !Number.isFinite(msg.delay) || msg.delay < 0) {
-      throw new BrokerError(
-        'ILLEGAL_DELIVERY_TIME',
-        `delay must be a non-negative number of ms, got ${String(msg.delay)}.`,
-      );
-    }
-    at = now + msg.delay;
-  } else if (msg.delayLevel !== undefined) {
-    const l = msg.delayLevel;
-    if (!Number.isInteger(l) || l < 1 || l > DELAY_LEVELS_MS.length) {
-      throw new BrokerError(
-        'ILLEGAL_DELIVERY_TIME',
-        `delayLevel must be 1..${DELAY_LEVELS_MS.length}, got ${String(l)}.`,
-      );
-    }
-    at = now + DELAY_LEVELS_MS[l - 1]!;
-  } else {
-    const t = msg.deliveryTimestamp;
-    at = t instanceof Date ? t.getTime() : Number(t);
-    if (!Number.isFinite(at))
-      throw new BrokerError('ILLEGAL_DELIVERY_TIME', 'deliveryTimestamp is not a valid time.');
-  }
-  if (at - now > maxDelayMs) {
-    throw new BrokerError(
-      'ILLEGAL_DELIVERY_TIME',
-      `delivery is ${at - now} ms away; the maximum is ${maxDelayMs} ms.`,
-    );
-  }
-  return Math.round(at);
-}
-
-function messageType(msg: SendMessage, timed: boolean, transactional: boolean): MessageType {
-  if (!transactional && !timed && msg.messageGroup === undefined && msg.priority === undefined)
-    return 'NORMAL';
-  const kinds: MessageType[] = [];
-  if (transactional) kinds.push('TRANSACTION');
-  if (msg.messageGroup !== undefined) kinds.push('FIFO');
-  if (timed) kinds.push('DELAY');
-  if (msg.priority !== undefined) kinds.push('PRIORITY');
-  if (kinds.length > 1) {
-    throw new BrokerError('MESSAGE_TYPE_MISMATCH', `a message can be only one of ${kinds.join(', ')}.`);
-  }
-  return kinds[0] ?? 'NORMAL';
 }

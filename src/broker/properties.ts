@@ -65,27 +65,98 @@ export const RETRY_BACKOFF_MS: readonly number[] = DELAY_LEVELS_MS.slice(2);
 const EPOCH_2021_S = Date.UTC(2021, 0, 1) / 1000;
 let sequence = 0;
 const pidHex = (process.pid % 65535).toString(16).toUpperCase().padStart(4, '0');
+const HEX_CODES = new Uint8Array(16);
+for (let i = 0; i < 16; i++) HEX_CODES[i] = '0123456789ABCDEF'.charCodeAt(i);
+
+/** The first 26 characters of the message ids made in one second, as text and ASCII bytes. */
+export interface MessageIdPrefix {
+  readonly seconds: number;
+  readonly text: string;
+  readonly bytes: Uint8Array;
+}
+
+let current: MessageIdPrefix = { seconds: -1, text: '', bytes: new Uint8Array(0) };
+
+/** The prefix of ids made at `nowMs` (one object per second: a batch may keep it). */
+export function messageIdPrefix(nowMs: number): MessageIdPrefix {
+  const seconds = Math.max(0, Math.floor(nowMs / 1000 - EPOCH_2021_S)) >>> 0;
+  if (seconds !== current.seconds) {
+    const text = `01000000000000${pidHex}${seconds.toString(16).toUpperCase().padStart(8, '0')}`;
+    current = { seconds, text, bytes: Buffer.from(text, 'latin1') };
+  }
+  return current;
+}
+
+/** The next per-process sequence number (the last 8 hex digits of an id). */
+export function nextMessageSequence(): number {
+  const seq = sequence;
+  sequence = (sequence + 1) >>> 0;
+  return seq;
+}
+
+/**
+ * The id of `prefix` and `seq`, as text (what a UniqKeyRun writes as bytes): the prefix joined to
+ * one 8-character string — two small allocations.
+ */
+export function messageIdOf(prefix: MessageIdPrefix, seq: number): string {
+  const h = HEX_CODES;
+  const digits = String.fromCharCode(
+    h[seq >>> 28]!,
+    h[(seq >>> 24) & 15]!,
+    h[(seq >>> 20) & 15]!,
+    h[(seq >>> 16) & 15]!,
+    h[(seq >>> 12) & 15]!,
+    h[(seq >>> 8) & 15]!,
+    h[(seq >>> 4) & 15]!,
+    h[seq & 15]!,
+  );
+  return prefix.text + digits;
+}
 
 /**
  * A message id in the layout rocketmq-client-nodejs uses (17 bytes as upper-case hex): version
  * 01, a 6-byte host id (zero), pid mod 65535, seconds since 2021-01-01, a per-process sequence.
+ * Made as one flat string, to be written char by char (a concatenation would make several
+ * strings and a rope that writing flattens again).
  */
 export function newMessageId(nowMs = Date.now()): string {
-  const seconds = Math.max(0, Math.floor(nowMs / 1000 - EPOCH_2021_S)) >>> 0;
-  if (seconds !== prefixSeconds) {
-    prefixSeconds = seconds;
-    prefix = `01000000000000${pidHex}${seconds.toString(16).toUpperCase().padStart(8, '0')}`;
-  }
-  const seq = sequence;
-  sequence = (sequence + 1) >>> 0;
-  return prefix + hex8(seq);
-}
-
-let prefixSeconds = -1;
-let prefix = '';
-const HEX2: string[] = [];
-for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).toUpperCase().padStart(2, '0'));
-
-function hex8(n: number): string {
-  return HEX2[n >>> 24]! + HEX2[(n >>> 16) & 0xff]! + HEX2[(n >>> 8) & 0xff]! + HEX2[n & 0xff]!;
+  const p = messageIdPrefix(nowMs).bytes;
+  const seq = nextMessageSequence();
+  const h = HEX_CODES;
+  return String.fromCharCode(
+    p[0]!,
+    p[1]!,
+    p[2]!,
+    p[3]!,
+    p[4]!,
+    p[5]!,
+    p[6]!,
+    p[7]!,
+    p[8]!,
+    p[9]!,
+    p[10]!,
+    p[11]!,
+    p[12]!,
+    p[13]!,
+    p[14]!,
+    p[15]!,
+    p[16]!,
+    p[17]!,
+    p[18]!,
+    p[19]!,
+    p[20]!,
+    p[21]!,
+    p[22]!,
+    p[23]!,
+    p[24]!,
+    p[25]!,
+    h[seq >>> 28]!,
+    h[(seq >>> 24) & 15]!,
+    h[(seq >>> 20) & 15]!,
+    h[(seq >>> 16) & 15]!,
+    h[(seq >>> 12) & 15]!,
+    h[(seq >>> 8) & 15]!,
+    h[(seq >>> 4) & 15]!,
+    h[seq & 15]!,
+  );
 }

@@ -16,7 +16,8 @@ export function queueForMessageGroup(messageGroup: string, queues: number): numb
 
 export class QueueChooser {
   private readonly selector: QueueSelector;
-  private readonly counters = new Map<string, number>();
+  /** Round-robin: the next count of each topic (a holder, so a send reads the map once). */
+  private readonly counters = new Map<string, { next: number }>();
   private readonly loadOf: (topic: string, queueId: number) => number;
 
   constructor(selector: QueueSelector | undefined, loadOf: (topic: string, queueId: number) => number) {
@@ -54,8 +55,11 @@ export class QueueChooser {
       }
       return best;
     }
-    const n = this.counters.get(msg.topic) ?? 0;
-    this.counters.set(msg.topic, n + 1);
-    return n % queues;
+    let counter = this.counters.get(msg.topic);
+    if (counter === undefined) {
+      counter = { next: 0 };
+      this.counters.set(msg.topic, counter);
+    }
+    return counter.next++ % queues;
   }
 }

@@ -16,9 +16,20 @@ const MAX_QUEUES = 1024;
 /** Topics the broker writes for itself; users can neither create nor send to them. */
 export const SYSTEM_TOPIC_PREFIX = 'rmq_sys_';
 
-/** Broker-internal topics (case-insensitive prefix, as RMQ_SYS_TRANS_HALF_TOPIC shows). */
+/**
+ * Broker-internal topics (case-insensitive prefix, as RMQ_SYS_TRANS_HALF_TOPIC shows). Compares
+ * char codes with an ASCII case fold: it runs on every send, and no other character lower-cases
+ * to one of the prefix's.
+ */
 export function isSystemTopic(name: string): boolean {
-  return name.slice(0, SYSTEM_TOPIC_PREFIX.length).toLowerCase() === SYSTEM_TOPIC_PREFIX;
+  const n = SYSTEM_TOPIC_PREFIX.length;
+  if (name.length < n) return false;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    const lower = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+    if (lower !== SYSTEM_TOPIC_PREFIX.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 export function checkTopicName(name: unknown): asserts name is string {

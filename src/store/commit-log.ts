@@ -22,20 +22,23 @@ import {
   MAGIC_BLANK,
   MAGIC_V1,
   MAGIC_V2,
-  NAME_VALUE_SEPARATOR,
+  MAX_PROPERTIES_BYTES,
   OFF_MAGIC,
   OFF_PHYSICAL_OFFSET,
   offsetMsgId,
-  PROPERTY_KEYS,
-  PROPERTY_SEPARATOR,
-  PROPERTY_TAGS,
   type RecordFields,
   readInt64,
   recordLayout,
   recordSize,
   StoredRecord,
 } from './record-codec.js';
-import type { AppendResult, Message } from './types.js';
+import {
+  checkUniqKeyRun,
+  measurePropertiesBytes,
+  runSequence,
+  writePropertiesBytes,
+} from './record-properties.js';
+import type { AppendResult, Message, UniqKeyRun } from './types.js';
 
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
 const TRANSACTION_TYPE_MASK = 0xc;
@@ -264,14 +267,15 @@ export class CommitLog {
   // single append, one per message for a batch.
   private readonly sTopic: TopicState[] = [];
   private readonly sBodyLength: number[] = [];
-  private readonly sProps: string[] = [];
   private readonly sPropsLength: number[] = [];
+  /** The message's sequence number in the batch's UniqKeyRun, or -1. */
+  private readonly sRunSeq: number[] = [];
   private readonly sTotal: number[] = [];
   /** Queue offset given to the last record write() wrote. */
   private lastQueueOffset = 0;
 
   /** Validate a message and measure its record into scratch slot `i`. Writes nothing. */
-  private check(msg: Message, i: number): void {
+  private check(msg: Message, i: number, run: UniqKeyRun | undefined): void {
     if (msg === null || typeof msg !== 'object') {
       throw new StoreError('INVALID_MESSAGE', 'append expects a message object { topic, body, … }.');
     }
@@ -294,15 +298,20 @@ export class CommitLog {
         `message body is ${bodyLength} bytes, above the limit of ${this.maxMessageBytes}: split it or raise TIDEMQ_MAX_MESSAGE_BYTES.`,
       );
     }
-    let propertiesText = '';
+    const seq = run === undefined ? -1 : runSequence(run, i);
     let propertiesLength = 0;
-    if (msg.tags !== undefined || msg.keys !== undefined || msg.properties !== undefined) {
-      propertiesText = buildProperties(msg);
-      propertiesLength = Buffer.byteLength(propertiesText, 'utf8');
-      if (propertiesLength > 32767) {
+    if (
+      msg.tags !== undefined ||
+      msg.keys !== undefined ||
+      msg.properties !== undefined ||
+      msg.uniqKey !== undefined ||
+      seq >= 0
+    ) {
+      propertiesLength = measurePropertiesBytes(msg, seq >= 0 ? run!.prefix.length + 8 : -1);
+      if (propertiesLength > MAX_PROPERTIES_BYTES) {
         throw new StoreError(
           'MESSAGE_TOO_LARGE',
-          `message properties take ${propertiesLength} bytes, above 32767.`,
+          `message properties take ${propertiesLength} bytes, above ${MAX_PROPERTIES_BYTES}.`,
         );
       }
     }
@@ -325,8 +334,8 @@ export class CommitLog {
     }
     this.sTopic[i] = state;
     this.sBodyLength[i] = bodyLength;
-    this.sProps[i] = propertiesText;
     this.sPropsLength[i] = propertiesLength;
+    this.sRunSeq[i] = seq;
     this.sTotal[i] = totalSize;
   }
 
@@ -341,7 +350,7 @@ export class CommitLog {
   }
 
   /** Write a message checked into slot `i`. Returns its physical offset. May throw DISK_FULL. */
-  private write(msg: Message, i: number, now: number): number {
+  private write(msg: Message, i: number, now: number, run?: UniqKeyRun): number {
     const totalSize = this.sTotal[i]!;
     let seg = this.segments[this.segments.length - 1];
     if (seg === undefined || seg.full) seg = this.roll();
@@ -371,7 +380,8 @@ export class CommitLog {
     f.physicalOffset = physicalOffset;
     f.bornTimestamp = msg.bornTimestamp ?? now;
     f.storeTimestamp = now;
-    encodeRecord(
+    const propertiesLength = this.sPropsLength[i]!;
+    const propertiesPos = encodeRecord(
       seg.buf,
       seg.view,
       pos,
@@ -382,9 +392,15 @@ export class CommitLog {
       state.bytes,
       msg.body,
       this.sBodyLength[i]!,
-      this.sProps[i]!,
-      this.sPropsLength[i]!,
+      propertiesLength,
     );
+    if (
+      propertiesLength > 0 &&
+      writePropertiesBytes(seg.buf, seg.view, propertiesPos, msg, run, this.sRunSeq[i]!) !==
+        propertiesPos + propertiesLength
+    ) {
+      throw new Error('commit-log: the properties written differ from their measured length');
+    }
     seg.wrotePosition = pos + totalSize;
     if (consumesOffset) q[queueId] = queueOffset + 1;
     this.lastStoreTimestamp = now;
@@ -395,7 +411,7 @@ export class CommitLog {
 
   /** Encode and write one record. Validates everything before writing anything. */
   append(msg: Message): AppendReceipt {
-    this.check(msg, 0);
+    this.check(msg, 0, undefined);
     const now = this.clock();
     const physicalOffset = this.write(msg, 0, now);
     return new AppendReceipt(
@@ -409,22 +425,24 @@ export class CommitLog {
   }
 
   /**
-   * Write several records with one store timestamp. Every message is validated before the first
-   * is written, so bad input writes nothing. Running out of disk part-way (DISK_FULL) leaves the
-   * leading records written; the error's `written` says how many.
+   * Write several records with one store timestamp; `uniqKeys` gives messages their UNIQ_KEY as
+   * bytes (see UniqKeyRun). Every message is validated before the first is written, so bad input
+   * writes nothing. Running out of disk part-way (DISK_FULL) leaves the leading records written;
+   * the error's `written` says how many.
    */
-  appendBatch(msgs: readonly Message[]): BatchAppendResult {
+  appendBatch(msgs: readonly Message[], uniqKeys?: UniqKeyRun): BatchAppendResult {
     if (!Array.isArray(msgs))
       throw new StoreError('INVALID_MESSAGE', 'appendBatch expects an array of messages.');
     const n = msgs.length;
-    for (let i = 0; i < n; i++) this.check(msgs[i]!, i);
+    if (uniqKeys !== undefined) checkUniqKeyRun(uniqKeys, n);
+    for (let i = 0; i < n; i++) this.check(msgs[i]!, i, uniqKeys);
     const now = this.clock();
     const physicalOffsets = new Float64Array(n);
     const queueOffsets = new Float64Array(n);
     let end = this.wroteOffset;
     for (let i = 0; i < n; i++) {
       try {
-        physicalOffsets[i] = this.write(msgs[i]!, i, now);
+        physicalOffsets[i] = this.write(msgs[i]!, i, now, uniqKeys);
       } catch (err) {
         if (err instanceof StoreError) Object.assign(err, { written: i });
         throw err;
@@ -578,53 +596,6 @@ export class CommitLog {
   dropOldest(count: number): MappedSegment[] {
     return this.segments.splice(0, count);
   }
-}
-
-function buildProperties(msg: Message): string {
-  let text = '';
-  if (msg.tags !== undefined) {
-    if (typeof msg.tags !== 'string' || msg.tags.length === 0 || hasSeparator(msg.tags)) {
-      throw new StoreError('INVALID_MESSAGE', 'tags must be a non-empty string without \\u0001 or \\u0002.');
-    }
-    text += PROPERTY_TAGS + NAME_VALUE_SEPARATOR + msg.tags + PROPERTY_SEPARATOR;
-  }
-  if (msg.keys !== undefined) {
-    const keys = typeof msg.keys === 'string' ? [msg.keys] : msg.keys;
-    if (
-      !Array.isArray(keys) ||
-      keys.some((k) => typeof k !== 'string' || k.length === 0 || hasSeparator(k) || k.includes(' '))
-    ) {
-      throw new StoreError(
-        'INVALID_MESSAGE',
-        'keys must be a non-empty string or an array of them, without spaces, \\u0001 or \\u0002.',
-      );
-    }
-    if (keys.length > 0) text += PROPERTY_KEYS + NAME_VALUE_SEPARATOR + keys.join(' ') + PROPERTY_SEPARATOR;
-  }
-  if (msg.properties !== undefined) {
-    const props = msg.properties;
-    if (props === null || typeof props !== 'object') {
-      throw new StoreError('INVALID_MESSAGE', 'properties must be an object of string values.');
-    }
-    // One pass: validate and encode (TAGS/KEYS given as fields win over the same names here).
-    for (const name in props) {
-      const value = props[name];
-      if (name.length === 0 || typeof value !== 'string' || hasSeparator(name) || hasSeparator(value)) {
-        throw new StoreError(
-          'INVALID_MESSAGE',
-          `property ${JSON.stringify(name)} is not valid: names and values are strings without \\u0001 or \\u0002.`,
-        );
-      }
-      if (name === PROPERTY_TAGS && msg.tags !== undefined) continue;
-      if (name === PROPERTY_KEYS && msg.keys !== undefined) continue;
-      text += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
-    }
-  }
-  return text;
-}
-
-function hasSeparator(s: string): boolean {
-  return s.includes(NAME_VALUE_SEPARATOR) || s.includes(PROPERTY_SEPARATOR);
 }
 
 function discardSegmentFile(seg: MappedSegment): void {

@@ -24,7 +24,7 @@ import type { StoredRecord } from './record-codec.js';
 import { parseIpv4 } from './record-codec.js';
 import { type RecoveryRule, recoverCommitLog } from './recovery.js';
 import { diskUsage, type RetentionResult, runRetention } from './retention.js';
-import type { AppendResult, Message, RecoveryReport, StoreOptions, StoreStats } from './types.js';
+import type { AppendResult, Message, RecoveryReport, StoreOptions, StoreStats, UniqKeyRun } from './types.js';
 
 const CHECKPOINT_FORCE_MS = 1000;
 const QUEUE_TABLE_SNAPSHOT_MS = 10_000;
@@ -302,8 +302,8 @@ export class MessageStore {
    * Write several messages at once (one store timestamp, no result object per message). Every
    * message is validated before any is written.
    */
-  appendBatch(msgs: readonly Message[]): BatchAppendResult {
-    return this.write(() => this.log.appendBatch(msgs));
+  appendBatch(msgs: readonly Message[], uniqKeys?: UniqKeyRun): BatchAppendResult {
+    return this.write(() => this.log.appendBatch(msgs, uniqKeys));
   }
 
   /** appendBatch, resolved per flush policy like put(). */

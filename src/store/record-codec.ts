@@ -342,9 +342,10 @@ export function recordSize(topicLength: number, bodyLength: number, propertiesLe
 }
 
 /**
- * Encode a record (IPv4 hosts) at `pos` of a segment. `buf` and `view` are two views of the same
- * mapping. The body CRC is left 0: the record is sealed (CRC computed and stored) by
- * native.commit on a libuv thread, before it is flushed or reported durable.
+ * Encode a record (IPv4 hosts) at `pos` of a segment, all but the properties bytes: returns where
+ * those go (the caller writes `propertiesLength` bytes there: record-properties.ts). `buf` and
+ * `view` are two views of the same mapping. The body CRC is left 0: the record is sealed (CRC
+ * computed and stored) by native.commit on a libuv thread, before it is flushed or reported durable.
  */
 export function encodeRecord(
   buf: Buffer,
@@ -357,9 +358,8 @@ export function encodeRecord(
   topicBytes: Uint8Array,
   body: Uint8Array | string,
   bodyLength: number,
-  propertiesText: string,
   propertiesLength: number,
-): void {
+): number {
   const v2 = topicBytes.length > 127;
   view.setInt32(pos, totalSize, false);
   view.setInt32(pos + OFF_MAGIC, v2 ? MAGIC_V2 : MAGIC_V1, false);
@@ -394,8 +394,7 @@ export function encodeRecord(
   else buf.set(topicBytes, p);
   p += topicLength;
   view.setInt16(p, propertiesLength, false);
-  p += 2;
-  if (propertiesLength > 0) buf.write(propertiesText, p, propertiesLength, 'utf8');
+  return p + 2;
 }
 
 /** Write the BLANK end-of-segment marker: `remaining` bytes of the segment are left unused. */

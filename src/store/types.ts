@@ -10,6 +10,12 @@ export interface Message {
   /** One key or several; stored space-separated in the KEYS property, as RocketMQ does. */
   keys?: string | string[];
   properties?: Record<string, string>;
+  /**
+   * The UNIQ_KEY property (the client-made message id), written after `properties` (and in
+   * place of a UNIQ_KEY there): the same bytes as giving it last in `properties`, without an
+   * object per message.
+   */
+  uniqKey?: string;
   /** Defaults to the append time. */
   bornTimestamp?: number;
   /** RocketMQ's client flag field. Defaults to 0. */
@@ -18,6 +24,19 @@ export interface Message {
   reconsumeTimes?: number;
   /** RocketMQ sysFlag bits (transaction type and the like). Defaults to 0. */
   sysFlag?: number;
+}
+
+/**
+ * UNIQ_KEY values for the messages of a batch, written as bytes rather than made into a string
+ * per message: message i gets `prefix` followed by `sequence[i]` as 8 upper-case hex digits (a
+ * RocketMQ client message id is a fixed hex prefix and a counter), unless `sequence[i]` is -1 or
+ * the message has its own `uniqKey`. The bytes are those of that string given as its uniqKey.
+ */
+export interface UniqKeyRun {
+  /** ASCII without \u0001 or \u0002. */
+  prefix: Uint8Array;
+  /** Per message of the batch: 0 to 2^32-1, or -1 for none. */
+  sequence: ArrayLike<number>;
 }
 
 /** Where and when an appended record was written. */
