@@ -23,11 +23,13 @@ import {
 import type { BrokerCore } from './core.js';
 import { BrokerError } from './errors.js';
 import {
-  deliveryView,
+  type DeliveryView,
+  FreshViews,
   formatHandle,
   HandleFormat,
   type ParsedHandle,
   parseHandle,
+  pendingView,
   readHandleParts,
 } from './message-view.js';
 import { P_MESSAGE_GROUP, P_ORIGIN_TOPIC, P_PRIORITY } from './properties.js';
@@ -78,8 +80,11 @@ interface QueueHarvest {
   qp: QueueProgress;
   /** Redeliveries, and fresh picks of FIFO and PRIORITY reads, in offset order … */
   picks: Pick[];
-  /** … then fresh first deliveries of plain reads (attempt 1, no group, no priority): no Pick each. */
-  fresh: StoredMessage[];
+  /**
+   * … then fresh first deliveries of plain reads (attempt 1, no group, no priority): no Pick
+   * each, their views made at once (deliver() gives them their handles).
+   */
+  fresh: DeliveryView[];
   held: HeldTuple[];
   next: number;
 }
@@ -330,12 +335,69 @@ export class DeliveryService {
         if (fifo && group !== null) blocked.add(group);
       }
     }
-    let scanned = 0;
     // unfiltered: read no more than can be picked (the rest would be decoded for nothing)
     const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
     const plain = !fifo && !priority;
+    if (plain && unfiltered && reader.readWith !== undefined) this.collectFresh(h, limit);
+    else this.collectFiltered(h, sub, fifo, priority, limit, blocked);
+    attempt.waits.push([topic, queueId, h.next]);
+    if (dead.length > 0) this.deadLetter(spec, topic, dead);
+    if (gone.length > 0 || dead.length > 0) {
+      const o = [...gone, ...dead.map((r) => r.queueOffset)];
+      attempt.durables.push(this.core.journal(ackRecord(spec.key, topic, queueId, o)));
+    }
+    return h;
+  }
+
+  /**
+   * Fresh messages of a plain read with no filter: each one read is picked, so its view is made
+   * straight from the log (QueueReader.readWith), and a read that fills the harvest is kept as
+   * its array.
+   */
+  private collectFresh(h: QueueHarvest, limit: number): void {
+    const reader = this.core.reader;
+    const make = new FreshViews(h.topic).make;
     let fresh = h.fresh;
     let picked = h.picks.length;
+    let scanned = 0;
+    while (picked < limit && scanned < FRESH_SCAN_LIMIT && h.qp.size < MAX_HELD_PER_QUEUE) {
+      const batch = reader.readWith!(h.topic, h.queueId, h.next, Math.min(READ_BATCH, limit - picked), make);
+      if (batch.length === 0) break;
+      if (fresh.length === 0 && batch[0]!.offset >= h.next && ascending(batch)) {
+        fresh = batch;
+        h.fresh = batch;
+        picked += batch.length;
+        scanned += batch.length;
+        h.next = batch[batch.length - 1]!.offset + 1;
+        continue;
+      }
+      for (let b = 0; b < batch.length; b++) {
+        const view = batch[b]!;
+        if (view.offset < h.next) continue;
+        h.next = view.offset + 1;
+        scanned++;
+        picked++;
+        fresh.push(view);
+      }
+    }
+  }
+
+  /** Fresh messages through a filter, or of a FIFO or PRIORITY read (from the records). */
+  private collectFiltered(
+    h: QueueHarvest,
+    sub: Subscription,
+    fifo: boolean,
+    priority: boolean,
+    limit: number,
+    blocked: Set<string>,
+  ): void {
+    const reader = this.core.reader;
+    const { topic, queueId, qp } = h;
+    const unfiltered = sub.filter === undefined && sub.sql === undefined && !fifo;
+    const plain = !fifo && !priority;
+    const fresh = h.fresh;
+    let picked = h.picks.length;
+    let scanned = 0;
     outer: while (picked < limit && scanned < FRESH_SCAN_LIMIT && qp.size < MAX_HELD_PER_QUEUE) {
       const batch = reader.read(
         topic,
@@ -344,21 +406,6 @@ export class DeliveryService {
         unfiltered ? Math.min(READ_BATCH, limit - picked) : READ_BATCH,
       );
       if (batch.length === 0) break;
-      if (
-        plain &&
-        unfiltered &&
-        fresh.length === 0 &&
-        batch.length <= limit - picked &&
-        batch[0]!.queueOffset >= h.next
-      ) {
-        // Every record of the read is picked (ascending, from h.next, no filter): keep its array.
-        fresh = batch;
-        h.fresh = batch;
-        picked += batch.length;
-        scanned += batch.length;
-        h.next = batch[batch.length - 1]!.queueOffset + 1;
-        continue;
-      }
       for (let b = 0; b < batch.length; b++) {
         const rec = batch[b]!;
         if (rec.queueOffset < h.next) continue;
@@ -368,7 +415,7 @@ export class DeliveryService {
         if (!matches(sub, rec)) continue;
         picked++;
         if (plain) {
-          fresh.push(rec);
+          fresh.push(pendingView(rec, topic, 1));
           continue;
         }
         // properties are decoded only when FIFO or priority needs them
@@ -383,13 +430,6 @@ export class DeliveryService {
         if (group !== null) blocked.add(group);
       }
     }
-    attempt.waits.push([topic, queueId, h.next]);
-    if (dead.length > 0) this.deadLetter(spec, topic, dead);
-    if (gone.length > 0 || dead.length > 0) {
-      const o = [...gone, ...dead.map((r) => r.queueOffset)];
-      attempt.durables.push(this.core.journal(ackRecord(spec.key, topic, queueId, o)));
-    }
-    return h;
   }
 
   /**
@@ -430,30 +470,33 @@ export class DeliveryService {
       p: h.held,
     };
     if (h.held.length === 0 && isPlainRun(picks, fresh)) {
-      rec.r = [
-        picks.length > 0 ? picks[0]!.offset : fresh[0]!.queueOffset,
-        picks.length + fresh.length,
-        first,
-      ];
+      rec.r = [picks.length > 0 ? picks[0]!.offset : fresh[0]!.offset, picks.length + fresh.length, first];
     } else {
       for (let i = 0; i < picks.length; i++) {
         const p = picks[i]!;
         rec.d.push([p.offset, p.attempt, first + i, p.group, p.priority]);
       }
       for (let i = 0; i < fresh.length; i++) {
-        rec.d.push([fresh[i]!.queueOffset, 1, first + picks.length + i, null, null]);
+        rec.d.push([fresh[i]!.offset, 1, first + picks.length + i, null, null]);
       }
     }
     attempt.durables.push(this.core.journal(rec));
-    const views = attempt.views;
     const format = new HandleFormat(h.topic, h.queueId);
+    const views = attempt.views;
     for (let i = 0; i < picks.length; i++) {
       const p = picks[i]!;
-      views.push(deliveryView(p.rec, h.topic, p.attempt, first + i, format));
+      const view = pendingView(p.rec, h.topic, p.attempt);
+      view.issue(first + i, format.format(first + i, p.offset));
+      views.push(view);
     }
-    for (let i = 0; i < fresh.length; i++) {
-      views.push(deliveryView(fresh[i]!, h.topic, 1, first + picks.length + i, format));
+    let seq = first + picks.length;
+    for (let i = 0; i < fresh.length; i++, seq++) fresh[i]!.issue(seq, format.format(seq, fresh[i]!.offset));
+    // the fresh array is ours (made by the read or collect): the first harvest's becomes the result
+    if (views.length === 0) {
+      attempt.views = fresh;
+      return;
     }
+    for (let i = 0; i < fresh.length; i++) views.push(fresh[i]!);
   }
 
   private entryFor(spec: SubscriberSpec, handle: string | ParsedHandle): ParsedHandle {
@@ -660,16 +703,22 @@ function staleHandle(): BrokerError {
  * First deliveries of consecutive offsets, no message group, no priority (a DeliveredRange): the
  * picks (if any, all such) then the fresh records.
  */
-function isPlainRun(picks: Pick[], fresh: StoredMessage[]): boolean {
+function isPlainRun(picks: Pick[], fresh: DeliveryView[]): boolean {
   const n = picks.length;
   if (n + fresh.length === 0) return false;
-  const first = n > 0 ? picks[0]!.offset : fresh[0]!.queueOffset;
+  const first = n > 0 ? picks[0]!.offset : fresh[0]!.offset;
   for (let i = 0; i < n; i++) {
     const p = picks[i]!;
     if (!p.fresh || p.attempt !== 1 || p.group !== null || p.priority !== null || p.offset !== first + i)
       return false;
   }
-  for (let i = 0; i < fresh.length; i++) if (fresh[i]!.queueOffset !== first + n + i) return false;
+  for (let i = 0; i < fresh.length; i++) if (fresh[i]!.offset !== first + n + i) return false;
+  return true;
+}
+
+/** Offsets strictly increasing (a read's, always, unless the log holds a misplaced record). */
+function ascending(views: readonly DeliveryView[]): boolean {
+  for (let i = 1; i < views.length; i++) if (views[i]!.offset <= views[i - 1]!.offset) return false;
   return true;
 }
 

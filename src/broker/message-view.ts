@@ -6,6 +6,18 @@
  * message; the consumer group comes from the consumer that acks. Treat it as opaque.
  */
 
+import type { MappedSegment } from '../store/mapped-segment.js';
+import type { RecordMaker } from '../store/queue-reader.js';
+import {
+  bodyLengthPosOf,
+  type HostAddress,
+  OFF_QUEUE_ID,
+  OFF_QUEUE_OFFSET,
+  OFF_SYS_FLAG,
+  readInt64,
+  StoredRecord,
+  storeTimestampPosOf,
+} from '../store/record-codec.js';
 import { splitTags } from '../store/tag-filter.js';
 import type { StoredMessage } from '../store/types.js';
 import { BrokerError } from './errors.js';
@@ -89,48 +101,78 @@ export function messageIdOf(rec: StoredMessage): string {
   return rec.properties[P_UNIQ_KEY] ?? rec.msgId;
 }
 
+/** Where a view made straight from the log finds its record (shared by a read's views). */
+interface RecordSite {
+  readonly segment: MappedSegment;
+  readonly host: HostAddress;
+}
+
 /**
  * A received message over its stored record. The body is a zero-copy view; everything that
  * needs the properties decoded (message id, tag, keys, user properties …) is computed on first
- * access, so a consumer that reads only the body pays for nothing else.
+ * access, so a consumer that reads only the body pays for nothing else. A view made by
+ * FreshViews has no record object until one of those is read (only its site and position).
  */
 class RecordMessageView implements MessageView {
   readonly topic: string;
   readonly body: Buffer;
   readonly deliveryAttempt: number;
   /** Own property (a spread copy of a view keeps it); changeInvisibleDuration replaces it. */
-  receiptHandle: string;
+  receiptHandle = '';
   /** The handle this delivery was given, and its sequence number (-1: not a delivery's). */
-  private readonly issued: string;
-  private readonly handleSeq: number;
+  private issued = '';
+  private handleSeq = -1;
   readonly queueId: number;
   readonly offset: number;
   readonly storeTimestamp: number;
   readonly corrupted = false;
   readonly bornHost = '127.0.0.1';
-  private readonly rec: StoredMessage;
+  private rec: StoredMessage | undefined;
+  private readonly site: RecordSite | undefined;
+  private readonly pos: number;
+  private readonly physicalOffset: number;
   private propsCache: Map<string, string> | undefined;
 
   constructor(
-    rec: StoredMessage,
     topic: string,
+    body: Buffer,
     deliveryAttempt: number,
-    handle: number | string,
-    formatted?: string,
+    queueId: number,
+    offset: number,
+    storeTimestamp: number,
+    rec: StoredMessage | undefined,
+    site: RecordSite | undefined,
+    pos: number,
+    physicalOffset: number,
   ) {
-    this.rec = rec;
     this.topic = topic;
-    this.body = rec.body;
+    this.body = body;
     this.deliveryAttempt = deliveryAttempt;
-    this.queueId = rec.queueId;
-    this.offset = rec.queueOffset;
-    this.storeTimestamp = rec.storeTimestamp;
-    this.handleSeq = typeof handle === 'number' ? handle : -1;
-    this.receiptHandle =
-      typeof handle !== 'number'
-        ? handle
-        : (formatted ?? formatHandle(handle, topic, rec.queueId, rec.queueOffset));
-    this.issued = this.receiptHandle;
+    this.queueId = queueId;
+    this.offset = offset;
+    this.storeTimestamp = storeTimestamp;
+    this.rec = rec;
+    this.site = site;
+    this.pos = pos;
+    this.physicalOffset = physicalOffset;
+  }
+
+  /** Give the view its delivery's handle: sequence number `seq`, text `handle`. */
+  issue(seq: number, handle: string): void {
+    this.handleSeq = seq;
+    this.receiptHandle = handle;
+    this.issued = handle;
+  }
+
+  /** The stored record, decoded on first use for a view made straight from the log. */
+  private get record(): StoredMessage {
+    let rec = this.rec;
+    if (rec === undefined) {
+      const seg = this.site!.segment;
+      rec = new StoredRecord(seg.mapping, seg.view, this.pos, this.physicalOffset, this.site!.host);
+      this.rec = rec;
+    }
+    return rec;
   }
 
   /** The parts of the handle without parsing it again, while it is still the one it was issued. */
@@ -150,32 +192,49 @@ class RecordMessageView implements MessageView {
   }
 
   get messageId(): string {
-    return messageIdOf(this.rec);
+    return messageIdOf(this.record);
   }
   get tag(): string | undefined {
-    return this.rec.tags;
+    return this.record.tags;
   }
   get keys(): string[] {
-    return this.rec.keys;
+    return this.record.keys;
   }
   get messageGroup(): string | undefined {
-    return this.rec.properties[P_MESSAGE_GROUP];
+    return this.record.properties[P_MESSAGE_GROUP];
   }
   get deliveryTimestamp(): Date | undefined {
-    const ms = this.rec.properties[P_DELIVER_MS];
+    const ms = this.record.properties[P_DELIVER_MS];
     return ms === undefined ? undefined : new Date(Number(ms));
   }
   get priority(): number | undefined {
-    const p = this.rec.properties[P_PRIORITY];
+    const p = this.record.properties[P_PRIORITY];
     return p === undefined ? undefined : Number(p);
   }
   get bornTimestamp(): Date {
-    return new Date(this.rec.bornTimestamp);
+    return new Date(this.record.bornTimestamp);
   }
   get properties(): Map<string, string> {
-    if (this.propsCache === undefined) this.propsCache = userProperties(this.rec.properties);
+    if (this.propsCache === undefined) this.propsCache = userProperties(this.record.properties);
     return this.propsCache;
   }
+}
+
+export type { RecordMessageView as DeliveryView };
+
+function viewOf(rec: StoredMessage, topic: string, deliveryAttempt: number): RecordMessageView {
+  return new RecordMessageView(
+    topic,
+    rec.body,
+    deliveryAttempt,
+    rec.queueId,
+    rec.queueOffset,
+    rec.storeTimestamp,
+    rec,
+    undefined,
+    0,
+    0,
+  );
 }
 
 /** `handle`: the receipt handle's sequence number, or its text (not a delivery: ''). */
@@ -185,18 +244,52 @@ export function toMessageView(
   deliveryAttempt: number,
   handle: number | string,
 ): MessageView {
-  return new RecordMessageView(rec, topic, deliveryAttempt, handle);
+  const view = viewOf(rec, topic, deliveryAttempt);
+  if (typeof handle === 'number')
+    view.issue(handle, formatHandle(handle, topic, rec.queueId, rec.queueOffset));
+  else view.issue(-1, handle);
+  return view;
 }
 
-/** A delivery's view with its handle made by `format` (the records are of its queue). */
-export function deliveryView(
-  rec: StoredMessage,
-  topic: string,
-  deliveryAttempt: number,
-  seq: number,
-  format: HandleFormat,
-): MessageView {
-  return new RecordMessageView(rec, topic, deliveryAttempt, seq, format.format(seq, rec.queueOffset));
+/** A view of a delivery of `rec` (attempt `deliveryAttempt`); deliver() issues its handle. */
+export function pendingView(rec: StoredMessage, topic: string, deliveryAttempt: number): RecordMessageView {
+  return viewOf(rec, topic, deliveryAttempt);
+}
+
+/**
+ * First-delivery views of one topic made straight from the log by QueueReader.readWith: the
+ * fields a view carries are read from the record in place, and no StoredRecord is made unless
+ * the consumer reads the properties. deliver() issues their handles.
+ */
+export class FreshViews {
+  private site: RecordSite | undefined;
+
+  constructor(private readonly topic: string) {}
+
+  readonly make: RecordMaker<RecordMessageView> = (segment, pos, physicalOffset, host) => {
+    let site = this.site;
+    if (site === undefined || site.segment !== segment || site.host !== host) {
+      site = { segment, host };
+      this.site = site;
+    }
+    const v = segment.view;
+    const sysFlag = v.getInt32(pos + OFF_SYS_FLAG, false);
+    const timestampPos = storeTimestampPosOf(pos, sysFlag);
+    const bodyLengthPos = bodyLengthPosOf(timestampPos, sysFlag);
+    const body = Buffer.from(segment.mapping, bodyLengthPos + 4, v.getInt32(bodyLengthPos, false));
+    return new RecordMessageView(
+      this.topic,
+      body,
+      1,
+      v.getInt32(pos + OFF_QUEUE_ID, false),
+      readInt64(v, pos + OFF_QUEUE_OFFSET),
+      readInt64(v, timestampPos),
+      undefined,
+      site,
+      pos,
+      physicalOffset,
+    );
+  };
 }
 
 /**

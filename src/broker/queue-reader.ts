@@ -6,6 +6,7 @@
  * own appends, stands in for the consume queues.
  */
 import type { MessageStore } from '../store/message-store.js';
+import type { RecordMaker } from '../store/queue-reader.js';
 import type { StoredMessage } from '../store/types.js';
 
 export interface QueueReader {
@@ -16,6 +17,13 @@ export interface QueueReader {
   maxOffset(topic: string, queueId: number): number;
   /** Resolves true once a message at `offset` or later is readable, false on timeout. */
   waitForMessages(topic: string, queueId: number, offset: number, timeoutMs: number): Promise<boolean>;
+  /**
+   * read() with each message made by `make` from the record in place (no StoredRecord in
+   * between); only when the store's read side offers it (undefined on the fallback index).
+   */
+  readonly readWith:
+    | (<T>(topic: string, queueId: number, offset: number, max: number, make: RecordMaker<T>) => T[])
+    | undefined;
   /** The broker appended a record (the fallback index learns it; the store's read side ignores it). */
   noteAppend(topic: string, queueId: number, queueOffset: number, physicalOffset: number): void;
   close(): void;
@@ -23,6 +31,7 @@ export interface QueueReader {
 
 interface StoreReadSide {
   read(topic: string, queueId: number, offset: number, max: number): StoredMessage[];
+  readWith?<T>(topic: string, queueId: number, offset: number, max: number, make: RecordMaker<T>): T[];
   minOffset(topic: string, queueId: number): number;
   maxOffset(topic: string, queueId: number): number;
   waitForMessages(topic: string, queueId: number, offset: number, timeoutMs: number): Promise<boolean>;
@@ -42,7 +51,11 @@ export function queueReaderFor(store: MessageStore): QueueReader {
 }
 
 class StoreQueueReader implements QueueReader {
-  constructor(private readonly side: StoreReadSide) {}
+  readonly readWith: QueueReader['readWith'];
+  constructor(private readonly side: StoreReadSide) {
+    const readWith = side.readWith;
+    this.readWith = readWith === undefined ? undefined : readWith.bind(side);
+  }
   read(topic: string, queueId: number, offset: number, max: number): StoredMessage[] {
     return this.side.read(topic, queueId, offset, max);
   }
@@ -66,6 +79,7 @@ interface Waiter {
 }
 
 class IndexQueueReader implements QueueReader {
+  readonly readWith = undefined;
   private readonly index = new Map<string, number[][]>();
   private readonly waiters = new Map<string, Set<Waiter>>();
 

@@ -541,18 +541,34 @@ export class CommitLog {
 
   /** The record starting exactly at `offset`, or undefined. */
   get(offset: number): StoredRecord | undefined {
-    if (!Number.isSafeInteger(offset) || offset < 0) return undefined;
+    const pos = this.locate(offset);
+    if (pos < 0) return undefined;
+    const seg = this.located!;
+    return new StoredRecord(seg.mapping, seg.view, pos, offset, this.storeHost);
+  }
+
+  /** The segment of the record the last locate() found. */
+  located: MappedSegment | undefined;
+
+  /**
+   * get() without the record object, for readers that decode what they need themselves: the
+   * position of the record starting exactly at `offset` inside its segment (then `located`),
+   * or -1 — with the same checks as get().
+   */
+  locate(offset: number): number {
+    if (!Number.isSafeInteger(offset) || offset < 0) return -1;
     const seg = this.segmentFor(offset);
-    if (!seg) return undefined;
+    if (!seg) return -1;
     const pos = offset - seg.fromOffset;
-    if (pos + FIXED_V1_BYTES > seg.wrotePosition) return undefined;
+    if (pos + FIXED_V1_BYTES > seg.wrotePosition) return -1;
     const view = seg.view;
     const magic = view.getInt32(pos + OFF_MAGIC, false);
-    if (magic !== MAGIC_V1 && magic !== MAGIC_V2) return undefined;
+    if (magic !== MAGIC_V1 && magic !== MAGIC_V2) return -1;
     const size = view.getInt32(pos, false);
-    if (size < FIXED_V1_BYTES || pos + size > seg.wrotePosition) return undefined;
-    if (readInt64(view, pos + OFF_PHYSICAL_OFFSET) !== offset) return undefined;
-    return new StoredRecord(seg.mapping, view, pos, offset, this.storeHost);
+    if (size < FIXED_V1_BYTES || pos + size > seg.wrotePosition) return -1;
+    if (readInt64(view, pos + OFF_PHYSICAL_OFFSET) !== offset) return -1;
+    this.located = seg;
+    return pos;
   }
 
   /** Records in commit-log order from `from` (a record start, or minOffset). */

@@ -62,13 +62,28 @@ export class ConsumeQueue {
   maxPhysicalEnd = 0;
   /** Bytes written but not yet forced, per file start. */
   private dirtyFrom = Number.POSITIVE_INFINITY;
+  /** False: maxOffset and maxPhysicalEnd are not looked for (see the constructor). */
+  private readonly findsEnd: boolean;
 
-  constructor(storeDir: string, topic: string, queueId: number, entriesPerFile: number, readOnly = false) {
+  /**
+   * `findEnd` false (a reader that learns the end elsewhere, from the dispatcher's shared
+   * progress): opening skips the walk over every entry of the last files that finds the valid
+   * end — O(entries) on a long queue — and leaves maxOffset and maxPhysicalEnd at 0.
+   */
+  constructor(
+    storeDir: string,
+    topic: string,
+    queueId: number,
+    entriesPerFile: number,
+    readOnly = false,
+    findEnd = true,
+  ) {
     this.topic = topic;
     this.queueId = queueId;
     this.dir = consumeQueueDir(storeDir, topic, queueId);
     this.fileBytes = entriesPerFile * CQ_ENTRY_BYTES;
     this.readOnly = readOnly;
+    this.findsEnd = findEnd;
     this.load();
   }
 
@@ -120,6 +135,7 @@ export class ConsumeQueue {
       min++;
     }
     this.minOffset = min;
+    if (!this.findsEnd) return;
     let end = first.fromOffset;
     for (let i = Math.max(0, this.files.length - 2); i < this.files.length; i++) {
       const f = this.files[i]!;

@@ -18,7 +18,7 @@ import { recoverDerived } from './derived-recovery.js';
 import { Dispatcher } from './dispatcher.js';
 import { FlushService } from './flush-service.js';
 import type { IndexGeometry } from './index-file.js';
-import { DEFAULT_QUERY_MAX, QueueReader, type ReadResult } from './queue-reader.js';
+import { DEFAULT_QUERY_MAX, QueueReader, type ReadResult, type RecordMaker } from './queue-reader.js';
 import { collectGarbage } from './reclaim.js';
 import type { StoredRecord } from './record-codec.js';
 import { parseIpv4 } from './record-codec.js';
@@ -380,6 +380,18 @@ export class MessageStore {
   ): ReadResult {
     this.checkOpen();
     return this.reader.read(topic, queueId, queueOffset, maxMessages, filter.tags);
+  }
+
+  /** read() without a filter, each result made by `make` from the record in place (see QueueReader). */
+  readWith<T>(
+    topic: string,
+    queueId: number,
+    queueOffset: number,
+    maxMessages: number,
+    make: RecordMaker<T>,
+  ): T[] {
+    this.checkOpen();
+    return this.reader.readWith(topic, queueId, queueOffset, maxMessages, make);
   }
 
   /** Oldest queue offset still readable. */

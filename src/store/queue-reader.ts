@@ -7,7 +7,14 @@ import { StoreError } from '../errors.js';
 import type { CommitLog } from './commit-log.js';
 import { ConsumeQueue, CQ_ENTRY_BYTES } from './consume-queue.js';
 import { IndexFile, type IndexGeometry, listIndexFiles } from './index-file.js';
-import { javaHashCode, PROPERTY_UNIQ_KEY, readInt64, type StoredRecord } from './record-codec.js';
+import type { MappedSegment } from './mapped-segment.js';
+import {
+  type HostAddress,
+  javaHashCode,
+  PROPERTY_UNIQ_KEY,
+  readInt64,
+  StoredRecord,
+} from './record-codec.js';
 import type { SharedProgress } from './shared-progress.js';
 import { splitTags } from './tag-filter.js';
 
@@ -18,10 +25,40 @@ const MAX_SCAN_ENTRIES = 64 * 1024;
 export const DEFAULT_QUERY_MAX = 32;
 export const MAX_QUERY_MAX = 64;
 
-export type ReadResult = StoredRecord[] & {
+export type ReadOf<T> = T[] & {
   /** The queue offset to read from next (past the scanned entries, matching or not). */
   nextQueueOffset: number;
 };
+export type ReadResult = ReadOf<StoredRecord>;
+
+/** Makes one result of readWith from a record in place: its segment and position, its offset. */
+export type RecordMaker<T> = (
+  segment: MappedSegment,
+  pos: number,
+  physicalOffset: number,
+  storeHost: HostAddress,
+) => T;
+
+/** read()'s argument checks (the typed errors); returns the tag expression. */
+function checkRead(
+  queueOffset: number,
+  maxMessages: number,
+  tagExpr: string | undefined,
+): string | undefined {
+  if (!Number.isSafeInteger(queueOffset) || queueOffset < 0) {
+    throw new StoreError(
+      'INVALID_OFFSET',
+      `queue offset ${String(queueOffset)} is not a non-negative integer.`,
+    );
+  }
+  if (!Number.isInteger(maxMessages) || maxMessages < 0) {
+    throw new StoreError(
+      'INVALID_MESSAGE',
+      `maxMessages ${String(maxMessages)} is not a non-negative integer.`,
+    );
+  }
+  return tagExpr;
+}
 
 interface TagFilter {
   codes: Set<number>;
@@ -74,7 +111,8 @@ export class QueueReader {
     if (!s) {
       if (this.progress().count(topic, queueId) === 0) return undefined;
       s = {
-        cq: new ConsumeQueue(this.storeDir, topic, queueId, this.cqEntriesPerFile, true),
+        // the end comes from the shared progress: no walk over the queue's entries at open
+        cq: new ConsumeQueue(this.storeDir, topic, queueId, this.cqEntriesPerFile, true, false),
         min: undefined,
       };
       this.queues.set(key, s);
@@ -143,19 +181,43 @@ export class QueueReader {
     maxMessages: number,
     tagExpr?: string,
   ): ReadResult {
-    if (!Number.isSafeInteger(queueOffset) || queueOffset < 0) {
-      throw new StoreError(
-        'INVALID_OFFSET',
-        `queue offset ${String(queueOffset)} is not a non-negative integer.`,
-      );
-    }
-    if (!Number.isInteger(maxMessages) || maxMessages < 0) {
-      throw new StoreError(
-        'INVALID_MESSAGE',
-        `maxMessages ${String(maxMessages)} is not a non-negative integer.`,
-      );
-    }
-    const filter = parseTagFilter(tagExpr);
+    const filter = parseTagFilter(checkRead(queueOffset, maxMessages, tagExpr));
+    const out = this.scan(topic, queueId, queueOffset, maxMessages, filter, this.makeRecord) as ReadResult;
+    out.nextQueueOffset = this.scanned;
+    return out;
+  }
+
+  /**
+   * read() without a filter, each result made by `make` from the record in place (no
+   * StoredRecord in between: a consumer that builds its own object per message decodes once).
+   * A plain array (no nextQueueOffset): the caller may hand it on as it is.
+   */
+  readWith<T>(
+    topic: string,
+    queueId: number,
+    queueOffset: number,
+    maxMessages: number,
+    make: RecordMaker<T>,
+  ): T[] {
+    checkRead(queueOffset, maxMessages, undefined);
+    return this.scan(topic, queueId, queueOffset, maxMessages, undefined, make);
+  }
+
+  private readonly makeRecord: RecordMaker<StoredRecord> = (seg, pos, phys, host) =>
+    new StoredRecord(seg.mapping, seg.view, pos, phys, host);
+
+  /**
+   * The entries from queueOffset, each one's record made by `make`; `make` is makeRecord
+   * whenever there is a filter (its tag is checked on the record).
+   */
+  private scan<T>(
+    topic: string,
+    queueId: number,
+    queueOffset: number,
+    maxMessages: number,
+    filter: TagFilter | undefined,
+    make: RecordMaker<T>,
+  ): T[] {
     const q = this.queue(topic, queueId);
     const max = this.maxOffset(topic, queueId);
     let offset = queueOffset;
@@ -164,9 +226,10 @@ export class QueueReader {
     // Sized once for what can come back (a batch read fills it; growing by push copies it
     // several times), trimmed at the end.
     const room = Math.max(0, Math.min(maxMessages, scanEnd - offset));
-    const out = (room <= PRESIZE_MAX ? new Array(room) : []) as unknown as ReadResult;
+    const out: T[] = room <= PRESIZE_MAX ? new Array(room) : [];
     let n = 0;
     if (q) {
+      const log = this.log;
       const fileBytes = q.fileBytes;
       let f: { fromOffset: number; view: DataView } | undefined;
       let fileEnd = -1;
@@ -187,16 +250,22 @@ export class QueueReader {
         const size = view.getInt32(pos + 8, false);
         if (size <= 0 || size === 0x7fffffff) continue;
         if (filter && !filter.codes.has(readInt64(view, pos + 12))) continue;
-        const rec = this.log.get(readInt64(view, pos));
-        if (!rec) continue; // deleted by retention
-        if (filter && !filter.tags.has(rec.tags ?? '')) continue; // hash collision
-        out[n++] = rec;
+        const phys = readInt64(view, pos);
+        const at = log.locate(phys);
+        if (at < 0) continue; // deleted by retention
+        const made = make(log.located!, at, phys, log.storeHost);
+        // hash collision (with a filter, `made` is a StoredRecord)
+        if (filter && !filter.tags.has((made as StoredRecord).tags ?? '')) continue;
+        out[n++] = made;
       }
     }
     out.length = n;
-    out.nextQueueOffset = offset;
+    this.scanned = offset;
     return out;
   }
+
+  /** Where the last scan stopped (read()'s nextQueueOffset). */
+  private scanned = 0;
 
   /** First queue offset whose record was stored at or after `timestampMs`. */
   offsetForTimestamp(topic: string, queueId: number, timestampMs: number): number {

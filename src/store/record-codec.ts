@@ -195,6 +195,16 @@ export function recordLayout(view: DataView, pos: number): RecordLayout {
   return { storeTimestampPos, reconsumeTimesPos, bodyLengthPos: reconsumeTimesPos + 4 + 8 };
 }
 
+/** recordLayout().storeTimestampPos without the object (read hot paths), given the sysFlag. */
+export function storeTimestampPosOf(pos: number, sysFlag: number): number {
+  return pos + OFF_BORN_HOST + (sysFlag & SYSFLAG_BORNHOST_V6 ? 20 : 8);
+}
+
+/** recordLayout().bodyLengthPos from storeTimestampPosOf() and the sysFlag. */
+export function bodyLengthPosOf(storeTimestampPos: number, sysFlag: number): number {
+  return storeTimestampPos + 8 + (sysFlag & SYSFLAG_STOREHOST_V6 ? 20 : 8) + 12;
+}
+
 /**
  * A record read in place. Offsets, sizes and the body are read eagerly (cheap); topic and
  * properties are decoded on first access. `body` is a view over the segment mapping.
