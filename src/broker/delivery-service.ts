@@ -482,15 +482,18 @@ export class DeliveryService {
     }
     attempt.durables.push(this.core.journal(rec));
     const format = new HandleFormat(h.topic, h.queueId);
+    const n = picks.length;
+    for (let i = 0; i < n; i++) format.add(first + i, picks[i]!.offset);
+    for (let i = 0; i < fresh.length; i++) format.add(first + n + i, fresh[i]!.offset);
+    format.seal();
     const views = attempt.views;
-    for (let i = 0; i < picks.length; i++) {
+    for (let i = 0; i < n; i++) {
       const p = picks[i]!;
       const view = pendingView(p.rec, h.topic, p.attempt);
-      view.issue(first + i, format.format(first + i, p.offset));
+      view.issue(first + i, format.handle(i));
       views.push(view);
     }
-    let seq = first + picks.length;
-    for (let i = 0; i < fresh.length; i++, seq++) fresh[i]!.issue(seq, format.format(seq, fresh[i]!.offset));
+    for (let i = 0; i < fresh.length; i++) fresh[i]!.issue(first + n + i, format.handle(n + i));
     // the fresh array is ours (made by the read or collect): the first harvest's becomes the result
     if (views.length === 0) {
       attempt.views = fresh;
