@@ -94,6 +94,8 @@ interface PendingAcks {
   t: string;
   q: number;
   offsets: AckedOffsets;
+  /** An ack among them may free a message for a parked receive (see acksFree). */
+  wake: boolean;
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -541,7 +543,8 @@ export class DeliveryService {
         resolve = res;
         reject = rej;
       });
-      p = { s: spec.key, t: h.topic, q: h.queueId, offsets: new AckedOffsets(), done, resolve, reject };
+      const wake = this.acksFree(spec, h.topic, this.core.state.get(spec.key, h.topic, h.queueId));
+      p = { s: spec.key, t: h.topic, q: h.queueId, offsets: new AckedOffsets(), wake, done, resolve, reject };
       this.pendingAcks.set(key, p);
       if (this.pendingAcks.size === 1) queueMicrotask(() => this.flushAcks());
     }
@@ -586,13 +589,15 @@ export class DeliveryService {
       return Promise.reject(err);
     }
     if (queues.length === 0) return Promise.resolve();
+    let wake = false;
+    for (const g of queues) if (this.acksFree(spec, g.t, g.qp)) wake = true;
     const done: Promise<void>[] = [];
     try {
       for (const g of queues) done.push(this.core.journal(g.offsets.record(spec.key, g.t, g.q)));
     } catch (err) {
       return Promise.reject(err);
     }
-    this.wake(spec.key);
+    if (wake) this.wake(spec.key);
     return done.length === 1 ? done[0]! : Promise.all(done).then(noop);
   }
 
@@ -623,8 +628,20 @@ export class DeliveryService {
       } catch (err) {
         p.reject(err);
       }
-      this.wake(p.s);
+      if (p.wake) this.wake(p.s);
     }
+  }
+
+  /**
+   * Whether acking messages of (topic, queue) can make a message deliverable that was not: it
+   * frees a FIFO message group, or room under the queue's cap on messages in flight. Otherwise
+   * (a plain queue under its cap) waking the subscriber's parked receives would only make each
+   * of them pass over the queues for nothing and park again — every ack of a consumer that
+   * receives in several concurrent loops.
+   */
+  private acksFree(spec: SubscriberSpec, topic: string, qp: QueueProgress | undefined): boolean {
+    if (qp === undefined || qp.size >= MAX_HELD_PER_QUEUE) return true;
+    return spec.fifo ?? this.core.topic(topic)?.type === 'FIFO';
   }
 
   /** Invisible for `ms` from now; returns the new receipt handle (the old one is stale). */

@@ -56,3 +56,62 @@ t.test(
     t.ok(med < 50, `median wake under 50 ms (${med.toFixed(2)} ms)`);
   },
 );
+
+t.test(
+  'long poll: an ack wakes a receive parked on the FIFO group it frees, not receives parked on a plain queue',
+  async (t) => {
+    const { DeliveryService } = await import('../../src/broker/delivery-service.js');
+    const proto = DeliveryService.prototype as unknown as { tryReceive: (...a: unknown[]) => unknown };
+    const tryReceive = proto.tryReceive;
+    let passes = 0;
+    proto.tryReceive = function (this: unknown, ...a: unknown[]) {
+      passes++;
+      return tryReceive.apply(this, a);
+    };
+    t.teardown(() => {
+      proto.tryReceive = tryReceive;
+    });
+    const broker = await openBroker(tempDir(t));
+    t.teardown(() => broker.close());
+    const p = broker.producer();
+
+    // FIFO: the group's second message waits for the first's ack; the ack wakes the parked receive
+    broker.createTopic('F', { queues: 1, type: 'FIFO' });
+    await p.send({ topic: 'F', body: 'f1', messageGroup: 'g' });
+    await p.send({ topic: 'F', body: 'f2', messageGroup: 'g' });
+    const f = broker.simpleConsumer({
+      consumerGroup: 'GF',
+      subscriptions: { F: '*' },
+      awaitDuration: 10_000,
+    });
+    const [first] = await f.receive(1, 60_000);
+    t.equal(first?.body.toString(), 'f1');
+    const parked = f.receive(1, 60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    const ackedAt = performance.now();
+    await f.ack(first!);
+    const [second] = await parked;
+    const lagMs = performance.now() - ackedAt;
+    t.equal(second?.body.toString(), 'f2', 'the freed group goes on');
+    // a parked receive also passes once a second (its poll slice): well under that, it was woken
+    t.ok(lagMs < 800, `woken by the ack (${lagMs.toFixed(1)} ms)`);
+
+    // plain: acks free nothing, so a receive parked on an empty queue is not made to pass again
+    broker.createTopic('T', { queues: 2 });
+    await p.sendBatch([
+      { topic: 'T', body: 'a' },
+      { topic: 'T', body: 'b' },
+    ]);
+    const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { T: '*' }, awaitDuration: 10_000 });
+    const got = await c.receive(16, 60_000);
+    t.equal(got.length, 2);
+    const idle = c.receive(16, 60_000, { awaitMs: 400 });
+    await new Promise((r) => setTimeout(r, 20));
+    const before = passes;
+    await c.ackBatch(got);
+    await c.ack(got[0]!).catch(() => undefined); // stale: rejected, wakes nothing either
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(passes, before, 'no pass made by the acks');
+    t.same(await idle, [], 'the parked receive still times out empty');
+  },
+);
