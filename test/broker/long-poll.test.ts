@@ -89,9 +89,10 @@ t.test(
     const parked = f.receive(1, 60_000);
     await new Promise((r) => setTimeout(r, 20));
     const ackedAt = performance.now();
-    await f.ack(first!);
+    const acked = f.ack(first!); // the wake comes once the ack is journaled, before it is durable
     const [second] = await parked;
     const lagMs = performance.now() - ackedAt;
+    await acked;
     t.equal(second?.body.toString(), 'f2', 'the freed group goes on');
     // a parked receive also passes once a second (its poll slice): well under that, it was woken
     t.ok(lagMs < 800, `woken by the ack (${lagMs.toFixed(1)} ms)`);
@@ -105,7 +106,8 @@ t.test(
     const c = broker.simpleConsumer({ consumerGroup: 'G', subscriptions: { T: '*' }, awaitDuration: 10_000 });
     const got = await c.receive(16, 60_000);
     t.equal(got.length, 2);
-    const idle = c.receive(16, 60_000, { awaitMs: 400 });
+    // parked for longer than the acks take on a busy machine (its own poll slice would pass)
+    const idle = c.receive(16, 60_000, { awaitMs: 1500 });
     await new Promise((r) => setTimeout(r, 20));
     const before = passes;
     await c.ackBatch(got);
