@@ -334,7 +334,8 @@ interface Cursor {
  * Walk records from the cursor up to `limit` (at most about BATCH_BYTES), write this worker's
  * consume queue entries and index entries, publish the touched queues' counts, and move the
  * cursor. A BLANK record (or the end of the file) sends the cursor to the next segment, which
- * starts where this one ends. Returns the progress to post.
+ * starts where this one ends. Returns the progress to post; when the batch has keys to index,
+ * the counts are posted on `port` first and the index entries added after.
  */
 function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): DispatchProgress {
   const cfg = init!;
