@@ -16,6 +16,8 @@ export interface QueueReader {
   maxOffset(topic: string, queueId: number): number;
   /** Resolves true once a message at `offset` or later is readable, false on timeout. */
   waitForMessages(topic: string, queueId: number, offset: number, timeoutMs: number): Promise<boolean>;
+  /** Whether noteAppend does anything (the store's read side ignores appends: no call per record). */
+  readonly tracksAppends: boolean;
   /** The broker appended a record (the fallback index learns it; the store's read side ignores it). */
   noteAppend(topic: string, queueId: number, queueOffset: number, physicalOffset: number): void;
   close(): void;
@@ -42,6 +44,7 @@ export function queueReaderFor(store: MessageStore): QueueReader {
 }
 
 class StoreQueueReader implements QueueReader {
+  readonly tracksAppends = false;
   constructor(private readonly side: StoreReadSide) {}
   read(topic: string, queueId: number, offset: number, max: number): StoredMessage[] {
     return this.side.read(topic, queueId, offset, max);
@@ -66,6 +69,7 @@ interface Waiter {
 }
 
 class IndexQueueReader implements QueueReader {
+  readonly tracksAppends = true;
   private readonly index = new Map<string, number[][]>();
   private readonly waiters = new Map<string, Set<Waiter>>();
 

@@ -106,6 +106,9 @@ export class CommitLog {
   private readonly maxMessageBytes: number;
   private readonly prefaultSegments: boolean;
   private readonly topics = new Map<string, TopicState>();
+  /** The topic topicState() found last (topics are never removed from the map). */
+  private lastTopic: string | undefined;
+  private lastTopicState: TopicState | undefined;
   private readonly fields: RecordFields = {
     queueId: 0,
     flag: 0,
@@ -180,9 +183,15 @@ export class CommitLog {
   // --- append ------------------------------------------------------------------------------------
 
   private topicState(topic: unknown): TopicState {
+    // the messages of a batch mostly share one topic: the last one found skips the map lookup
+    if (topic === this.lastTopic && this.lastTopicState !== undefined) return this.lastTopicState;
     if (typeof topic === 'string') {
       const known = this.topics.get(topic);
-      if (known) return known;
+      if (known) {
+        this.lastTopic = topic;
+        this.lastTopicState = known;
+        return known;
+      }
     }
     if (typeof topic !== 'string' || topic.length === 0 || !TOPIC_PATTERN.test(topic)) {
       throw new StoreError(
@@ -437,8 +446,10 @@ export class CommitLog {
     if (uniqKeys !== undefined) checkUniqKeyRun(uniqKeys, n);
     for (let i = 0; i < n; i++) this.check(msgs[i]!, i, uniqKeys);
     const now = this.clock();
-    const physicalOffsets = new Float64Array(n);
-    const queueOffsets = new Float64Array(n);
+    // two views of one buffer: one allocation (outside the JS heap) per batch, not two
+    const offsets = new Float64Array(2 * n);
+    const physicalOffsets = offsets.subarray(0, n);
+    const queueOffsets = offsets.subarray(n);
     let end = this.wroteOffset;
     for (let i = 0; i < n; i++) {
       try {
