@@ -57,6 +57,11 @@ export interface InitTask {
  */
 export interface LoopTask {
   kind: 'loop';
+  /**
+   * The worker's configuration, used when this thread has none: Piscina replaces a worker that
+   * died (out of memory, a native fault) with a fresh thread that never got the init task.
+   */
+  init: InitTask;
   control: SharedArrayBuffer;
   from: number;
   segmentFromOffset: number;
@@ -138,6 +143,8 @@ const dirtyQueues: Partition[] = [];
 let taskNumber = 0;
 let lastTopic: TopicEntry | undefined;
 let indexDirty = false;
+/** Index files that filled up since the last flush: still to be flushed once. */
+const retiredIndexes: IndexFile[] = [];
 
 function segment(fromOffset: number): Segment {
   let s = segments.get(fromOffset);
@@ -255,7 +262,8 @@ function currentIndex(): IndexFile {
       return index;
     }
   }
-  if (index) index.flush().catch(() => {});
+  // the full file is flushed by the next flush task, which reports no coverage before it is
+  if (index) retiredIndexes.push(index);
   index = IndexFile.create(path.join(cfg.storeDir, 'index'), Date.now(), cfg.indexGeometry);
   return index;
 }
@@ -263,7 +271,7 @@ function currentIndex(): IndexFile {
 /**
  * Where the three properties the worker needs are in a record's properties bytes
  * (`name\u0001value\u0002…`), found in one pass without decoding them to a string: [start, end)
- * of each value, start -1 when absent (the first of a repeated name wins).
+ * of each value, start -1 when absent.
  */
 const found = { tagsStart: -1, tagsEnd: -1, keysStart: -1, keysEnd: -1, uniqStart: -1, uniqEnd: -1 };
 const TAGS_BYTES = Buffer.from(PROPERTY_TAGS, 'latin1');
@@ -274,31 +282,40 @@ const VALUE_END = PROPERTY_SEPARATOR.charCodeAt(0);
 
 function scanProperties(buf: Buffer, start: number, end: number): void {
   found.tagsStart = found.keysStart = found.uniqStart = -1;
+  // Pairs end at \u0002 and split at their first \u0001 (a pair without one is skipped), and a
+  // repeated name's last value wins: as decodeProperties (and RocketMQ) read them.
   let i = start;
   while (i < end) {
-    const nameStart = i;
-    while (i < end && buf[i] !== NAME_END) i++;
-    const nameEnd = i;
-    const valueStart = i + 1;
-    i = valueStart;
-    while (i < end && buf[i] !== VALUE_END) i++;
-    const valueEnd = Math.min(i, end);
+    const pairStart = i;
+    let nameEnd = -1;
+    while (i < end && buf[i] !== VALUE_END) {
+      if (nameEnd < 0 && buf[i] === NAME_END) nameEnd = i;
+      i++;
+    }
+    const pairEnd = i;
     i++;
-    if (nameEnd >= end) break; // a name without a value: nothing more to find
-    const n = nameEnd - nameStart;
+    if (nameEnd < 0) continue;
+    const valueStart = nameEnd + 1;
+    const n = nameEnd - pairStart;
     if (n === 4) {
-      if (found.tagsStart < 0 && sameBytes(buf, nameStart, TAGS_BYTES)) {
+      if (sameBytes(buf, pairStart, TAGS_BYTES)) {
         found.tagsStart = valueStart;
-        found.tagsEnd = valueEnd;
-      } else if (found.keysStart < 0 && sameBytes(buf, nameStart, KEYS_BYTES)) {
+        found.tagsEnd = pairEnd;
+      } else if (sameBytes(buf, pairStart, KEYS_BYTES)) {
         found.keysStart = valueStart;
-        found.keysEnd = valueEnd;
+        found.keysEnd = pairEnd;
       }
-    } else if (n === 8 && found.uniqStart < 0 && sameBytes(buf, nameStart, UNIQ_BYTES)) {
+    } else if (n === 8 && sameBytes(buf, pairStart, UNIQ_BYTES)) {
       found.uniqStart = valueStart;
-      found.uniqEnd = valueEnd;
+      found.uniqEnd = pairEnd;
     }
   }
+}
+
+/** The value ranges scanProperties finds, as a copy (for tests). */
+export function propertyRanges(buf: Buffer, start: number, end: number): typeof found {
+  scanProperties(buf, start, end);
+  return { ...found };
 }
 
 function sameBytes(buf: Buffer, at: number, name: Buffer): boolean {
@@ -594,15 +611,36 @@ function putKey(idx: IndexFile, keyHash: number, phys: number, storeTimestamp: n
   return next;
 }
 
+/**
+ * Force this worker's consume queues and index files to disk. What a failed msync leaves
+ * unflushed stays marked, so the next flush covers it again (a failed flush reports nothing:
+ * the dispatcher records coverage only after every worker's flush succeeded).
+ */
 async function flush(): Promise<void> {
   const queues = dirtyQueues.splice(0);
-  for (const part of queues) {
-    part.dirty = false;
-    await part.cq!.flush();
+  for (const part of queues) part.dirty = false;
+  try {
+    for (const part of queues) await part.cq!.flush();
+  } catch (err) {
+    for (const part of queues) {
+      if (part.dirty) continue;
+      part.dirty = true;
+      dirtyQueues.push(part);
+    }
+    throw err;
+  }
+  while (retiredIndexes.length > 0) {
+    await retiredIndexes[0]!.flush();
+    retiredIndexes.shift();
   }
   if (indexDirty && index) {
     indexDirty = false;
-    await index.flush();
+    try {
+      await index.flush();
+    } catch (err) {
+      indexDirty = true;
+      throw err;
+    }
   }
 }
 
@@ -627,14 +665,19 @@ function retention(minPhysicalOffset: number): void {
   }
 }
 
+function initialize(task: InitTask): void {
+  init = task;
+  progress = new SharedProgress(task.shared);
+  for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
+}
+
 export default async function run(task: WorkerTask): Promise<void> {
   switch (task.kind) {
     case 'init':
-      init = task;
-      progress = new SharedProgress(task.shared);
-      for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
+      initialize(task);
       return;
     case 'loop':
+      if (init === undefined) initialize(task.init);
       return loop(task);
     case 'flush':
       return maintain(flush);
