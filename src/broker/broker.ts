@@ -191,7 +191,8 @@ export class Broker implements BrokerCore {
 
   append(msg: Message): AppendResult {
     const r = this.store.append(msg);
-    this.reader.noteAppend(msg.topic, r.queueId, r.queueOffset, r.physicalOffset);
+    if (this.reader.tracksAppends)
+      this.reader.noteAppend(msg.topic, r.queueId, r.queueOffset, r.physicalOffset);
     return r;
   }
 
@@ -201,6 +202,7 @@ export class Broker implements BrokerCore {
    */
   appendBatch(msgs: readonly Message[], uniqKeys?: UniqKeyRun): BatchAppendResult {
     const r = this.store.appendBatch(msgs, uniqKeys);
+    if (!this.reader.tracksAppends) return r;
     for (let i = 0; i < r.count; i++) {
       this.reader.noteAppend(
         msgs[i]!.topic,

@@ -285,14 +285,21 @@ export class Producer {
   private settleBatch(scratch: SendScratch, n: number, r: BatchAppendResult): PendingReceipts {
     const topic = scratch.topics[0]!;
     const queueIds = new Int32Array(n);
-    const seqs = new Float64Array(n);
+    // Generated ids are usually consecutive sequence numbers: then the first one says them all.
+    const firstSeq = scratch.seqs[0]!;
+    let seqs: Float64Array | undefined;
     let ids: string[] | undefined;
     let topics: string[] | undefined;
     let recallHandles: string[] | undefined;
     for (let i = 0; i < n; i++) {
       queueIds[i] = scratch.queueIds[i]!;
-      seqs[i] = scratch.seqs[i]!;
-      if (seqs[i]! < 0) ids ??= scratch.ids.slice(0, n);
+      const seq = scratch.seqs[i]!;
+      if (seqs === undefined && (firstSeq < 0 || seq !== (firstSeq + i) >>> 0)) {
+        seqs = new Float64Array(n);
+        for (let k = 0; k < i; k++) seqs[k] = scratch.seqs[k]!;
+      }
+      if (seqs !== undefined) seqs[i] = seq;
+      if (seq < 0) ids ??= scratch.ids.slice(0, n);
       if (scratch.topics[i] !== topic) topics ??= scratch.topics.slice(0, n);
       const dueAt = scratch.dueAt[i]!;
       if (dueAt !== 0) {
@@ -302,6 +309,7 @@ export class Producer {
     }
     return new PendingReceipts(
       scratch.prefix!,
+      firstSeq,
       seqs,
       ids,
       topic,
@@ -316,7 +324,20 @@ export class Producer {
   private takeScratch(): SendScratch {
     const s = this.spare ?? new SendScratch();
     this.spare = undefined;
+    s.topicName = undefined;
+    s.topicInfo = undefined;
     return s;
+  }
+
+  /** resolveTopic, once per run of messages to one topic in a batch (see SendScratch.topicName). */
+  private topicOf(name: string, scratch: SendScratch): TopicInfo {
+    if (name === scratch.topicName && scratch.topicInfo !== undefined) return scratch.topicInfo;
+    const info = this.host.resolveTopic(name);
+    if (!this.chooser.callsUser) {
+      scratch.topicName = name;
+      scratch.topicInfo = info;
+    }
+    return info;
   }
 
   /**
@@ -335,7 +356,7 @@ export class Producer {
     const core = this.host.core;
     if (!msg || typeof msg !== 'object')
       throw new BrokerError('BAD_REQUEST', 'send() needs a message object.');
-    const info = this.host.resolveTopic(msg.topic);
+    const info = this.topicOf(msg.topic, scratch);
     const body = checkBody(msg.body, core.settings.maxBodyBytes);
     const userProps = checkProperties(msg);
     const deliverAt = deliveryTime(msg, now, core.settings.maxDelayMs);

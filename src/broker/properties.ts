@@ -94,23 +94,65 @@ export function nextMessageSequence(): number {
   return seq;
 }
 
+/** Each byte value as two hex digits: the last two characters of an id (see messageIdOf). */
+const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
+  b.toString(16).toUpperCase().padStart(2, '0'),
+);
+/** All but the last two characters of the ids of `stemPrefix` whose sequence is `stemHigh` << 8 | *. */
+let stem = '';
+let stemPrefix: MessageIdPrefix | undefined;
+let stemHigh = -1;
+
 /**
- * The id of `prefix` and `seq`, as text (what a UniqKeyRun writes as bytes): the prefix joined to
- * one 8-character string — two small allocations.
+ * The id of `prefix` and `seq`, as text (what a UniqKeyRun writes as bytes). A batch's receipts
+ * make one each: the first 32 characters are shared by 256 consecutive sequence numbers and kept
+ * as one flat string, so an id is that string joined to one of 256 constant two-digit strings —
+ * a single small allocation.
  */
 export function messageIdOf(prefix: MessageIdPrefix, seq: number): string {
-  const h = HEX_CODES;
-  const digits = String.fromCharCode(
-    h[seq >>> 28]!,
-    h[(seq >>> 24) & 15]!,
-    h[(seq >>> 20) & 15]!,
-    h[(seq >>> 16) & 15]!,
-    h[(seq >>> 12) & 15]!,
-    h[(seq >>> 8) & 15]!,
-    h[(seq >>> 4) & 15]!,
-    h[seq & 15]!,
-  );
-  return prefix.text + digits;
+  const high = seq >>> 8;
+  if (high !== stemHigh || prefix !== stemPrefix) {
+    const p = prefix.bytes;
+    const h = HEX_CODES;
+    // built char by char: a flat string, not a rope each id would share and flatten again
+    stem = String.fromCharCode(
+      p[0]!,
+      p[1]!,
+      p[2]!,
+      p[3]!,
+      p[4]!,
+      p[5]!,
+      p[6]!,
+      p[7]!,
+      p[8]!,
+      p[9]!,
+      p[10]!,
+      p[11]!,
+      p[12]!,
+      p[13]!,
+      p[14]!,
+      p[15]!,
+      p[16]!,
+      p[17]!,
+      p[18]!,
+      p[19]!,
+      p[20]!,
+      p[21]!,
+      p[22]!,
+      p[23]!,
+      p[24]!,
+      p[25]!,
+      h[high >>> 20]!,
+      h[(high >>> 16) & 15]!,
+      h[(high >>> 12) & 15]!,
+      h[(high >>> 8) & 15]!,
+      h[(high >>> 4) & 15]!,
+      h[high & 15]!,
+    );
+    stemPrefix = prefix;
+    stemHigh = high;
+  }
+  return stem + HEX_PAIRS[seq & 255]!;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface QueueReader {
   readonly readWith:
     | (<T>(topic: string, queueId: number, offset: number, max: number, make: RecordMaker<T>) => T[])
     | undefined;
+  /** Whether noteAppend does anything (the store's read side ignores appends: no call per record). */
+  readonly tracksAppends: boolean;
   /** The broker appended a record (the fallback index learns it; the store's read side ignores it). */
   noteAppend(topic: string, queueId: number, queueOffset: number, physicalOffset: number): void;
   close(): void;
@@ -51,6 +53,7 @@ export function queueReaderFor(store: MessageStore): QueueReader {
 }
 
 class StoreQueueReader implements QueueReader {
+  readonly tracksAppends = false;
   readonly readWith: QueueReader['readWith'];
   constructor(private readonly side: StoreReadSide) {
     const readWith = side.readWith;
@@ -80,6 +83,7 @@ interface Waiter {
 
 class IndexQueueReader implements QueueReader {
   readonly readWith = undefined;
+  readonly tracksAppends = true;
   private readonly index = new Map<string, number[][]>();
   private readonly waiters = new Map<string, Set<Waiter>>();
 

@@ -18,6 +18,11 @@ export class QueueChooser {
   private readonly selector: QueueSelector;
   /** Round-robin: the next count of each topic (a holder, so a send reads the map once). */
   private readonly counters = new Map<string, { next: number }>();
+  /** The counter used last: a batch's messages mostly share a topic (no map lookup each). */
+  private lastTopic: string | undefined;
+  private lastCounter: { next: number } | undefined;
+  /** The selector is a user function (which may, say, create topics while a batch is prepared). */
+  readonly callsUser: boolean;
   private readonly loadOf: (topic: string, queueId: number) => number;
 
   constructor(selector: QueueSelector | undefined, loadOf: (topic: string, queueId: number) => number) {
@@ -29,6 +34,7 @@ export class QueueChooser {
       );
     }
     this.selector = s;
+    this.callsUser = typeof s === 'function';
     this.loadOf = loadOf;
   }
 
@@ -55,11 +61,14 @@ export class QueueChooser {
       }
       return best;
     }
-    let counter = this.counters.get(msg.topic);
+    const topic = msg.topic;
+    let counter = topic === this.lastTopic ? this.lastCounter : this.counters.get(topic);
     if (counter === undefined) {
       counter = { next: 0 };
-      this.counters.set(msg.topic, counter);
+      this.counters.set(topic, counter);
     }
+    this.lastTopic = topic;
+    this.lastCounter = counter;
     return counter.next++ % queues;
   }
 }

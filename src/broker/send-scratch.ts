@@ -6,7 +6,7 @@
  */
 import type { Message } from '../store/types.js';
 import { type MessageIdPrefix, messageIdOf } from './properties.js';
-import type { SendReceipt } from './types.js';
+import type { SendReceipt, TopicInfo } from './types.js';
 
 /**
  * What prepare() notes per message of the batch (or the send) being prepared — what its receipt
@@ -23,6 +23,12 @@ export class SendScratch {
   readonly records: Message[] = [];
   /** Prefix of a batch's generated ids; undefined for send() (its id is made as a string). */
   prefix: MessageIdPrefix | undefined;
+  /**
+   * The topic resolved last in this batch: its messages mostly share one, resolved once (one
+   * batch is prepared synchronously; the cache is cleared when the scratch is taken).
+   */
+  topicName: string | undefined;
+  topicInfo: TopicInfo | undefined;
 }
 
 /** A record with every field a producer sets, so all records share one shape. */
@@ -72,8 +78,10 @@ export function receipt(
 export class PendingReceipts {
   constructor(
     private readonly prefix: MessageIdPrefix,
+    /** Message i's id has sequence number firstSeq + i (mod 2^32), unless `seqs` is given. */
+    private readonly firstSeq: number,
     /** Generated ids by sequence number (see UniqKeyRun), -1 where `ids` has the id. */
-    private readonly seqs: Float64Array,
+    private readonly seqs: Float64Array | undefined,
     private readonly ids: string[] | undefined,
     /** The topic of every message, unless `topics` gives one each. */
     private readonly topic: string,
@@ -86,10 +94,10 @@ export class PendingReceipts {
   ) {}
 
   receipts(): SendReceipt[] {
-    const n = this.seqs.length;
+    const n = this.queueIds.length;
     const out: SendReceipt[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const seq = this.seqs[i]!;
+      const seq = this.seqs === undefined ? (this.firstSeq + i) >>> 0 : this.seqs[i]!;
       out[i] = receipt(
         seq >= 0 ? messageIdOf(this.prefix, seq) : this.ids![i]!,
         '',

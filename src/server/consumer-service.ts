@@ -43,9 +43,17 @@ const MAX_ATTEMPT_ID_CHARS = 128;
 
 /** A delivery a client may ask for again under the same attempt_id (see replay). */
 interface Attempt {
+  clientId: string;
   views: MessageView[];
   expiresAtMs: number;
 }
+/**
+ * Most messages remembered for attempt_id replay at once (views keep their segment mapped, so
+ * the cache must not hold on to deleted segments for long): the oldest attempts go first.
+ */
+const MAX_ATTEMPT_VIEWS = 16_384;
+/** How often expired attempts are dropped when no receive does it. */
+const ATTEMPT_SWEEP_MS = 10_000;
 
 export class ConsumerService {
   private readonly consumers = new Map<string, SimpleConsumer>();
@@ -53,12 +61,16 @@ export class ConsumerService {
   private readonly leases: Leases;
   /** Deliveries by client, group, topic and attempt_id (bounded; see replay). */
   private readonly attempts = new Map<string, Attempt>();
+  private attemptViews = 0;
+  private readonly attemptSweep: NodeJS.Timeout;
 
   constructor(
     private readonly ctx: ServiceContext,
     alive: (clientId: string) => boolean,
   ) {
     this.leases = new Leases({ leaseMs: ctx.leaseMs ?? DEFAULT_LEASE_MS, alive });
+    this.attemptSweep = setInterval(() => this.dropAttempts(() => false), ATTEMPT_SWEEP_MS);
+    this.attemptSweep.unref();
   }
 
   /**
@@ -117,7 +129,8 @@ export class ConsumerService {
       await release(consumer, views);
       return;
     }
-    if (attemptKey !== undefined && views.length > 0) this.rememberAttempt(attemptKey, views, invisibleMs);
+    if (attemptKey !== undefined && views.length > 0)
+      this.rememberAttempt(attemptKey, clientId!, views, invisibleMs);
     if (views.length === 0) {
       call.write({ status: status(Code.MESSAGE_NOT_FOUND, 'no new message') });
       call.end();
@@ -221,10 +234,8 @@ export class ConsumerService {
     consumer: SimpleConsumer,
     invisibleMs: number,
   ): Promise<MessageView[] | undefined> {
-    const previous = this.attempts.get(key);
-    if (previous === undefined) return undefined;
-    this.attempts.delete(key);
-    if (previous.expiresAtMs <= Date.now()) return undefined;
+    const previous = this.forgetAttempt(key);
+    if (previous === undefined || previous.expiresAtMs <= Date.now()) return undefined;
     const renewed = await Promise.allSettled(previous.views.map((v) => consumer.renew(v, invisibleMs)));
     const views = previous.views.filter((_, i) => renewed[i]!.status === 'fulfilled');
     return views.length > 0 ? views : undefined;
@@ -235,17 +246,37 @@ export class ConsumerService {
    * the oldest on (they hold views of mapped segments): entries go in in time order and most
    * share an invisible time, so the oldest are the first to expire.
    */
-  private rememberAttempt(key: string, views: MessageView[], invisibleMs: number): void {
+  private rememberAttempt(key: string, clientId: string, views: MessageView[], invisibleMs: number): void {
+    this.forgetAttempt(key);
+    this.attempts.set(key, { clientId, views, expiresAtMs: Date.now() + invisibleMs });
+    this.attemptViews += views.length;
+    this.dropAttempts(() => this.attemptViews > MAX_ATTEMPT_VIEWS);
+  }
+
+  private forgetAttempt(key: string): Attempt | undefined {
+    const a = this.attempts.get(key);
+    if (a === undefined) return undefined;
+    this.attempts.delete(key);
+    this.attemptViews -= a.views.length;
+    return a;
+  }
+
+  /**
+   * Drop expired attempts, and the oldest ones while `tooMany()` (insertion order is time order).
+   * Expired ones are found from the oldest on, up to the first live one: most attempts share an
+   * invisible time, so that is nearly all of them.
+   */
+  private dropAttempts(tooMany: () => boolean): void {
     const now = Date.now();
     for (const [k, a] of this.attempts) {
-      if (a.expiresAtMs > now) break;
-      this.attempts.delete(k);
+      if (a.expiresAtMs > now && !tooMany()) break;
+      this.forgetAttempt(k);
     }
-    remember(this.attempts, key, { views, expiresAtMs: now + invisibleMs });
   }
 
   /** The client shuts down: its leased messages are visible again at once. */
   async releaseClient(clientId: string): Promise<void> {
+    for (const [k, a] of this.attempts) if (a.clientId === clientId) this.forgetAttempt(k);
     await Promise.allSettled(
       this.leases
         .takeClient(clientId)
@@ -257,6 +288,9 @@ export class ConsumerService {
   close(): void {
     for (const ac of this.receives) ac.abort();
     this.leases.stop();
+    clearInterval(this.attemptSweep);
+    this.attempts.clear();
+    this.attemptViews = 0;
   }
 
   /**

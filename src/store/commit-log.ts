@@ -106,6 +106,9 @@ export class CommitLog {
   private readonly maxMessageBytes: number;
   private readonly prefaultSegments: boolean;
   private readonly topics = new Map<string, TopicState>();
+  /** The topic topicState() found last (topics are never removed from the map). */
+  private lastTopic: string | undefined;
+  private lastTopicState: TopicState | undefined;
   private readonly fields: RecordFields = {
     queueId: 0,
     flag: 0,
@@ -180,9 +183,15 @@ export class CommitLog {
   // --- append ------------------------------------------------------------------------------------
 
   private topicState(topic: unknown): TopicState {
+    // the messages of a batch mostly share one topic: the last one found skips the map lookup
+    if (topic === this.lastTopic && this.lastTopicState !== undefined) return this.lastTopicState;
     if (typeof topic === 'string') {
       const known = this.topics.get(topic);
-      if (known) return known;
+      if (known) {
+        this.lastTopic = topic;
+        this.lastTopicState = known;
+        return known;
+      }
     }
     if (typeof topic !== 'string' || topic.length === 0 || !TOPIC_PATTERN.test(topic)) {
       throw new StoreError(
@@ -352,15 +361,7 @@ export class CommitLog {
   /** Write a message checked into slot `i`. Returns its physical offset. May throw DISK_FULL. */
   private write(msg: Message, i: number, now: number, run?: UniqKeyRun): number {
     const totalSize = this.sTotal[i]!;
-    let seg = this.segments[this.segments.length - 1];
-    if (seg === undefined || seg.full) seg = this.roll();
-    else if (seg.wrotePosition + totalSize + BLANK_BYTES > seg.size) {
-      const next = this.roll(); // may throw DISK_FULL: then nothing has been written
-      encodeBlank(seg.view, seg.wrotePosition, seg.size - seg.wrotePosition);
-      seg.wrotePosition = seg.size;
-      seg.full = true;
-      seg = next;
-    }
+    const seg = this.segmentWithRoom(totalSize);
     const f = this.fields;
     f.flag = msg.flag ?? 0;
     f.sysFlag = msg.sysFlag ?? 0;
@@ -436,9 +437,17 @@ export class CommitLog {
     const n = msgs.length;
     if (uniqKeys !== undefined) checkUniqKeyRun(uniqKeys, n);
     for (let i = 0; i < n; i++) this.check(msgs[i]!, i, uniqKeys);
+    // A batch that fits one segment goes into one: if the active segment cannot take all of it,
+    // roll now, so that running out of disk for the next segment (DISK_FULL) happens before
+    // anything of the batch is written (as RocketMQ never splits a batch across files).
+    let batchBytes = 0;
+    for (let i = 0; i < n; i++) batchBytes += this.sTotal[i]!;
+    if (n > 0 && batchBytes + BLANK_BYTES <= this.segmentBytes) this.segmentWithRoom(batchBytes);
     const now = this.clock();
-    const physicalOffsets = new Float64Array(n);
-    const queueOffsets = new Float64Array(n);
+    // two views of one buffer: one allocation (outside the JS heap) per batch, not two
+    const offsets = new Float64Array(2 * n);
+    const physicalOffsets = offsets.subarray(0, n);
+    const queueOffsets = offsets.subarray(n);
     let end = this.wroteOffset;
     for (let i = 0; i < n; i++) {
       try {
@@ -454,6 +463,22 @@ export class CommitLog {
   }
 
   // --- segments ------------------------------------------------------------------------------------
+
+  /**
+   * The active segment if it has room for `bytes` more (and the BLANK record that ends a file);
+   * else the next one, after padding the active one with a BLANK record. May throw DISK_FULL
+   * from the roll, before anything is written.
+   */
+  private segmentWithRoom(bytes: number): MappedSegment {
+    const seg = this.segments[this.segments.length - 1];
+    if (seg === undefined || seg.full) return this.roll();
+    if (seg.wrotePosition + bytes + BLANK_BYTES <= seg.size) return seg;
+    const next = this.roll();
+    encodeBlank(seg.view, seg.wrotePosition, seg.size - seg.wrotePosition);
+    seg.wrotePosition = seg.size;
+    seg.full = true;
+    return next;
+  }
 
   /** Make the next segment active: the prepared one, or a new one created now. */
   private roll(): MappedSegment {
@@ -544,10 +569,14 @@ export class CommitLog {
     const pos = this.locate(offset);
     if (pos < 0) return undefined;
     const seg = this.located!;
+    this.located = undefined;
     return new StoredRecord(seg.mapping, seg.view, pos, offset, this.storeHost);
   }
 
-  /** The segment of the record the last locate() found. */
+  /**
+   * The segment of the record the last locate() found. Callers clear it when done: it must not
+   * keep a segment that retention deletes mapped (the unmapping waits for every reference).
+   */
   located: MappedSegment | undefined;
 
   /**

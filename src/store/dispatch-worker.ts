@@ -57,6 +57,11 @@ export interface InitTask {
  */
 export interface LoopTask {
   kind: 'loop';
+  /**
+   * The worker's configuration, used when this thread has none: Piscina replaces a worker that
+   * died (out of memory, a native fault) with a fresh thread that never got the init task.
+   */
+  init: InitTask;
   control: SharedArrayBuffer;
   from: number;
   segmentFromOffset: number;
@@ -84,7 +89,9 @@ export interface NewSlot {
 
 /**
  * What a worker posts after each batch: [physical offset up to which it has dispatched, records
- * walked, partitions it allocated a shared-progress slot for (only when there are some)].
+ * walked, partitions it allocated a shared-progress slot for (only when there are some)]. A batch
+ * with index work posts [-1, 0, slots?] first: its consume queue counts are published (readers
+ * may go on) but the batch is not done.
  */
 export type DispatchProgress = [end: number, records: number, newSlots?: NewSlot[]];
 
@@ -101,7 +108,7 @@ export const CTL_STOP = 1;
 export const CTL_IDLE = 2;
 export const CTL_LIMIT_BYTE = 16;
 /** Bytes walked before a batch publishes its progress (keeps catch-up after a restart incremental). */
-const BATCH_BYTES = 4 * 1024 * 1024;
+const BATCH_BYTES = 1024 * 1024;
 
 interface Partition {
   mine: boolean;
@@ -116,6 +123,8 @@ interface Partition {
 interface TopicEntry {
   bytes: Uint8Array;
   topic: string;
+  /** Java hashCode of `topic#`: an index key's hash continues from it over the key's chars. */
+  keyHashPrefix: number;
   partitions: (Partition | undefined)[];
 }
 
@@ -134,6 +143,8 @@ const dirtyQueues: Partition[] = [];
 let taskNumber = 0;
 let lastTopic: TopicEntry | undefined;
 let indexDirty = false;
+/** Index files that filled up since the last flush: still to be flushed once. */
+const retiredIndexes: IndexFile[] = [];
 
 function segment(fromOffset: number): Segment {
   let s = segments.get(fromOffset);
@@ -196,7 +207,8 @@ function lookupTopic(bytes: Uint8Array, start: number, length: number): TopicEnt
     }
   }
   const copy = Uint8Array.prototype.slice.call(bytes, start, start + length);
-  const entry: TopicEntry = { bytes: copy, topic: Buffer.from(copy).toString('utf8'), partitions: [] };
+  const topic = Buffer.from(copy).toString('utf8');
+  const entry: TopicEntry = { bytes: copy, topic, keyHashPrefix: javaHashCode(`${topic}#`), partitions: [] };
   if (list) list.push(entry);
   else topicsByHash.set(h, [entry]);
   return entry;
@@ -250,29 +262,83 @@ function currentIndex(): IndexFile {
       return index;
     }
   }
-  if (index) index.flush().catch(() => {});
+  // the full file is flushed by the next flush task, which reports no coverage before it is
+  if (index) retiredIndexes.push(index);
   index = IndexFile.create(path.join(cfg.storeDir, 'index'), Date.now(), cfg.indexGeometry);
   return index;
 }
 
-// `name\u0001` of the properties the worker looks up, built once (not per record).
-const TAGS_NEEDLE = PROPERTY_TAGS + NAME_VALUE_SEPARATOR;
-const KEYS_NEEDLE = PROPERTY_KEYS + NAME_VALUE_SEPARATOR;
-const UNIQ_KEY_NEEDLE = PROPERTY_UNIQ_KEY + NAME_VALUE_SEPARATOR;
+/**
+ * Where the three properties the worker needs are in a record's properties bytes
+ * (`name\u0001value\u0002…`), found in one pass without decoding them to a string: [start, end)
+ * of each value, start -1 when absent.
+ */
+const found = { tagsStart: -1, tagsEnd: -1, keysStart: -1, keysEnd: -1, uniqStart: -1, uniqEnd: -1 };
+const TAGS_BYTES = Buffer.from(PROPERTY_TAGS, 'latin1');
+const KEYS_BYTES = Buffer.from(PROPERTY_KEYS, 'latin1');
+const UNIQ_BYTES = Buffer.from(PROPERTY_UNIQ_KEY, 'latin1');
+const NAME_END = NAME_VALUE_SEPARATOR.charCodeAt(0);
+const VALUE_END = PROPERTY_SEPARATOR.charCodeAt(0);
 
-/** Find a property in a properties string by its needle (`name\u0001`): value or undefined. */
-function propertyValue(props: string, needle: string): string | undefined {
-  let at = 0;
-  for (;;) {
-    const i = props.indexOf(needle, at);
-    if (i < 0) return undefined;
-    if (i === 0 || props.charCodeAt(i - 1) === 2) {
-      const start = i + needle.length;
-      const end = props.indexOf(PROPERTY_SEPARATOR, start);
-      return props.slice(start, end < 0 ? props.length : end);
+function scanProperties(buf: Buffer, start: number, end: number): void {
+  found.tagsStart = found.keysStart = found.uniqStart = -1;
+  // Pairs end at \u0002 and split at their first \u0001 (a pair without one is skipped), and a
+  // repeated name's last value wins: as decodeProperties (and RocketMQ) read them.
+  let i = start;
+  while (i < end) {
+    const pairStart = i;
+    let nameEnd = -1;
+    while (i < end && buf[i] !== VALUE_END) {
+      if (nameEnd < 0 && buf[i] === NAME_END) nameEnd = i;
+      i++;
     }
-    at = i + 1;
+    const pairEnd = i;
+    i++;
+    if (nameEnd < 0) continue;
+    const valueStart = nameEnd + 1;
+    const n = nameEnd - pairStart;
+    if (n === 4) {
+      if (sameBytes(buf, pairStart, TAGS_BYTES)) {
+        found.tagsStart = valueStart;
+        found.tagsEnd = pairEnd;
+      } else if (sameBytes(buf, pairStart, KEYS_BYTES)) {
+        found.keysStart = valueStart;
+        found.keysEnd = pairEnd;
+      }
+    } else if (n === 8 && sameBytes(buf, pairStart, UNIQ_BYTES)) {
+      found.uniqStart = valueStart;
+      found.uniqEnd = pairEnd;
+    }
   }
+}
+
+/** The value ranges scanProperties finds, as a copy (for tests). */
+export function propertyRanges(buf: Buffer, start: number, end: number): typeof found {
+  scanProperties(buf, start, end);
+  return { ...found };
+}
+
+function sameBytes(buf: Buffer, at: number, name: Buffer): boolean {
+  for (let k = 0; k < name.length; k++) if (buf[at + k] !== name[k]) return false;
+  return true;
+}
+
+/**
+ * Java hashCode of the UTF-8 text buf[start, end) continued from `h` (the hash of what precedes
+ * it): over the bytes while they are ASCII (one char each), else over the decoded string.
+ */
+function hashText(h: number, buf: Buffer, start: number, end: number): number {
+  let x = h;
+  for (let k = start; k < end; k++) {
+    const b = buf[k]!;
+    if (b >= 0x80) {
+      const rest = buf.toString('utf8', k, end);
+      for (let j = 0; j < rest.length; j++) x = (Math.imul(31, x) + rest.charCodeAt(j)) | 0;
+      return x;
+    }
+    x = (Math.imul(31, x) + b) | 0;
+  }
+  return x;
 }
 
 /** Where the loop is: the segment it reads and the position in it. */
@@ -285,13 +351,15 @@ interface Cursor {
  * Walk records from the cursor up to `limit` (at most about BATCH_BYTES), write this worker's
  * consume queue entries and index entries, publish the touched queues' counts, and move the
  * cursor. A BLANK record (or the end of the file) sends the cursor to the next segment, which
- * starts where this one ends. Returns the progress to post.
+ * starts where this one ends. Returns the progress to post; when the batch has keys to index,
+ * the counts are posted on `port` first and the index entries added after.
  */
-function dispatchBatch(cursor: Cursor, limit: number): DispatchProgress {
+function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): DispatchProgress {
   const cfg = init!;
   const ownsIndex = cfg.workerIndex === 0;
   const touched: Partition[] = [];
   const taskNo = ++taskNumber;
+  pendingKeys.clear();
   let records = 0;
   let walked = 0;
   while (cursor.segmentFromOffset + cursor.pos < limit && walked < BATCH_BYTES) {
@@ -329,12 +397,15 @@ function dispatchBatch(cursor: Cursor, limit: number): DispatchProgress {
       const t = topicEntry(buf, p, topicLength);
       p += topicLength;
       const propsLength = view.getInt16(p, false);
-      const props = propsLength > 0 ? buf.toString('utf8', p + 2, p + 2 + propsLength) : '';
+      const propsStart = p + 2;
+      if (propsLength > 0) scanProperties(buf, propsStart, propsStart + propsLength);
       const tranType = sysFlag & 0xc;
       const part = partition(t, queueId);
       if (part.mine && tranType !== 4 && tranType !== 12) {
-        const tags = props.length > 0 ? propertyValue(props, TAGS_NEEDLE) : undefined;
-        const tagsCode = tags ? javaHashCode(tags) : 0;
+        const tagsCode =
+          propsLength > 0 && found.tagsEnd > found.tagsStart && found.tagsStart >= 0
+            ? hashText(0, buf, found.tagsStart, found.tagsEnd)
+            : 0;
         if (part.cq!.append(queueOffset, phys, totalSize, tagsCode)) {
           if (part.touchedIn !== taskNo) {
             part.touchedIn = taskNo;
@@ -346,10 +417,8 @@ function dispatchBatch(cursor: Cursor, limit: number): DispatchProgress {
           }
         }
       }
-      if (ownsIndex && tranType !== 12 && props.length > 0) {
-        const keys = propertyValue(props, KEYS_NEEDLE);
-        const uniq = propertyValue(props, UNIQ_KEY_NEEDLE);
-        if (keys || uniq) indexKeys(t.topic, keys, uniq, phys, storeTimestamp);
+      if (ownsIndex && tranType !== 12 && propsLength > 0 && (found.keysStart >= 0 || found.uniqStart >= 0)) {
+        pendingKeys.add(buf, t, phys, storeTimestamp, found);
       }
       records++;
       pos += totalSize;
@@ -366,12 +435,18 @@ function dispatchBatch(cursor: Cursor, limit: number): DispatchProgress {
   }
   for (const part of touched) progress!.setCount(part.slot, part.cq!.maxOffset);
   progress!.publish();
-  releaseOlderSegments();
   const end = cursor.segmentFromOffset + cursor.pos;
-  if (unannounced.length === 0) return [end, records];
-  const newSlots = unannounced;
-  unannounced = [];
-  return [end, records, newSlots];
+  const newSlots = unannounced.length > 0 ? unannounced : undefined;
+  if (newSlots) unannounced = [];
+  if (pendingKeys.count > 0) {
+    // Consumers read the consume queues, not the index: let them in before the index work.
+    port.postMessage(newSlots ? [-1, 0, newSlots] : [-1, 0]);
+    pendingKeys.index();
+    releaseOlderSegments();
+    return [end, records];
+  }
+  releaseOlderSegments();
+  return newSlots ? [end, records, newSlots] : [end, records];
 }
 
 /** Atomics.waitAsync (Node ≥ 16; not in the ES2023 typings this project compiles against). */
@@ -418,7 +493,7 @@ async function loop(task: LoopTask): Promise<void> {
       if (Atomics.load(ctl, CTL_STOP) !== 0) return;
       const limit = Number(Atomics.load(limitCell, 0));
       if (cursor.segmentFromOffset + cursor.pos < limit) {
-        task.port.postMessage(dispatchBatch(cursor, limit));
+        task.port.postMessage(dispatchBatch(cursor, limit, task.port));
         lastWork = Date.now();
         await yieldToEventLoop();
         continue;
@@ -462,47 +537,110 @@ async function maintain(step: () => void | Promise<void>): Promise<void> {
   }
 }
 
-function indexKeys(
-  topic: string,
-  keys: string | undefined,
-  uniq: string | undefined,
-  phys: number,
-  storeTimestamp: number,
-): void {
-  let idx = currentIndex();
-  if (idx.indexCount > 1 && phys <= idx.endPhyOffset) return; // already indexed (re-dispatch)
-  if (keys) {
-    let start = 0;
-    for (;;) {
-      const space = keys.indexOf(' ', start);
-      const key = space < 0 ? (start === 0 ? keys : keys.slice(start)) : keys.slice(start, space);
-      if (key.length > 0) idx = putKey(idx, topic, key, phys, storeTimestamp);
-      if (space < 0) break;
-      start = space + 1;
+/**
+ * The index entries of a batch, collected while its consume queue entries are written and added
+ * after those are published (worker 0). Reused from batch to batch: no object per record.
+ */
+class PendingKeys {
+  count = 0;
+  private readonly bufs: (Buffer | undefined)[] = [];
+  private readonly topics: TopicEntry[] = [];
+  private readonly nums: number[] = [];
+
+  add(buf: Buffer, topic: TopicEntry, phys: number, storeTimestamp: number, at: typeof found): void {
+    const i = this.count++;
+    this.bufs[i] = buf;
+    this.topics[i] = topic;
+    const n = this.nums;
+    const k = i * 6;
+    n[k] = phys;
+    n[k + 1] = storeTimestamp;
+    n[k + 2] = at.keysStart;
+    n[k + 3] = at.keysEnd;
+    n[k + 4] = at.uniqStart;
+    n[k + 5] = at.uniqEnd;
+  }
+
+  /** Add every collected key (each of KEYS, split at spaces, then UNIQ_KEY) as `topic#key`. */
+  index(): void {
+    try {
+      const n = this.nums;
+      for (let i = 0; i < this.count; i++) {
+        const k = i * 6;
+        const phys = n[k]!;
+        let idx = currentIndex();
+        if (idx.indexCount > 1 && phys <= idx.endPhyOffset) continue; // already indexed (re-dispatch)
+        const buf = this.bufs[i]!;
+        const prefix = this.topics[i]!.keyHashPrefix;
+        const ts = n[k + 1]!;
+        const keysStart = n[k + 2]!;
+        if (keysStart >= 0) {
+          const keysEnd = n[k + 3]!;
+          let s = keysStart;
+          for (let j = keysStart; j <= keysEnd; j++) {
+            if (j < keysEnd && buf[j] !== 0x20) continue;
+            if (j > s) idx = putKey(idx, hashText(prefix, buf, s, j), phys, ts);
+            s = j + 1;
+          }
+        }
+        const uniqStart = n[k + 4]!;
+        const uniqEnd = n[k + 5]!;
+        if (uniqStart >= 0 && uniqEnd > uniqStart)
+          putKey(idx, hashText(prefix, buf, uniqStart, uniqEnd), phys, ts);
+        indexDirty = true;
+      }
+    } finally {
+      this.clear();
     }
   }
-  if (uniq) putKey(idx, topic, uniq, phys, storeTimestamp);
-  indexDirty = true;
+
+  /** Forget what was collected (a failed batch is walked again from its start). */
+  clear(): void {
+    for (let i = 0; i < this.count; i++) this.bufs[i] = undefined;
+    this.count = 0;
+  }
 }
 
-/** Add `topic#key`, rolling to a new index file when the current one is full. */
-function putKey(idx: IndexFile, topic: string, key: string, phys: number, storeTimestamp: number): IndexFile {
-  const full = `${topic}#${key}`;
-  if (idx.put(full, phys, storeTimestamp)) return idx;
+const pendingKeys = new PendingKeys();
+
+/** Add a key by its hash, rolling to a new index file when the current one is full. */
+function putKey(idx: IndexFile, keyHash: number, phys: number, storeTimestamp: number): IndexFile {
+  if (idx.putHash(keyHash, phys, storeTimestamp)) return idx;
   const next = currentIndex();
-  next.put(full, phys, storeTimestamp);
+  next.putHash(keyHash, phys, storeTimestamp);
   return next;
 }
 
+/**
+ * Force this worker's consume queues and index files to disk. What a failed msync leaves
+ * unflushed stays marked, so the next flush covers it again (a failed flush reports nothing:
+ * the dispatcher records coverage only after every worker's flush succeeded).
+ */
 async function flush(): Promise<void> {
   const queues = dirtyQueues.splice(0);
-  for (const part of queues) {
-    part.dirty = false;
-    await part.cq!.flush();
+  for (const part of queues) part.dirty = false;
+  try {
+    for (const part of queues) await part.cq!.flush();
+  } catch (err) {
+    for (const part of queues) {
+      if (part.dirty) continue;
+      part.dirty = true;
+      dirtyQueues.push(part);
+    }
+    throw err;
+  }
+  while (retiredIndexes.length > 0) {
+    await retiredIndexes[0]!.flush();
+    retiredIndexes.shift();
   }
   if (indexDirty && index) {
     indexDirty = false;
-    await index.flush();
+    try {
+      await index.flush();
+    } catch (err) {
+      indexDirty = true;
+      throw err;
+    }
   }
 }
 
@@ -527,14 +665,19 @@ function retention(minPhysicalOffset: number): void {
   }
 }
 
+function initialize(task: InitTask): void {
+  init = task;
+  progress = new SharedProgress(task.shared);
+  for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
+}
+
 export default async function run(task: WorkerTask): Promise<void> {
   switch (task.kind) {
     case 'init':
-      init = task;
-      progress = new SharedProgress(task.shared);
-      for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
+      initialize(task);
       return;
     case 'loop':
+      if (init === undefined) initialize(task.init);
       return loop(task);
     case 'flush':
       return maintain(flush);

@@ -35,6 +35,7 @@ import {
   CTL_SEQ,
   CTL_STOP,
   type DispatchProgress,
+  type InitTask,
   type LoopTask,
   type WorkerTask,
 } from './dispatch-worker.js';
@@ -74,6 +75,8 @@ export class Dispatcher {
   private readonly limitCell = new BigInt64Array(this.control, CTL_LIMIT_BYTE, 1);
   /** The limit last handed to the loops. */
   private published = -1;
+  /** Worker i's init task, with the slots registered so far. */
+  private initOf!: (i: number) => InitTask;
   private readonly log: CommitLog;
   private readonly limit: () => number;
   private readonly waiters = new Set<Waiter>();
@@ -119,20 +122,17 @@ export class Dispatcher {
       pool.on('error', (err: Error) => d.fail(err));
       d.pools.push(pool);
     }
-    await Promise.all(
-      d.pools.map((pool, i) =>
-        pool.run({
-          kind: 'init',
-          storeDir: options.storeDir,
-          cqEntriesPerFile: options.cqEntriesPerFile,
-          indexGeometry: options.indexGeometry,
-          workerIndex: i,
-          workerCount: options.workers,
-          shared: progress.buffer,
-          slots: options.slots.map(({ topic, queueId, slot }) => ({ topic, queueId, slot })),
-        } satisfies WorkerTask),
-      ),
-    );
+    d.initOf = (i) => ({
+      kind: 'init',
+      storeDir: options.storeDir,
+      cqEntriesPerFile: options.cqEntriesPerFile,
+      indexGeometry: options.indexGeometry,
+      workerIndex: i,
+      workerCount: options.workers,
+      shared: progress.buffer,
+      slots: progress.registered(),
+    });
+    await Promise.all(d.pools.map((pool, i) => pool.run(d.initOf(i) satisfies WorkerTask)));
     for (let i = 0; i < options.workers; i++) d.startLoop(i);
     d.kick();
     return d;
@@ -172,6 +172,7 @@ export class Dispatcher {
     port1.unref();
     const task: LoopTask = {
       kind: 'loop',
+      init: this.initOf(i),
       control: this.control,
       from,
       segmentFromOffset: this.log.segmentFor(from)?.fromOffset ?? from,

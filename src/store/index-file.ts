@@ -49,8 +49,12 @@ export function indexFileBytes(g: IndexGeometry): number {
 
 /** |hashCode| as RocketMQ computes it (Integer.MIN_VALUE maps to 0). */
 export function indexKeyHash(key: string): number {
-  const h = javaHashCode(key);
-  return h === -2147483648 ? 0 : Math.abs(h);
+  return indexHashOf(javaHashCode(key));
+}
+
+/** RocketMQ's slot hash of a key from its Java hashCode (abs, with MIN_VALUE as 0). */
+function indexHashOf(javaHash: number): number {
+  return javaHash === -2147483648 ? 0 : Math.abs(javaHash);
 }
 
 function timestampName(ms: number): string {
@@ -113,10 +117,15 @@ export class IndexFile {
 
   /** Add one key. Returns false when the file is full. */
   put(key: string, phyOffset: number, storeTimestamp: number): boolean {
+    return this.putHash(javaHashCode(key), phyOffset, storeTimestamp);
+  }
+
+  /** Add one key given as its Java hashCode (the dispatcher hashes keys in place). */
+  putHash(javaHash: number, phyOffset: number, storeTimestamp: number): boolean {
     const count = this.indexCount;
     if (count >= this.geometry.entries) return false;
     const v = this.view;
-    const keyHash = indexKeyHash(key);
+    const keyHash = indexHashOf(javaHash);
     const slotPos = INDEX_HEADER_BYTES + (keyHash % this.geometry.slots) * 4;
     let prev = v.getInt32(slotPos, false);
     if (prev <= 0 || prev > count) prev = 0;

@@ -259,6 +259,7 @@ export class QueueReader {
         out[n++] = made;
       }
     }
+    this.log.located = undefined; // no segment kept mapped by the read (see CommitLog.located)
     out.length = n;
     this.scanned = offset;
     return out;

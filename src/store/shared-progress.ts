@@ -33,6 +33,16 @@ export class SharedProgress {
     return this.slots.get(SharedProgress.key(topic, queueId)) ?? -1;
   }
 
+  /** Every (topic, queueId) registered here, with its slot. */
+  registered(): { topic: string; queueId: number; slot: number }[] {
+    const out: { topic: string; queueId: number; slot: number }[] = [];
+    for (const [key, slot] of this.slots) {
+      const cut = key.lastIndexOf('\u0000');
+      out.push({ topic: key.slice(0, cut), queueId: Number(key.slice(cut + 1)), slot });
+    }
+    return out;
+  }
+
   registerSlot(topic: string, queueId: number, slot: number): void {
     this.slots.set(SharedProgress.key(topic, queueId), slot);
   }

@@ -16,9 +16,29 @@ const TOPICS: { topic: string; queues: number }[] = [
   { topic: 'T_x%1', queues: 3 },
 ];
 // "Aa" and "BB" have the same Java hashCode (2112); so do "AaAa" and "BBBB".
-const TAGS: (string | undefined)[] = ['Aa', 'BB', 'a', 'b', 'TAG1', undefined];
-const FILTERS: (string | undefined)[] = [undefined, '*', 'Aa', 'BB', 'Aa||BB', 'a||b', 'TAG1 || a', 'zzz'];
-const KEYS = [...Array.from({ length: 40 }, (_, i) => `k${i}`), 'Aa', 'BB', 'AaAa', 'BBBB'];
+// (non-ASCII names too: the dispatcher hashes tags and keys from their UTF-8 bytes)
+const TAGS: (string | undefined)[] = ['Aa', 'BB', 'a', 'b', 'TAG1', 'café', '订单', undefined];
+const FILTERS: (string | undefined)[] = [
+  undefined,
+  '*',
+  'Aa',
+  'BB',
+  'Aa||BB',
+  'a||b',
+  'TAG1 || a',
+  'zzz',
+  'café||订单',
+];
+const KEYS = [
+  ...Array.from({ length: 40 }, (_, i) => `k${i}`),
+  'Aa',
+  'BB',
+  'AaAa',
+  'BBBB',
+  'clé',
+  'ключ',
+  'x💡y',
+];
 
 type Tap = Test;
 

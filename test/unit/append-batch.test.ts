@@ -44,6 +44,32 @@ t.test('append-batch: writes every message in order and rolls segments', async (
   t.equal(store.queryByKey('b', 'k999')[0]?.body.toString(), msgs[999]!.body);
 });
 
+t.test('append-batch: a batch that fits a segment is never split across two', async (t) => {
+  const store = await MessageStore.open(tempDir(t, 'tidemq-batch-'), opts);
+  t.teardown(() => store.close());
+  // Leave less room in the first segment than the next batch needs.
+  while (store.stats().wrotePosition < opts.segmentBytes - 3000)
+    store.append({ topic: 'b', body: 'x'.repeat(500) });
+  const before = store.stats().wrotePosition;
+  const r = store.appendBatch(
+    Array.from({ length: 8 }, (_, i) => ({ topic: 'b', body: `${i}`.repeat(600) })),
+  );
+  t.ok(before + 8 * 600 > opts.segmentBytes, 'the batch did not fit the rest of the first segment');
+  t.ok(
+    [...r.physicalOffsets].every((p) => p >= opts.segmentBytes),
+    'every record of the batch is in the second segment (a roll that fails writes none of it)',
+  );
+  t.same(
+    [...store.scan(r.physicalOffsets[0]!)].map((m) => m.body.toString()[0]),
+    ['0', '1', '2', '3', '4', '5', '6', '7'],
+    'in order, readable',
+  );
+  const big = store.appendBatch(
+    Array.from({ length: 200 }, (_, i) => ({ topic: 'b', body: `${i % 10}`.repeat(600) })),
+  );
+  t.equal(big.count, 200, 'a batch larger than a segment still goes in (across segments)');
+});
+
 t.test('append-batch: one bad message rejects the whole batch and writes nothing', async (t) => {
   const store = await MessageStore.open(tempDir(t, 'tidemq-batch-'), opts);
   t.teardown(() => store.close());
