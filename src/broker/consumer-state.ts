@@ -47,7 +47,7 @@ export type JournalRecord =
       s: string;
       t: string;
       q: number;
-      /** The offsets acked, one by one (see ackedOffsets for reading either form)… */
+      /** The offsets acked, one by one (see ackedOffsets for reading either form; `[]` beside `r`)… */
       o?: number[];
       /** … or as runs [first offset, count] (absent in older records; written when shorter). */
       r?: [number, number][];
@@ -226,7 +226,8 @@ export function ackRecord(
     }
     prev = o;
   }
-  return { op: 'ack', s, t, q, r: runs };
+  // `o: []` too: a reader from before the run form iterates `o` (and then only redelivers)
+  return { op: 'ack', s, t, q, o: [], r: runs };
 }
 
 /**
@@ -278,6 +279,6 @@ export class AckedOffsets {
   record(s: string, t: string, q: number): Extract<JournalRecord, { op: 'ack' }> {
     if (this.list !== undefined) return { op: 'ack', s, t, q, o: this.list };
     if (this.runs.length * 2 > this.count) return { op: 'ack', s, t, q, o: ackedOffsets({ r: this.runs }) };
-    return { op: 'ack', s, t, q, r: this.runs };
+    return { op: 'ack', s, t, q, o: [], r: this.runs };
   }
 }

@@ -513,7 +513,8 @@ export class DeliveryService {
 
   /** The handle names the delivery in flight now (not acked, not redelivered, not acked in this tick). */
   private isCurrent(spec: SubscriberSpec, qp: QueueProgress, h: ParsedHandle): boolean {
-    if (qp.deliveredHandle(h.offset) !== h.seq) return false;
+    // (-1 is what deliveredHandle says of a held, done or never-delivered offset)
+    if (h.seq < 0 || qp.deliveredHandle(h.offset) !== h.seq) return false;
     return (
       this.pendingAcks.size === 0 ||
       this.pendingAcks.get(this.ackKey(spec.key, h.topic, h.queueId))?.offsets.has(h.offset) !== true

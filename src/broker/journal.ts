@@ -7,8 +7,9 @@
  *   resolution of timers and transactions are journal records: topic `rmq_sys_tidemq_journal`, queue 0, tag = op, body =
  *   the record as JSON (shapes in consumer-state.ts). Two optional compact fields, read in
  *   either form: a pop's `r` [firstOffset, count, firstHandle] (a run of first deliveries instead
- *   of one `d` tuple each) and an ack's `r` [[firstOffset, count]…] instead of its `o` list (a
- *   batch acked in order is one pair); older records have neither;
+ *   of one `d` tuple each) and an ack's `r` [[firstOffset, count]…] beside an empty `o` list (a
+ *   batch acked in order is one pair; a reader from before `r` sees no ack and redelivers, within
+ *   at-least-once, rather than failing to open); older records have neither;
  * - timed messages are records of `rmq_sys_wheel_timer` (REAL_TOPIC, REAL_QID, TIMER_DELIVER_MS);
  * - transactional half messages are records of `RMQ_SYS_TRANS_HALF_TOPIC`.
  * A change is applied in memory in the same synchronous step as its append, and the caller is

@@ -208,6 +208,7 @@ export function parseHandle(handle: unknown): ParsedHandle {
       const topic = handle.slice(c + 1);
       if (
         Number.isSafeInteger(seq) &&
+        seq >= 0 &&
         seq.toString(36) === handle.slice(0, a) &&
         queueId >= 0 &&
         offset >= 0 &&
