@@ -158,47 +158,8 @@ export function messageIdOf(prefix: MessageIdPrefix, seq: number): string {
 /**
  * A message id in the layout rocketmq-client-nodejs uses (17 bytes as upper-case hex): version
  * 01, a 6-byte host id (zero), pid mod 65535, seconds since 2021-01-01, a per-process sequence.
- * Made as one flat string, to be written char by char (a concatenation would make several
- * strings and a rope that writing flattens again).
+ * Made by messageIdOf: a flat stem shared by 256 sequence numbers and two hex digits.
  */
 export function newMessageId(nowMs = Date.now()): string {
-  const p = messageIdPrefix(nowMs).bytes;
-  const seq = nextMessageSequence();
-  const h = HEX_CODES;
-  return String.fromCharCode(
-    p[0]!,
-    p[1]!,
-    p[2]!,
-    p[3]!,
-    p[4]!,
-    p[5]!,
-    p[6]!,
-    p[7]!,
-    p[8]!,
-    p[9]!,
-    p[10]!,
-    p[11]!,
-    p[12]!,
-    p[13]!,
-    p[14]!,
-    p[15]!,
-    p[16]!,
-    p[17]!,
-    p[18]!,
-    p[19]!,
-    p[20]!,
-    p[21]!,
-    p[22]!,
-    p[23]!,
-    p[24]!,
-    p[25]!,
-    h[seq >>> 28]!,
-    h[(seq >>> 24) & 15]!,
-    h[(seq >>> 20) & 15]!,
-    h[(seq >>> 16) & 15]!,
-    h[(seq >>> 12) & 15]!,
-    h[(seq >>> 8) & 15]!,
-    h[(seq >>> 4) & 15]!,
-    h[seq & 15]!,
-  );
+  return messageIdOf(messageIdPrefix(nowMs), nextMessageSequence());
 }
