@@ -18,6 +18,13 @@ SysError FlushRange(void* base, size_t offset, size_t length) {
   const size_t page = PageSize();
   const size_t alignedStart = offset - offset % page;
   auto* start = static_cast<uint8_t*>(base) + alignedStart;
+  // Unmap the whole pages first (the page cache keeps them, dirty). Writeback write-protects
+  // every page still mapped, with one TLB-shootdown IPI per page to the other cores running this
+  // process: about 8 us a page on a VM, more than the write itself. MADV_DONTNEED does the whole
+  // range with one shootdown. A later access faults the page back in from the page cache, and a
+  // write racing with the zap is kept either way (the PTE's dirty bit moves to the page).
+  const size_t wholeEnd = (offset + length) - (offset + length) % page;
+  if (wholeEnd > alignedStart) madvise(start, wholeEnd - alignedStart, MADV_DONTNEED);
   if (msync(start, length + (offset - alignedStart), MS_SYNC) != 0) return Fail(errno, "msync");
   return Ok();
 }

@@ -9,7 +9,8 @@
 
 namespace tidemq {
 
-// msync(MS_SYNC) of base[offset, offset+length). The caller has range-checked it.
+// msync(MS_SYNC) of base[offset, offset+length), after unmapping (MADV_DONTNEED) the whole pages
+// of that range, which stay in the page cache. The caller has range-checked it.
 SysError FlushRange(void* base, size_t offset, size_t length);
 
 size_t PageSize();

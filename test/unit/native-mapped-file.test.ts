@@ -35,6 +35,53 @@ t.test('mapped-file: create, write through a view, flush, reopen and read back',
   t.equal(native.mapFile(file, size, 0).byteLength, size, 'an equal explicit size is accepted');
 });
 
+/** Resident kB of the mapping of `file` in this process (the Rss line of its /proc/self/smaps entry). */
+function mappedRssKb(file: string): number {
+  const lines = readFileSync('/proc/self/smaps', 'utf8').split('\n');
+  const at = lines.findIndex((line) => line.endsWith(` ${file}`));
+  const rss = lines.slice(at + 1).find((line) => line.startsWith('Rss:'));
+  return at < 0 || rss === undefined ? -1 : Number(rss.split(/\s+/)[1]);
+}
+
+t.test(
+  'mapped-file: a flush unmaps the whole pages it wrote back; their bytes stay readable and writable',
+  async (t) => {
+    const file = path.join(tempDir(t), 'seg');
+    const page = 4096;
+    const size = 64 * page;
+    const mapping = native.mapFile(file, size, MapFlags.create);
+    const view = new Uint8Array(mapping);
+    const end = 16 * page + 100;
+    for (let i = 0; i < end; i++) view[i] = (i * 7 + 3) & 0xff;
+    t.ok(mappedRssKb(file) >= end / 1024, 'written pages are mapped before the flush');
+    await native.flush(mapping, 0, end);
+    t.ok(
+      mappedRssKb(file) <= 8,
+      `after the flush at most the unfinished last page stays mapped (${mappedRssKb(file)} kB)`,
+    );
+    t.ok(
+      view.subarray(0, end).every((b, i) => b === ((i * 7 + 3) & 0xff)),
+      'the same view reads every byte back',
+    );
+    t.ok(
+      readFileSync(file)
+        .subarray(0, end)
+        .every((b, i) => b === ((i * 7 + 3) & 0xff)),
+      'and so does read(2)',
+    );
+    // Writes after the flush, into an unmapped page and into the unfinished one, reach the disk too.
+    view[5] = 0xee;
+    view.fill(0xab, end, end + 50);
+    native.flushSync(mapping, 0, end + 50);
+    const disk = readFileSync(file);
+    t.equal(disk[5], 0xee, 'a write into a flushed page after the flush');
+    t.ok(
+      disk.subarray(end, end + 50).every((b) => b === 0xab),
+      'appending into the unfinished page',
+    );
+  },
+);
+
 t.test('mapped-file: create on an existing file fails with EEXIST', async (t) => {
   const file = path.join(tempDir(t), 'seg');
   writeFileSync(file, Buffer.alloc(4096));
@@ -99,6 +146,14 @@ t.test('mapped-file: advise and prefault cover a range', async (t) => {
   t.ok(
     new Uint8Array(mapping).every((b) => b === 0),
     'prefault writes only zeroes',
+  );
+  // Prefault may run behind the writer: it never changes a byte already written.
+  const view = new Uint8Array(mapping);
+  for (let i = 0; i < 3 * 4096; i++) view[i] = (i % 251) + 1;
+  await native.prefault(mapping, 0, size);
+  t.ok(
+    view.subarray(0, 3 * 4096).every((b, i) => b === (i % 251) + 1),
+    'prefault keeps written bytes',
   );
 });
 
