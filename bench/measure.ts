@@ -7,11 +7,24 @@
  * latency phase that times every call. Asynchronous loops (put with N putters) time every call:
  * their latencies are far above the clock's cost.
  */
+import { readFileSync } from 'node:fs';
 import { LatencyRecorder } from './histogram.js';
 import type { LatencySummary, ScenarioSpec } from './spec.js';
 
 export function nowNs(): number {
   return Number(process.hrtime.bigint());
+}
+
+/** CPU time (user + system) of this process's main thread in µs, from /proc (Linux only). */
+export function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // fields after "(comm)": state is field 3, utime 14, stime 15 (clock ticks, 100 per second)
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return -1;
+  }
 }
 
 /** The cheapest observed cost of one clock read, in ns (reported next to latencies). */

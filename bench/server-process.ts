@@ -15,10 +15,10 @@
  *   child → parent  { type: 'stats', stats: ServerStats }, then the process exits (so that
  *                   --cpu-prof, when the parent passes it, writes the profile).
  */
-import { readFileSync } from 'node:fs';
 import { createLogger } from '../src/server/logger.js';
 import { TidemqServer } from '../src/server/server.js';
 import { startCeilingServer } from './limits/grpc-ceiling.js';
+import { mainThreadCpuUs } from './measure.js';
 import { makeBody } from './store-api.js';
 
 export interface ServerProcessConfig {
@@ -50,18 +50,6 @@ export interface ServerStats {
   /** Ceiling: ack entries answered. */
   acks: number;
   flushMode: string;
-}
-
-/** CPU time (user + system) of this process's main thread in µs, from /proc (Linux only). */
-function mainThreadCpuUs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    // fields after "(comm)": state is field 3, utime 14, stime 15 (clock ticks, 100 per second)
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return -1;
-  }
 }
 
 /** The bench's prefill body of message `i`: makeBody(bodyBytes) with `i` in its first 4 bytes. */
