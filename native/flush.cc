@@ -22,9 +22,14 @@ SysError FlushRange(void* base, size_t offset, size_t length) {
   // every page still mapped, with one TLB-shootdown IPI per page to the other cores running this
   // process: about 8 us a page on a VM, more than the write itself. MADV_DONTNEED does the whole
   // range with one shootdown. A later access faults the page back in from the page cache, and a
-  // write racing with the zap is kept either way (the PTE's dirty bit moves to the page).
+  // write racing with the zap is kept either way (the PTE's dirty bit moves to the page). In
+  // chunks of 2 MiB: the call holds the process's mmap lock, which V8 needs to grow its heap.
+  constexpr size_t kChunk = 2 * 1024 * 1024;
   const size_t wholeEnd = (offset + length) - (offset + length) % page;
-  if (wholeEnd > alignedStart) madvise(start, wholeEnd - alignedStart, MADV_DONTNEED);
+  for (size_t pos = alignedStart; pos < wholeEnd; pos += kChunk) {
+    const size_t n = wholeEnd - pos < kChunk ? wholeEnd - pos : kChunk;
+    madvise(static_cast<uint8_t*>(base) + pos, n, MADV_DONTNEED);
+  }
   if (msync(start, length + (offset - alignedStart), MS_SYNC) != 0) return Fail(errno, "msync");
   return Ok();
 }

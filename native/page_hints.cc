@@ -35,10 +35,19 @@ void PrefaultRange(void* base, size_t offset, size_t length) {
   const size_t page = PageSize();
   const size_t end = offset + length;
 #ifdef MADV_POPULATE_WRITE
-  // One system call faults the whole range in for writing, without touching a byte (Linux 5.14+);
-  // older kernels say EINVAL and get the page-by-page touch below.
-  const size_t alignedStart = offset - offset % page;
-  if (madvise(bytes + alignedStart, end - alignedStart, MADV_POPULATE_WRITE) == 0) return;
+  // One system call faults a chunk in for writing without touching a byte (Linux 5.14+); older
+  // kernels say EINVAL and get the page-by-page touch below. Small chunks: the call holds the
+  // process's mmap lock throughout, and a thread that needs it for writing (V8 growing its heap)
+  // and every page fault queued behind that one would wait for the whole call.
+  constexpr size_t kChunk = 256 * 1024;
+  size_t pos = offset - offset % page;
+  while (pos < end) {
+    const size_t n = end - pos < kChunk ? end - pos : kChunk;
+    if (madvise(bytes + pos, n, MADV_POPULATE_WRITE) != 0) break;
+    pos += n;
+  }
+  if (pos >= end) return;
+  offset = pos;
 #endif
   auto touch = [](uint8_t* p) {
     uint8_t expected = 0;
