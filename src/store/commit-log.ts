@@ -9,6 +9,7 @@
  * - wroteOffset: end of the last record in the mapping (readable by get/scan);
  * - flushedOffset: everything before it is on disk.
  */
+import { Buffer } from 'node:buffer';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { errnoCode, StoreError } from '../errors.js';
 import { native } from '../native.js';
