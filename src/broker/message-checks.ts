@@ -3,6 +3,8 @@
  * message group and properties, delivery time, and the message type these make. Each failure is
  * a BrokerError with the code RocketMQ 5 gives it.
  */
+// Buffer from its module: the global `Buffer` is an accessor (~8 ns a read in a hot loop).
+import { Buffer } from 'node:buffer';
 import { BrokerError } from './errors.js';
 import { DELAY_LEVELS_MS, RESERVED_PROPERTIES } from './properties.js';
 import type { MessageType, SendMessage } from './types.js';

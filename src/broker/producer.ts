@@ -258,24 +258,25 @@ export class Producer {
     }
     const now = Date.now();
     const prefix = messageIdPrefix(now);
-    // The records are pooled: nothing keeps one past the append.
+    // The records are pooled: nothing keeps one past the append. prepare() fills pool[i] itself,
+    // so the pool is the batch (no array per batch) when the batch is as long as the pool.
     const scratch = this.takeScratch();
     const pool = scratch.records;
-    const records: Message[] = new Array(n);
     scratch.prefix = prefix;
     try {
       for (let i = 0; i < n; i++) {
         if (i === pool.length) pool.push(emptyRecord());
         try {
-          records[i] = this.prepare(messages[i]!, now, false, scratch, i, pool[i]);
+          this.prepare(messages[i]!, now, false, scratch, i, pool[i]);
         } catch (err) {
           throw atIndex(err, i);
         }
       }
+      const records = n === pool.length ? pool : pool.slice(0, n);
       const r = this.host.core.appendBatch(records, { prefix: prefix.bytes, sequence: scratch.seqs });
       return this.settleBatch(scratch, n, r);
     } finally {
-      releaseRecords(records);
+      releaseRecords(pool, n);
       scratch.prefix = undefined;
       this.spare = scratch;
     }

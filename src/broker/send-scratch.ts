@@ -54,13 +54,10 @@ export function releaseRecord(r: Message): void {
   r.keys = undefined;
 }
 
-/** releaseRecord for the records of a batch (up to the first slot not filled). */
-export function releaseRecords(records: Message[]): void {
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    if (r === undefined) break;
-    releaseRecord(r);
-  }
+/** releaseRecord for the first `count` pooled records (those a batch may have filled). */
+export function releaseRecords(records: Message[], count: number): void {
+  const n = Math.min(count, records.length);
+  for (let i = 0; i < n; i++) releaseRecord(records[i]!);
 }
 
 export function receipt(

@@ -9,6 +9,7 @@
  * - wroteOffset: end of the last record in the mapping (readable by get/scan);
  * - flushedOffset: everything before it is on disk.
  */
+import { Buffer } from 'node:buffer';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { errnoCode, StoreError } from '../errors.js';
 import { native } from '../native.js';
@@ -45,6 +46,14 @@ const TRANSACTION_TYPE_MASK = 0xc;
 const TRANSACTION_PREPARED = 0x4;
 const TRANSACTION_ROLLBACK = 0xc;
 const MAX_QUEUE_ID = 65535;
+
+/**
+ * Number.isSafeInteger without the call: TurboFan calls the builtin for a double (a timestamp),
+ * boxing it first — 32 bytes of garbage per appended message.
+ */
+export function isSafeInteger(x: unknown): boolean {
+  return typeof x === 'number' && x === Math.floor(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER;
+}
 
 /** Per-topic state kept on the append path: the encoded name and the next offset of each queue. */
 interface TopicState {
@@ -331,7 +340,9 @@ export class CommitLog {
     ) {
       throw new StoreError('INVALID_MESSAGE', 'flag, sysFlag and reconsumeTimes must be integers.');
     }
-    if (msg.bornTimestamp !== undefined && !Number.isSafeInteger(msg.bornTimestamp)) {
+    // typeof, not `!== undefined`: comparing a double field with undefined boxes it first
+    const bornTimestamp: unknown = msg.bornTimestamp;
+    if (typeof bornTimestamp !== 'undefined' && !isSafeInteger(bornTimestamp)) {
       throw new StoreError('INVALID_MESSAGE', 'bornTimestamp must be an integer (ms since the epoch).');
     }
     const totalSize = recordSize(state.bytes.length, bodyLength, propertiesLength);
@@ -379,7 +390,8 @@ export class CommitLog {
     f.queueId = queueId;
     f.queueOffset = queueOffset;
     f.physicalOffset = physicalOffset;
-    f.bornTimestamp = msg.bornTimestamp ?? now;
+    const bornTimestamp = msg.bornTimestamp; // checked: undefined or a number (typeof: see check)
+    f.bornTimestamp = typeof bornTimestamp === 'number' ? bornTimestamp : now;
     f.storeTimestamp = now;
     const propertiesLength = this.sPropsLength[i]!;
     const propertiesPos = encodeRecord(

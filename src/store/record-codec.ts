@@ -29,6 +29,8 @@
  *
  * 64-bit fields are written and read as two 32-bit halves (values stay below 2^53): no BigInt.
  */
+// Buffer from its module: the global `Buffer` is an accessor (~8 ns a read on the read path).
+import { Buffer } from 'node:buffer';
 import { native } from '../native.js';
 
 export const MAGIC_V1 = 0xdaa320a7 | 0;
@@ -68,8 +70,12 @@ export const PROPERTY_SEPARATOR = '\u0002';
 const TWO_32 = 0x100000000;
 
 export function writeInt64(view: DataView, pos: number, value: number): void {
-  const hi = value >= 0 ? (value < TWO_32 ? 0 : (value / TWO_32) >>> 0) : Math.floor(value / TWO_32);
-  view.setUint32(pos, hi >>> 0, false);
+  // separate stores per branch, not one store of a chosen value (see encodeRecord's magic)
+  if (value >= 0 && value < TWO_32) view.setUint32(pos, 0, false);
+  else {
+    const hi = value >= 0 ? (value / TWO_32) >>> 0 : Math.floor(value / TWO_32);
+    view.setUint32(pos, hi >>> 0, false);
+  }
   view.setUint32(pos + 4, value >>> 0, false);
 }
 
@@ -372,7 +378,10 @@ export function encodeRecord(
 ): number {
   const v2 = topicBytes.length > 127;
   view.setInt32(pos, totalSize, false);
-  view.setInt32(pos + OFF_MAGIC, v2 ? MAGIC_V2 : MAGIC_V1, false);
+  // Not `v2 ? MAGIC_V2 : MAGIC_V1`: TurboFan then calls the DataView builtin for this store
+  // instead of inlining it (~5 ns a record).
+  if (v2) view.setInt32(pos + OFF_MAGIC, MAGIC_V2, false);
+  else view.setInt32(pos + OFF_MAGIC, MAGIC_V1, false);
   view.setInt32(pos + OFF_QUEUE_ID, f.queueId, false);
   view.setInt32(pos + OFF_FLAG, f.flag, false);
   writeInt64(view, pos + OFF_QUEUE_OFFSET, f.queueOffset);

@@ -15,6 +15,7 @@
  * strings here: checkUniqKeyRun() turns `UNIQ_KEY \u0001 <prefix>` into 32-bit words once per
  * batch, and each id is those words plus its sequence number's hex digits, two at a time.
  */
+import { Buffer } from 'node:buffer';
 import { StoreError } from '../errors.js';
 import type { Message, UniqKeyRun } from './types.js';
 

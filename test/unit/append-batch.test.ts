@@ -2,6 +2,7 @@
 // offsets continuing per queue, durability per flush policy.
 import t from 'tap';
 import { type Message, MessageStore } from '../../src/index.js';
+import { isSafeInteger } from '../../src/store/commit-log.js';
 import { tempDir } from '../helpers/native-env.js';
 
 const opts = { segmentBytes: 64 * 1024, cqEntriesPerFile: 4096, indexHashSlots: 4096, indexMaxEntries: 8192 };
@@ -109,4 +110,45 @@ t.test('append-batch: putBatch in sync mode resolves after the batch is on disk'
   ]);
   t.ok(store.stats().flushedPosition >= r.endOffset, 'flushed past the batch');
   t.ok(store.stats().flushes >= 1);
+});
+
+t.test('append-batch: bornTimestamp is checked as Number.isSafeInteger checks it', async (t) => {
+  const store = await MessageStore.open(tempDir(t, 'tidemq-batch-'), opts);
+  t.teardown(() => store.close());
+  const values: unknown[] = [
+    0,
+    -0,
+    1,
+    -1,
+    1.5,
+    -1.5,
+    1_700_000_000_123,
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    2 ** 53,
+    -(2 ** 53),
+    2 ** 60,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    Number.MIN_VALUE,
+    '5',
+    null,
+    true,
+    5n,
+    {},
+  ];
+  for (const v of values) {
+    const name = typeof v === 'bigint' ? `${v}n` : String(v);
+    t.equal(isSafeInteger(v), Number.isSafeInteger(v), `isSafeInteger(${name})`);
+    const before = store.stats().wrotePosition;
+    const msg = { topic: 'b', body: 'x', bornTimestamp: v as number };
+    if (Number.isSafeInteger(v)) {
+      const r = store.appendBatch([msg]);
+      t.equal(store.get(r.physicalOffsets[0]!)?.bornTimestamp, v === 0 ? 0 : v, `${name} stored`);
+    } else {
+      t.throws(() => store.appendBatch([msg]), { code: 'INVALID_MESSAGE' }, `${name} refused`);
+      t.equal(store.stats().wrotePosition, before, `${name}: nothing written`);
+    }
+  }
 });
