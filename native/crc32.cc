@@ -46,92 +46,45 @@ uint32_t TableUpdate(uint32_t c, const uint8_t* data, size_t length) {
 
 #ifdef TIDEMQ_CRC32_PCLMUL
 
-// Carry-less multiplication folding (Intel, "Fast CRC Computation for Generic Polynomials Using
-// PCLMULQDQ Instruction", 2009; the bit-reflected constants of its appendix, as in Linux's
-// crc32-pclmul and zlib's crc32_simd). Four 128-bit lanes fold 64 bytes a step, then one lane
-// 16 bytes a step; then 128 → 64 → 32 bits by Barrett reduction. `length` is at least 64 and a
-// multiple of 16; `c` and the result are the CRC register (not inverted).
-__attribute__((target("pclmul,sse4.1"))) uint32_t FoldUpdate(uint32_t c, const uint8_t* buf,
-                                                              size_t length) {
-  alignas(16) static const uint64_t k1k2[] = {0x0154442bd4, 0x01c6e41596};
-  alignas(16) static const uint64_t k3k4[] = {0x01751997d0, 0x00ccaa009e};
-  alignas(16) static const uint64_t k5k0[] = {0x0163cd6124, 0x0000000000};
-  alignas(16) static const uint64_t poly[] = {0x01db710641, 0x01f7011641};
-  const __m128i* p = reinterpret_cast<const __m128i*>(buf);
-
-  __m128i x1 = _mm_loadu_si128(p + 0);
-  __m128i x2 = _mm_loadu_si128(p + 1);
-  __m128i x3 = _mm_loadu_si128(p + 2);
-  __m128i x4 = _mm_loadu_si128(p + 3);
-  x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128(int(c)));
-  __m128i x0 = _mm_load_si128(reinterpret_cast<const __m128i*>(k1k2));
-  p += 4;
-  length -= 64;
-
-  while (length >= 64) {
-    const __m128i x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-    const __m128i x6 = _mm_clmulepi64_si128(x2, x0, 0x00);
-    const __m128i x7 = _mm_clmulepi64_si128(x3, x0, 0x00);
-    const __m128i x8 = _mm_clmulepi64_si128(x4, x0, 0x00);
-    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-    x2 = _mm_clmulepi64_si128(x2, x0, 0x11);
-    x3 = _mm_clmulepi64_si128(x3, x0, 0x11);
-    x4 = _mm_clmulepi64_si128(x4, x0, 0x11);
-    x1 = _mm_xor_si128(_mm_xor_si128(x1, x5), _mm_loadu_si128(p + 0));
-    x2 = _mm_xor_si128(_mm_xor_si128(x2, x6), _mm_loadu_si128(p + 1));
-    x3 = _mm_xor_si128(_mm_xor_si128(x3, x7), _mm_loadu_si128(p + 2));
-    x4 = _mm_xor_si128(_mm_xor_si128(x4, x8), _mm_loadu_si128(p + 3));
-    p += 4;
-    length -= 64;
-  }
-
-  // Four lanes into one.
-  x0 = _mm_load_si128(reinterpret_cast<const __m128i*>(k3k4));
-  __m128i x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-  x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-  x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
-  x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-  x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-  x1 = _mm_xor_si128(_mm_xor_si128(x1, x3), x5);
-  x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-  x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-  x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
-
-  while (length >= 16) {
-    x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-    x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-    x1 = _mm_xor_si128(_mm_xor_si128(x1, _mm_loadu_si128(p)), x5);
-    p += 1;
-    length -= 16;
-  }
-
-  // 128 → 64 bits.
-  x2 = _mm_clmulepi64_si128(x1, x0, 0x10);
-  const __m128i mask = _mm_setr_epi32(~0, 0, ~0, 0);
-  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2);
-  x0 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(k5k0));
-  x2 = _mm_srli_si128(x1, 4);
-  x1 = _mm_and_si128(x1, mask);
-  x1 = _mm_clmulepi64_si128(x1, x0, 0x00);
-  x1 = _mm_xor_si128(x1, x2);
-
-  // Barrett reduction to 32 bits.
-  x0 = _mm_load_si128(reinterpret_cast<const __m128i*>(poly));
-  x2 = _mm_and_si128(x1, mask);
-  x2 = _mm_clmulepi64_si128(x2, x0, 0x10);
-  x2 = _mm_and_si128(x2, mask);
-  x2 = _mm_clmulepi64_si128(x2, x0, 0x00);
-  x1 = _mm_xor_si128(x1, x2);
-  return uint32_t(_mm_extract_epi32(x1, 1));
+// Folding with carry-less multiplication (the method of Intel's 2009 paper "Fast CRC Computation
+// for Generic Polynomials Using PCLMULQDQ"; its bit-reflected constants for this polynomial):
+// a 128-bit value v standing for the bytes read so far is replaced by
+// v.lo * K.lo XOR v.hi * K.hi XOR (the next 16 bytes), where K holds x^(d+32) and x^(d-32) mod P
+// for a distance of d bits. That keeps the value congruent to the input read so far, so at the
+// end its 16 bytes go through the table loop from a zero register like any other 16 bytes.
+__attribute__((target("pclmul,sse2"))) inline __m128i FoldInto(__m128i v, __m128i k, __m128i next) {
+  const __m128i lo = _mm_clmulepi64_si128(v, k, 0x00);
+  const __m128i hi = _mm_clmulepi64_si128(v, k, 0x11);
+  return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
 }
 
-// Below this the fold's fixed cost (constants, the reduction) is not worth it.
+// `length` is at least 64 and a multiple of 16; `c` and the result are the CRC register.
+__attribute__((target("pclmul,sse2"))) uint32_t FoldUpdate(uint32_t c, const uint8_t* data,
+                                                            size_t length) {
+  const __m128i over512 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
+  const __m128i over128 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
+  auto at = [](const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
+  // Four independent lanes 64 bytes apart while at least 64 bytes are left, then one.
+  __m128i lane[4] = {_mm_xor_si128(at(data), _mm_cvtsi32_si128(int(c))), at(data + 16), at(data + 32),
+                     at(data + 48)};
+  for (data += 64, length -= 64; length >= 64; data += 64, length -= 64) {
+    for (int i = 0; i < 4; ++i) lane[i] = FoldInto(lane[i], over512, at(data + 16 * i));
+  }
+  __m128i v = lane[0];
+  for (int i = 1; i < 4; ++i) v = FoldInto(v, over128, lane[i]);
+  for (; length >= 16; data += 16, length -= 16) v = FoldInto(v, over128, at(data));
+  alignas(16) uint8_t last[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(last), v);
+  return TableUpdate(0, last, 16);
+}
+
+// Below this the fold's fixed cost (constants, the last 16 bytes through the tables) is not worth it.
 constexpr size_t kFoldMinBytes = 64;
 
 bool HasPclmul() {
   static const bool has = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    return __builtin_cpu_supports("pclmul");
   }();
   return has;
 }
