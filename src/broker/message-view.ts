@@ -249,11 +249,23 @@ interface RecordSite {
   readonly host: HostAddress;
 }
 
+/** A view's stored record once decoded, and its user properties once asked for. */
+interface Decoded {
+  readonly rec: StoredMessage;
+  props: Map<string, string> | undefined;
+}
+
 /**
  * A received message over its stored record. The body is a zero-copy view; everything that
  * needs the properties decoded (message id, tag, keys, user properties …) is computed on first
  * access, so a consumer that reads only the body pays for nothing else. A view made by
  * FreshViews has no record object until one of those is read (only its site and position).
+ *
+ * Own enumerable properties are the MessageView fields a view carries as data (topic, body,
+ * deliveryAttempt, receiptHandle, queueId, offset, storeTimestamp, corrupted, bornHost): a
+ * spread copy keeps them. The bookkeeping is in #private fields — not properties, so neither a
+ * spread copy nor Object.keys sees it — and kept to four: the hundreds of views of a batch stay
+ * in flight until acked, and every scavenge copies them.
  */
 class RecordMessageView implements MessageView {
   readonly topic: string;
@@ -261,19 +273,21 @@ class RecordMessageView implements MessageView {
   readonly deliveryAttempt: number;
   /** Own property (a spread copy of a view keeps it); changeInvisibleDuration replaces it. */
   receiptHandle = '';
-  /** The handle this delivery was given, and its sequence number (-1: not a delivery's). */
-  private issued = '';
-  private handleSeq = -1;
   readonly queueId: number;
   readonly offset: number;
   readonly storeTimestamp: number;
   readonly corrupted = false;
   readonly bornHost = '127.0.0.1';
-  private rec: StoredMessage | undefined;
-  private readonly site: RecordSite | undefined;
-  private readonly pos: number;
-  private readonly physicalOffset: number;
-  private propsCache: Map<string, string> | undefined;
+  /**
+   * The handle this delivery was given, and its sequence number (null: not a delivery's; not a
+   * number, so the field holds Smis rather than a heap number box per view).
+   */
+  #issued = '';
+  #seq: number | null = null;
+  /** The record: where it lies (a fresh view, until decoded), or decoded. */
+  #src: RecordSite | Decoded;
+  /** The record's position in its site's segment (a fresh view's). */
+  readonly #pos: number;
 
   constructor(
     topic: string,
@@ -282,10 +296,8 @@ class RecordMessageView implements MessageView {
     queueId: number,
     offset: number,
     storeTimestamp: number,
-    rec: StoredMessage | undefined,
-    site: RecordSite | undefined,
+    src: RecordSite | Decoded,
     pos: number,
-    physicalOffset: number,
   ) {
     this.topic = topic;
     this.body = body;
@@ -293,40 +305,43 @@ class RecordMessageView implements MessageView {
     this.queueId = queueId;
     this.offset = offset;
     this.storeTimestamp = storeTimestamp;
-    this.rec = rec;
-    this.site = site;
-    this.pos = pos;
-    this.physicalOffset = physicalOffset;
+    this.#src = src;
+    this.#pos = pos;
   }
 
   /** Give the view its delivery's handle: sequence number `seq`, text `handle`. */
   issue(seq: number, handle: string): void {
-    this.handleSeq = seq;
+    this.#seq = seq < 0 ? null : seq;
     this.receiptHandle = handle;
-    this.issued = handle;
+    this.#issued = handle;
   }
 
-  /** The stored record, decoded on first use for a view made straight from the log. */
-  private get record(): StoredMessage {
-    let rec = this.rec;
-    if (rec === undefined) {
-      const seg = this.site!.segment;
-      rec = new StoredRecord(seg.mapping, seg.view, this.pos, this.physicalOffset, this.site!.host);
-      this.rec = rec;
-    }
-    return rec;
+  /** The stored record (and properties cache), decoded on first use for a view made from the log. */
+  private decoded(): Decoded {
+    const src = this.#src;
+    if ('rec' in src) return src;
+    const seg = src.segment;
+    const pos = this.#pos;
+    const d: Decoded = {
+      rec: new StoredRecord(seg.mapping, seg.view, pos, seg.fromOffset + pos, src.host),
+      props: undefined,
+    };
+    this.#src = d;
+    return d;
   }
 
   /** The parts of the handle without parsing it again, while it is still the one it was issued. */
   ownHandle(): ParsedHandle | undefined {
-    if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return undefined;
-    return { seq: this.handleSeq, queueId: this.queueId, offset: this.offset, topic: this.topic };
+    const seq = this.#seq;
+    if (seq === null || this.receiptHandle !== this.#issued) return undefined;
+    return { seq, queueId: this.queueId, offset: this.offset, topic: this.topic };
   }
 
   /** Like ownHandle, into `out` (no object made); false when the handle is not its own. */
   ownHandleInto(out: ParsedHandle): boolean {
-    if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return false;
-    out.seq = this.handleSeq;
+    const seq = this.#seq;
+    if (seq === null || this.receiptHandle !== this.#issued) return false;
+    out.seq = seq;
     out.queueId = this.queueId;
     out.offset = this.offset;
     out.topic = this.topic;
@@ -334,31 +349,32 @@ class RecordMessageView implements MessageView {
   }
 
   get messageId(): string {
-    return messageIdOf(this.record);
+    return messageIdOf(this.decoded().rec);
   }
   get tag(): string | undefined {
-    return this.record.tags;
+    return this.decoded().rec.tags;
   }
   get keys(): string[] {
-    return this.record.keys;
+    return this.decoded().rec.keys;
   }
   get messageGroup(): string | undefined {
-    return this.record.properties[P_MESSAGE_GROUP];
+    return this.decoded().rec.properties[P_MESSAGE_GROUP];
   }
   get deliveryTimestamp(): Date | undefined {
-    const ms = this.record.properties[P_DELIVER_MS];
+    const ms = this.decoded().rec.properties[P_DELIVER_MS];
     return ms === undefined ? undefined : new Date(Number(ms));
   }
   get priority(): number | undefined {
-    const p = this.record.properties[P_PRIORITY];
+    const p = this.decoded().rec.properties[P_PRIORITY];
     return p === undefined ? undefined : Number(p);
   }
   get bornTimestamp(): Date {
-    return new Date(this.record.bornTimestamp);
+    return new Date(this.decoded().rec.bornTimestamp);
   }
   get properties(): Map<string, string> {
-    if (this.propsCache === undefined) this.propsCache = userProperties(this.record.properties);
-    return this.propsCache;
+    const d = this.decoded();
+    if (d.props === undefined) d.props = userProperties(d.rec.properties);
+    return d.props;
   }
 }
 
@@ -372,9 +388,7 @@ function viewOf(rec: StoredMessage, topic: string, deliveryAttempt: number): Rec
     rec.queueId,
     rec.queueOffset,
     rec.storeTimestamp,
-    rec,
-    undefined,
-    0,
+    { rec, props: undefined },
     0,
   );
 }
@@ -405,10 +419,16 @@ export function pendingView(rec: StoredMessage, topic: string, deliveryAttempt: 
  */
 export class FreshViews {
   private site: RecordSite | undefined;
+  /**
+   * The last store timestamp read, as the number its views hold: the messages of a batch share
+   * a few milliseconds, and a time (past 2^31) is a heap number — one per distinct time, not
+   * one per view.
+   */
+  private storeTimestamp: number | undefined = undefined;
 
   constructor(private readonly topic: string) {}
 
-  readonly make: RecordMaker<RecordMessageView> = (segment, pos, physicalOffset, host) => {
+  readonly make: RecordMaker<RecordMessageView> = (segment, pos, _physicalOffset, host) => {
     let site = this.site;
     if (site === undefined || site.segment !== segment || site.host !== host) {
       site = { segment, host };
@@ -419,17 +439,17 @@ export class FreshViews {
     const timestampPos = storeTimestampPosOf(pos, sysFlag);
     const bodyLengthPos = bodyLengthPosOf(timestampPos, sysFlag);
     const body = Buffer.from(segment.mapping, bodyLengthPos + 4, v.getInt32(bodyLengthPos, false));
+    const ts = readInt64(v, timestampPos);
+    if (ts !== this.storeTimestamp) this.storeTimestamp = ts;
     return new RecordMessageView(
       this.topic,
       body,
       1,
       v.getInt32(pos + OFF_QUEUE_ID, false),
       readInt64(v, pos + OFF_QUEUE_OFFSET),
-      readInt64(v, timestampPos),
-      undefined,
+      this.storeTimestamp!,
       site,
       pos,
-      physicalOffset,
     );
   };
 }
