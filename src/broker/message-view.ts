@@ -413,6 +413,23 @@ export function pendingView(rec: StoredMessage, topic: string, deliveryAttempt: 
 }
 
 /**
+ * The Buffer class of a fresh view's body: Node's own (internal) FastBuffer again — a
+ * Uint8Array subclass whose instances inherit Buffer.prototype and answer `constructor` with
+ * Buffer (so instanceof, Buffer.isBuffer, every Buffer method, subarray/slice and inspect behave
+ * as for any Buffer). Made directly, not through Buffer.from (argument checks and a native
+ * ArrayBuffer test per call: over half the cost of a view): the record's position and body
+ * length were checked against the segment by the read.
+ */
+class BodyBuffer extends Uint8Array {}
+Object.setPrototypeOf(BodyBuffer.prototype, Buffer.prototype);
+Object.defineProperty(BodyBuffer.prototype, 'constructor', {
+  value: Buffer,
+  writable: true,
+  enumerable: false,
+  configurable: true,
+});
+
+/**
  * First-delivery views of one topic made straight from the log by QueueReader.readWith: the
  * fields a view carries are read from the record in place, and no StoredRecord is made unless
  * the consumer reads the properties. deliver() issues their handles.
@@ -438,7 +455,11 @@ export class FreshViews {
     const sysFlag = v.getInt32(pos + OFF_SYS_FLAG, false);
     const timestampPos = storeTimestampPosOf(pos, sysFlag);
     const bodyLengthPos = bodyLengthPosOf(timestampPos, sysFlag);
-    const body = Buffer.from(segment.mapping, bodyLengthPos + 4, v.getInt32(bodyLengthPos, false));
+    const body = new BodyBuffer(
+      segment.mapping,
+      bodyLengthPos + 4,
+      v.getInt32(bodyLengthPos, false),
+    ) as Buffer;
     const ts = readInt64(v, timestampPos);
     if (ts !== this.storeTimestamp) this.storeTimestamp = ts;
     return new RecordMessageView(

@@ -4,6 +4,7 @@
  * (read() + toMessageView, the slow path) reads — every field, for random messages and windows.
  * Seeded (TIDEMQ_SEED replays).
  */
+import { inspect } from 'node:util';
 import t from 'tap';
 import { FreshViews, toMessageView } from '../../src/broker/message-view.js';
 import type { MessageView, SendMessage } from '../../src/broker/types.js';
@@ -16,6 +17,14 @@ function fields(v: MessageView): Record<string, unknown> {
     messageId: v.messageId,
     topic: v.topic,
     body: v.body.toString('hex'),
+    // a Buffer in every respect a consumer can see (a fresh view's body is made without Buffer.from)
+    bodyIsBuffer:
+      Buffer.isBuffer(v.body) &&
+      v.body instanceof Buffer &&
+      v.body.constructor === Buffer &&
+      v.body.subarray(0) instanceof Buffer &&
+      inspect(v.body).startsWith('<Buffer') &&
+      v.body.equals(Buffer.from(v.body)),
     corrupted: v.corrupted,
     tag: v.tag,
     messageGroup: v.messageGroup,
@@ -82,6 +91,7 @@ t.test('fresh-views: views made from the log read what views over the stored rec
       compared++;
       const want = fields(toMessageView(recs[i]!, 'T', 1, ''));
       const got = fields(views[i]!);
+      if (got.bodyIsBuffer !== true) problems++;
       if (JSON.stringify(got) !== JSON.stringify(want)) {
         problems++;
         if (problems < 5) t.same(got, want, `queue ${q} offset ${recs[i]!.queueOffset}`);
