@@ -81,7 +81,11 @@ export class HandleFormat {
     if (n > 0 && seq === this.lastSeq + 1 && offset === this.lastOffset + 1) {
       const start = s.ends[n - 1]!;
       const len = pos - start;
-      for (let i = 0; i < len; i++) b[pos + i] = b[start + i]!;
+      // four bytes at a time: a byte loop costs about as much per byte as this per word
+      const dv = s.view;
+      let i = 0;
+      for (; i + 4 <= len; i += 4) dv.setUint32(pos + i, dv.getUint32(start + i, true), true);
+      for (; i < len; i++) b[pos + i] = b[start + i]!;
       this.lastSeq = seq;
       this.lastOffset = offset;
       if (
@@ -126,13 +130,23 @@ export class HandleFormat {
   }
 }
 
-/** The bytes and handle ends of the batch being formatted (one at a time: all synchronous). */
-const scratch = { bytes: Buffer.allocUnsafe(16 * 1024), ends: new Int32Array(1025) };
+/** The bytes (and a DataView of them) and handle ends of the batch being formatted (one at a time: all synchronous). */
+const scratch: { bytes: Buffer; view: DataView; ends: Int32Array } = {
+  bytes: Buffer.allocUnsafe(16 * 1024),
+  view: new DataView(new ArrayBuffer(0)),
+  ends: new Int32Array(1025),
+};
+scratch.view = dataViewOf(scratch.bytes);
+
+function dataViewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+}
 
 function growBytes(atLeast: number): void {
   const bytes = Buffer.allocUnsafe(Math.max(atLeast, scratch.bytes.length * 2));
   scratch.bytes.copy(bytes);
   scratch.bytes = bytes;
+  scratch.view = dataViewOf(bytes);
 }
 
 function growEnds(atLeast: number): void {
