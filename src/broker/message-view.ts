@@ -258,17 +258,20 @@ export function messageIdOf(rec: StoredMessage): string {
 }
 
 /** Where a view made straight from the log finds its record (shared by a read's views). */
-interface RecordSite {
-  readonly segment: MappedSegment;
-  readonly host: HostAddress;
+class RecordSite {
+  constructor(
+    readonly segment: MappedSegment,
+    readonly host: HostAddress,
+  ) {}
 }
 
-/** A view's stored record once decoded, and its user properties once asked for. */
-interface Decoded {
-  readonly rec: StoredMessage;
-  props: Map<string, string> | undefined;
+/** A view's record with its user properties, once those were asked for. */
+class WithProperties {
+  constructor(
+    readonly rec: StoredMessage,
+    readonly props: Map<string, string>,
+  ) {}
 }
-
 /**
  * A received message over its stored record. The body is a zero-copy view; everything that
  * needs the properties decoded (message id, tag, keys, user properties …) is computed on first
@@ -298,8 +301,8 @@ class RecordMessageView implements MessageView {
    */
   #issued = '';
   #seq: number | null = null;
-  /** The record: where it lies (a fresh view, until decoded), or decoded. */
-  #src: RecordSite | Decoded;
+  /** The record: where it lies (a fresh view, until decoded), or decoded (with its properties). */
+  #src: RecordSite | StoredMessage | WithProperties;
   /** The record's position in its site's segment (a fresh view's). */
   readonly #pos: number;
 
@@ -310,7 +313,7 @@ class RecordMessageView implements MessageView {
     queueId: number,
     offset: number,
     storeTimestamp: number,
-    src: RecordSite | Decoded,
+    src: RecordSite | StoredMessage,
     pos: number,
   ) {
     this.topic = topic;
@@ -330,18 +333,17 @@ class RecordMessageView implements MessageView {
     this.#issued = handle;
   }
 
-  /** The stored record (and properties cache), decoded on first use for a view made from the log. */
-  private decoded(): Decoded {
+  /** The stored record, decoded on first use for a view made from the log. */
+  private record(): StoredMessage {
     const src = this.#src;
-    if ('rec' in src) return src;
-    const seg = src.segment;
-    const pos = this.#pos;
-    const d: Decoded = {
-      rec: new StoredRecord(seg.mapping, seg.view, pos, seg.fromOffset + pos, src.host),
-      props: undefined,
-    };
-    this.#src = d;
-    return d;
+    if (src instanceof RecordSite) {
+      const seg = src.segment;
+      const pos = this.#pos;
+      const rec = new StoredRecord(seg.mapping, seg.view, pos, seg.fromOffset + pos, src.host);
+      this.#src = rec;
+      return rec;
+    }
+    return src instanceof WithProperties ? src.rec : src;
   }
 
   /** The parts of the handle without parsing it again, while it is still the one it was issued. */
@@ -363,32 +365,35 @@ class RecordMessageView implements MessageView {
   }
 
   get messageId(): string {
-    return messageIdOf(this.decoded().rec);
+    return messageIdOf(this.record());
   }
   get tag(): string | undefined {
-    return this.decoded().rec.tags;
+    return this.record().tags;
   }
   get keys(): string[] {
-    return this.decoded().rec.keys;
+    return this.record().keys;
   }
   get messageGroup(): string | undefined {
-    return this.decoded().rec.properties[P_MESSAGE_GROUP];
+    return this.record().properties[P_MESSAGE_GROUP];
   }
   get deliveryTimestamp(): Date | undefined {
-    const ms = this.decoded().rec.properties[P_DELIVER_MS];
+    const ms = this.record().properties[P_DELIVER_MS];
     return ms === undefined ? undefined : new Date(Number(ms));
   }
   get priority(): number | undefined {
-    const p = this.decoded().rec.properties[P_PRIORITY];
+    const p = this.record().properties[P_PRIORITY];
     return p === undefined ? undefined : Number(p);
   }
   get bornTimestamp(): Date {
-    return new Date(this.decoded().rec.bornTimestamp);
+    return new Date(this.record().bornTimestamp);
   }
   get properties(): Map<string, string> {
-    const d = this.decoded();
-    if (d.props === undefined) d.props = userProperties(d.rec.properties);
-    return d.props;
+    const src = this.#src;
+    if (src instanceof WithProperties) return src.props;
+    const rec = this.record();
+    const props = userProperties(rec.properties);
+    this.#src = new WithProperties(rec, props);
+    return props;
   }
 }
 
@@ -402,7 +407,7 @@ function viewOf(rec: StoredMessage, topic: string, deliveryAttempt: number): Rec
     rec.queueId,
     rec.queueOffset,
     rec.storeTimestamp,
-    { rec, props: undefined },
+    rec,
     0,
   );
 }
@@ -462,7 +467,7 @@ export class FreshViews {
   readonly make: RecordMaker<RecordMessageView> = (segment, pos, _physicalOffset, host) => {
     let site = this.site;
     if (site === undefined || site.segment !== segment || site.host !== host) {
-      site = { segment, host };
+      site = new RecordSite(segment, host);
       this.site = site;
     }
     const v = segment.view;

@@ -13,6 +13,7 @@ import { pickSeed, Rng } from '../helpers/rng.js';
 
 /** Every field a consumer can read, as plain data. */
 function fields(v: MessageView): Record<string, unknown> {
+  const props = v.properties;
   return {
     messageId: v.messageId,
     topic: v.topic,
@@ -39,6 +40,10 @@ function fields(v: MessageView): Record<string, unknown> {
     priority: v.priority,
     storeTimestamp: v.storeTimestamp,
     own: Object.keys(v),
+    // the properties are decoded once and kept; the other lazy fields still read after them
+    propertiesKept: v.properties === props,
+    keysAfterProperties: v.keys,
+    idAfterProperties: v.messageId,
   };
 }
 
