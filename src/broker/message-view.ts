@@ -295,6 +295,8 @@ class RecordMessageView implements MessageView {
   readonly storeTimestamp: number;
   readonly corrupted = false;
   readonly bornHost = '127.0.0.1';
+  // (Class fields are defined as undefined before the constructor sets them: offset and
+  // storeTimestamp stay tagged fields — a Smi, or a shared heap number — not a double box each.)
   /**
    * The handle this delivery was given, and its sequence number (null: not a delivery's; not a
    * number, so the field holds Smis rather than a heap number box per view).
