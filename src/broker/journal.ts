@@ -57,9 +57,62 @@ export interface BrokerSnapshot {
   groups?: Record<string, GroupConfig>;
 }
 
+/**
+ * The record as JSON. The two records every batch writes — a pop of one run of first
+ * deliveries, an ack of offset runs — are written out directly (the same text JSON.stringify
+ * makes of them, property order aside, without walking the object generically); others go
+ * through JSON.stringify.
+ */
 export function encodeJournal(rec: JournalRecord): string {
+  if (rec.op === 'pop') {
+    const r = rec.r;
+    if (
+      r !== undefined &&
+      rec.d.length === 0 &&
+      rec.p.length === 0 &&
+      ints(rec.q, rec.n, rec.v, r[0], r[1], r[2])
+    )
+      return `{"op":"pop","s":${quoted(rec.s)},"t":${quoted(rec.t)},"q":${rec.q},"n":${rec.n},"v":${rec.v},"d":[],"p":[],"r":[${r[0]},${r[1]},${r[2]}]}`;
+  } else if (rec.op === 'ack') {
+    const runs = rec.r;
+    if (runs !== undefined && rec.o !== undefined && rec.o.length === 0 && Number.isSafeInteger(rec.q)) {
+      let text = `{"op":"ack","s":${quoted(rec.s)},"t":${quoted(rec.t)},"q":${rec.q},"o":[],"r":[`;
+      for (let i = 0; i < runs.length; i++) {
+        const [first, count] = runs[i]!;
+        if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count)) return JSON.stringify(rec);
+        text += i === 0 ? `[${first},${count}]` : `,[${first},${count}]`;
+      }
+      return `${text}]}`;
+    }
+  }
   return JSON.stringify(rec);
 }
+
+/** Integers: they print the same in a template as in JSON (not NaN or ±Infinity; -0 as 0). */
+function ints(a: number, b: number, c: number, d: number, e: number, f: number): boolean {
+  return (
+    Number.isSafeInteger(a) &&
+    Number.isSafeInteger(b) &&
+    Number.isSafeInteger(c) &&
+    Number.isSafeInteger(d) &&
+    Number.isSafeInteger(e) &&
+    Number.isSafeInteger(f)
+  );
+}
+
+/** JSON.stringify of a string; the last two are kept (a batch's subscriber and topic repeat). */
+function quoted(text: string): string {
+  if (text === lastQuoted[0]) return lastQuoted[1];
+  if (text === lastQuoted[2]) return lastQuoted[3];
+  const json = JSON.stringify(text);
+  lastQuoted[2] = lastQuoted[0];
+  lastQuoted[3] = lastQuoted[1];
+  lastQuoted[0] = text;
+  lastQuoted[1] = json;
+  return json;
+}
+
+const lastQuoted: [string, string, string, string] = ['', '""', '', '""'];
 
 export function decodeJournal(body: Buffer): JournalRecord {
   return JSON.parse(body.toString('utf8')) as JournalRecord;

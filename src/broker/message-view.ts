@@ -81,7 +81,11 @@ export class HandleFormat {
     if (n > 0 && seq === this.lastSeq + 1 && offset === this.lastOffset + 1) {
       const start = s.ends[n - 1]!;
       const len = pos - start;
-      for (let i = 0; i < len; i++) b[pos + i] = b[start + i]!;
+      // four bytes at a time: a byte loop costs about as much per byte as this per word
+      const dv = s.view;
+      let i = 0;
+      for (; i + 4 <= len; i += 4) dv.setUint32(pos + i, dv.getUint32(start + i, true), true);
+      for (; i < len; i++) b[pos + i] = b[start + i]!;
       this.lastSeq = seq;
       this.lastOffset = offset;
       if (
@@ -126,13 +130,23 @@ export class HandleFormat {
   }
 }
 
-/** The bytes and handle ends of the batch being formatted (one at a time: all synchronous). */
-const scratch = { bytes: Buffer.allocUnsafe(16 * 1024), ends: new Int32Array(1025) };
+/** The bytes (and a DataView of them) and handle ends of the batch being formatted (one at a time: all synchronous). */
+const scratch: { bytes: Buffer; view: DataView; ends: Int32Array } = {
+  bytes: Buffer.allocUnsafe(16 * 1024),
+  view: new DataView(new ArrayBuffer(0)),
+  ends: new Int32Array(1025),
+};
+scratch.view = dataViewOf(scratch.bytes);
+
+function dataViewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+}
 
 function growBytes(atLeast: number): void {
   const bytes = Buffer.allocUnsafe(Math.max(atLeast, scratch.bytes.length * 2));
   scratch.bytes.copy(bytes);
   scratch.bytes = bytes;
+  scratch.view = dataViewOf(bytes);
 }
 
 function growEnds(atLeast: number): void {
@@ -244,16 +258,31 @@ export function messageIdOf(rec: StoredMessage): string {
 }
 
 /** Where a view made straight from the log finds its record (shared by a read's views). */
-interface RecordSite {
-  readonly segment: MappedSegment;
-  readonly host: HostAddress;
+class RecordSite {
+  constructor(
+    readonly segment: MappedSegment,
+    readonly host: HostAddress,
+  ) {}
 }
 
+/** A view's record with its user properties, once those were asked for. */
+class WithProperties {
+  constructor(
+    readonly rec: StoredMessage,
+    readonly props: Map<string, string>,
+  ) {}
+}
 /**
  * A received message over its stored record. The body is a zero-copy view; everything that
  * needs the properties decoded (message id, tag, keys, user properties …) is computed on first
  * access, so a consumer that reads only the body pays for nothing else. A view made by
  * FreshViews has no record object until one of those is read (only its site and position).
+ *
+ * Own enumerable properties are the MessageView fields a view carries as data (topic, body,
+ * deliveryAttempt, receiptHandle, queueId, offset, storeTimestamp, corrupted, bornHost): a
+ * spread copy keeps them. The bookkeeping is in #private fields — not properties, so neither a
+ * spread copy nor Object.keys sees it — and kept to four: the hundreds of views of a batch stay
+ * in flight until acked, and every scavenge copies them.
  */
 class RecordMessageView implements MessageView {
   readonly topic: string;
@@ -261,19 +290,23 @@ class RecordMessageView implements MessageView {
   readonly deliveryAttempt: number;
   /** Own property (a spread copy of a view keeps it); changeInvisibleDuration replaces it. */
   receiptHandle = '';
-  /** The handle this delivery was given, and its sequence number (-1: not a delivery's). */
-  private issued = '';
-  private handleSeq = -1;
   readonly queueId: number;
   readonly offset: number;
   readonly storeTimestamp: number;
   readonly corrupted = false;
   readonly bornHost = '127.0.0.1';
-  private rec: StoredMessage | undefined;
-  private readonly site: RecordSite | undefined;
-  private readonly pos: number;
-  private readonly physicalOffset: number;
-  private propsCache: Map<string, string> | undefined;
+  // (Class fields are defined as undefined before the constructor sets them: offset and
+  // storeTimestamp stay tagged fields — a Smi, or a shared heap number — not a double box each.)
+  /**
+   * The handle this delivery was given, and its sequence number (null: not a delivery's; not a
+   * number, so the field holds Smis rather than a heap number box per view).
+   */
+  #issued = '';
+  #seq: number | null = null;
+  /** The record: where it lies (a fresh view, until decoded), or decoded (with its properties). */
+  #src: RecordSite | StoredMessage | WithProperties;
+  /** The record's position in its site's segment (a fresh view's). */
+  readonly #pos: number;
 
   constructor(
     topic: string,
@@ -282,10 +315,8 @@ class RecordMessageView implements MessageView {
     queueId: number,
     offset: number,
     storeTimestamp: number,
-    rec: StoredMessage | undefined,
-    site: RecordSite | undefined,
+    src: RecordSite | StoredMessage,
     pos: number,
-    physicalOffset: number,
   ) {
     this.topic = topic;
     this.body = body;
@@ -293,40 +324,42 @@ class RecordMessageView implements MessageView {
     this.queueId = queueId;
     this.offset = offset;
     this.storeTimestamp = storeTimestamp;
-    this.rec = rec;
-    this.site = site;
-    this.pos = pos;
-    this.physicalOffset = physicalOffset;
+    this.#src = src;
+    this.#pos = pos;
   }
 
   /** Give the view its delivery's handle: sequence number `seq`, text `handle`. */
   issue(seq: number, handle: string): void {
-    this.handleSeq = seq;
+    this.#seq = seq < 0 ? null : seq;
     this.receiptHandle = handle;
-    this.issued = handle;
+    this.#issued = handle;
   }
 
-  /** The stored record, decoded on first use for a view made straight from the log. */
-  private get record(): StoredMessage {
-    let rec = this.rec;
-    if (rec === undefined) {
-      const seg = this.site!.segment;
-      rec = new StoredRecord(seg.mapping, seg.view, this.pos, this.physicalOffset, this.site!.host);
-      this.rec = rec;
+  /** The stored record, decoded on first use for a view made from the log. */
+  private record(): StoredMessage {
+    const src = this.#src;
+    if (src instanceof RecordSite) {
+      const seg = src.segment;
+      const pos = this.#pos;
+      const rec = new StoredRecord(seg.mapping, seg.view, pos, seg.fromOffset + pos, src.host);
+      this.#src = rec;
+      return rec;
     }
-    return rec;
+    return src instanceof WithProperties ? src.rec : src;
   }
 
   /** The parts of the handle without parsing it again, while it is still the one it was issued. */
   ownHandle(): ParsedHandle | undefined {
-    if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return undefined;
-    return { seq: this.handleSeq, queueId: this.queueId, offset: this.offset, topic: this.topic };
+    const seq = this.#seq;
+    if (seq === null || this.receiptHandle !== this.#issued) return undefined;
+    return { seq, queueId: this.queueId, offset: this.offset, topic: this.topic };
   }
 
   /** Like ownHandle, into `out` (no object made); false when the handle is not its own. */
   ownHandleInto(out: ParsedHandle): boolean {
-    if (this.handleSeq < 0 || this.receiptHandle !== this.issued) return false;
-    out.seq = this.handleSeq;
+    const seq = this.#seq;
+    if (seq === null || this.receiptHandle !== this.#issued) return false;
+    out.seq = seq;
     out.queueId = this.queueId;
     out.offset = this.offset;
     out.topic = this.topic;
@@ -334,31 +367,35 @@ class RecordMessageView implements MessageView {
   }
 
   get messageId(): string {
-    return messageIdOf(this.record);
+    return messageIdOf(this.record());
   }
   get tag(): string | undefined {
-    return this.record.tags;
+    return this.record().tags;
   }
   get keys(): string[] {
-    return this.record.keys;
+    return this.record().keys;
   }
   get messageGroup(): string | undefined {
-    return this.record.properties[P_MESSAGE_GROUP];
+    return this.record().properties[P_MESSAGE_GROUP];
   }
   get deliveryTimestamp(): Date | undefined {
-    const ms = this.record.properties[P_DELIVER_MS];
+    const ms = this.record().properties[P_DELIVER_MS];
     return ms === undefined ? undefined : new Date(Number(ms));
   }
   get priority(): number | undefined {
-    const p = this.record.properties[P_PRIORITY];
+    const p = this.record().properties[P_PRIORITY];
     return p === undefined ? undefined : Number(p);
   }
   get bornTimestamp(): Date {
-    return new Date(this.record.bornTimestamp);
+    return new Date(this.record().bornTimestamp);
   }
   get properties(): Map<string, string> {
-    if (this.propsCache === undefined) this.propsCache = userProperties(this.record.properties);
-    return this.propsCache;
+    const src = this.#src;
+    if (src instanceof WithProperties) return src.props;
+    const rec = this.record();
+    const props = userProperties(rec.properties);
+    this.#src = new WithProperties(rec, props);
+    return props;
   }
 }
 
@@ -373,8 +410,6 @@ function viewOf(rec: StoredMessage, topic: string, deliveryAttempt: number): Rec
     rec.queueOffset,
     rec.storeTimestamp,
     rec,
-    undefined,
-    0,
     0,
   );
 }
@@ -399,37 +434,64 @@ export function pendingView(rec: StoredMessage, topic: string, deliveryAttempt: 
 }
 
 /**
+ * The Buffer class of a fresh view's body: Node's own (internal) FastBuffer again — a
+ * Uint8Array subclass whose instances inherit Buffer.prototype and answer `constructor` with
+ * Buffer (so instanceof, Buffer.isBuffer, every Buffer method, subarray/slice and inspect behave
+ * as for any Buffer). Made directly, not through Buffer.from (argument checks and a native
+ * ArrayBuffer test per call: over half the cost of a view): the record's position and body
+ * length were checked against the segment by the read.
+ */
+class BodyBuffer extends Uint8Array {}
+Object.setPrototypeOf(BodyBuffer.prototype, Buffer.prototype);
+Object.defineProperty(BodyBuffer.prototype, 'constructor', {
+  value: Buffer,
+  writable: true,
+  enumerable: false,
+  configurable: true,
+});
+
+/**
  * First-delivery views of one topic made straight from the log by QueueReader.readWith: the
  * fields a view carries are read from the record in place, and no StoredRecord is made unless
  * the consumer reads the properties. deliver() issues their handles.
  */
 export class FreshViews {
   private site: RecordSite | undefined;
+  /**
+   * The last store timestamp read, as the number its views hold: the messages of a batch share
+   * a few milliseconds, and a time (past 2^31) is a heap number — one per distinct time, not
+   * one per view.
+   */
+  private storeTimestamp: number | undefined = undefined;
 
   constructor(private readonly topic: string) {}
 
-  readonly make: RecordMaker<RecordMessageView> = (segment, pos, physicalOffset, host) => {
+  readonly make: RecordMaker<RecordMessageView> = (segment, pos, _physicalOffset, host) => {
     let site = this.site;
     if (site === undefined || site.segment !== segment || site.host !== host) {
-      site = { segment, host };
+      site = new RecordSite(segment, host);
       this.site = site;
     }
     const v = segment.view;
     const sysFlag = v.getInt32(pos + OFF_SYS_FLAG, false);
     const timestampPos = storeTimestampPosOf(pos, sysFlag);
     const bodyLengthPos = bodyLengthPosOf(timestampPos, sysFlag);
-    const body = Buffer.from(segment.mapping, bodyLengthPos + 4, v.getInt32(bodyLengthPos, false));
+    const body = new BodyBuffer(
+      segment.mapping,
+      bodyLengthPos + 4,
+      v.getInt32(bodyLengthPos, false),
+    ) as Buffer;
+    const ts = readInt64(v, timestampPos);
+    if (ts !== this.storeTimestamp) this.storeTimestamp = ts;
     return new RecordMessageView(
       this.topic,
       body,
       1,
       v.getInt32(pos + OFF_QUEUE_ID, false),
       readInt64(v, pos + OFF_QUEUE_OFFSET),
-      readInt64(v, timestampPos),
-      undefined,
+      this.storeTimestamp!,
       site,
       pos,
-      physicalOffset,
     );
   };
 }

@@ -594,11 +594,16 @@ export class CommitLog {
   /**
    * get() without the record object, for readers that decode what they need themselves: the
    * position of the record starting exactly at `offset` inside its segment (then `located`),
-   * or -1 — with the same checks as get().
+   * or -1 — with the same checks as get(). `near`: a segment of this log found in the same
+   * synchronous run (the last `located` of a scan: its next record is most often in it), tried
+   * before the segment list.
    */
-  locate(offset: number): number {
+  locate(offset: number, near?: MappedSegment): number {
     if (!Number.isSafeInteger(offset) || offset < 0) return -1;
-    const seg = this.segmentFor(offset);
+    const seg =
+      near !== undefined && offset >= near.fromOffset && offset < near.fromOffset + near.size
+        ? near
+        : this.segmentFor(offset);
     if (!seg) return -1;
     const pos = offset - seg.fromOffset;
     if (pos + FIXED_V1_BYTES > seg.wrotePosition) return -1;

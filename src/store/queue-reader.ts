@@ -230,6 +230,7 @@ export class QueueReader {
     let n = 0;
     if (q) {
       const log = this.log;
+      log.located = undefined; // only a segment this scan found is tried first (see locate)
       const fileBytes = q.fileBytes;
       let f: { fromOffset: number; view: DataView } | undefined;
       let fileEnd = -1;
@@ -251,7 +252,7 @@ export class QueueReader {
         if (size <= 0 || size === 0x7fffffff) continue;
         if (filter && !filter.codes.has(readInt64(view, pos + 12))) continue;
         const phys = readInt64(view, pos);
-        const at = log.locate(phys);
+        const at = log.locate(phys, log.located);
         if (at < 0) continue; // deleted by retention
         const made = make(log.located!, at, phys, log.storeHost);
         // hash collision (with a filter, `made` is a StoredRecord)

@@ -4,6 +4,7 @@
  * (read() + toMessageView, the slow path) reads — every field, for random messages and windows.
  * Seeded (TIDEMQ_SEED replays).
  */
+import { inspect } from 'node:util';
 import t from 'tap';
 import { FreshViews, toMessageView } from '../../src/broker/message-view.js';
 import type { MessageView, SendMessage } from '../../src/broker/types.js';
@@ -12,10 +13,19 @@ import { pickSeed, Rng } from '../helpers/rng.js';
 
 /** Every field a consumer can read, as plain data. */
 function fields(v: MessageView): Record<string, unknown> {
+  const props = v.properties;
   return {
     messageId: v.messageId,
     topic: v.topic,
     body: v.body.toString('hex'),
+    // a Buffer in every respect a consumer can see (a fresh view's body is made without Buffer.from)
+    bodyIsBuffer:
+      Buffer.isBuffer(v.body) &&
+      v.body instanceof Buffer &&
+      v.body.constructor === Buffer &&
+      v.body.subarray(0) instanceof Buffer &&
+      inspect(v.body).startsWith('<Buffer') &&
+      v.body.equals(Buffer.from(v.body)),
     corrupted: v.corrupted,
     tag: v.tag,
     messageGroup: v.messageGroup,
@@ -30,6 +40,10 @@ function fields(v: MessageView): Record<string, unknown> {
     priority: v.priority,
     storeTimestamp: v.storeTimestamp,
     own: Object.keys(v),
+    // the properties are decoded once and kept; the other lazy fields still read after them
+    propertiesKept: v.properties === props,
+    keysAfterProperties: v.keys,
+    idAfterProperties: v.messageId,
   };
 }
 
@@ -82,6 +96,7 @@ t.test('fresh-views: views made from the log read what views over the stored rec
       compared++;
       const want = fields(toMessageView(recs[i]!, 'T', 1, ''));
       const got = fields(views[i]!);
+      if (got.bodyIsBuffer !== true) problems++;
       if (JSON.stringify(got) !== JSON.stringify(want)) {
         problems++;
         if (problems < 5) t.same(got, want, `queue ${q} offset ${recs[i]!.queueOffset}`);
