@@ -613,43 +613,49 @@ class PendingKeys {
   count = 0;
   private readonly segs: (Segment | undefined)[] = [];
   private readonly topics: TopicEntry[] = [];
+  /** phys, storeTimestamp per record (doubles). */
   private readonly nums: number[] = [];
+  /** keysStart, keysEnd, uniqStart, uniqEnd per record: small integers, kept apart from the
+   * doubles so the hash loops run on int32 positions. */
+  private readonly ranges: number[] = [];
 
   add(seg: Segment, topic: TopicEntry, phys: number, storeTimestamp: number, at: typeof found): void {
     const i = this.count++;
     this.segs[i] = seg;
     this.topics[i] = topic;
     const n = this.nums;
-    const k = i * 6;
-    n[k] = phys;
-    n[k + 1] = storeTimestamp;
-    n[k + 2] = at.keysStart;
-    n[k + 3] = at.keysEnd;
-    n[k + 4] = at.uniqStart;
-    n[k + 5] = at.uniqEnd;
+    n[i * 2] = phys;
+    n[i * 2 + 1] = storeTimestamp;
+    const r = this.ranges;
+    const k = i * 4;
+    r[k] = at.keysStart;
+    r[k + 1] = at.keysEnd;
+    r[k + 2] = at.uniqStart;
+    r[k + 3] = at.uniqEnd;
   }
 
   /** Add every collected key (each of KEYS, split at spaces, then UNIQ_KEY) as `topic#key`. */
   index(): void {
     try {
       const n = this.nums;
+      const r = this.ranges;
       let idx = currentIndex();
       // Records at or below the index's end are there already (re-dispatch). Offsets grow within
       // a batch, so once one record is past the end every later one is too.
       let behind = true;
       for (let i = 0; i < this.count; i++) {
-        const k = i * 6;
-        const phys = n[k]!;
+        const phys = n[i * 2]!;
         if (behind) {
           if (idx.indexCount > 1 && phys <= idx.endPhyOffset) continue;
           behind = false;
         }
         const { view, buf } = this.segs[i]!;
         const prefix = this.topics[i]!.keyHashPrefix;
-        const ts = n[k + 1]!;
-        const keysStart = n[k + 2]!;
+        const ts = n[i * 2 + 1]!;
+        const k = i * 4;
+        const keysStart = r[k]!;
         if (keysStart >= 0) {
-          const keysEnd = n[k + 3]!;
+          const keysEnd = r[k + 1]!;
           let s = keysStart;
           for (let j = keysStart; j <= keysEnd; j++) {
             if (j < keysEnd && buf[j] !== 0x20) continue;
@@ -657,8 +663,8 @@ class PendingKeys {
             s = j + 1;
           }
         }
-        const uniqStart = n[k + 4]!;
-        const uniqEnd = n[k + 5]!;
+        const uniqStart = r[k + 2]!;
+        const uniqEnd = r[k + 3]!;
         if (uniqStart >= 0 && uniqEnd > uniqStart)
           idx = putKey(idx, hashText(prefix, view, buf, uniqStart, uniqEnd), phys, ts);
         indexDirty = true;
