@@ -34,7 +34,6 @@ import {
   PROPERTY_SEPARATOR,
   PROPERTY_TAGS,
   PROPERTY_UNIQ_KEY,
-  readInt64,
   SYSFLAG_BORNHOST_V6,
   SYSFLAG_STOREHOST_V6,
 } from './record-codec.js';
@@ -107,6 +106,7 @@ export const CTL_SEQ = 0;
 export const CTL_STOP = 1;
 export const CTL_IDLE = 2;
 export const CTL_LIMIT_BYTE = 16;
+const TWO_32 = 0x100000000;
 /** Bytes walked before a batch publishes its progress (keeps catch-up after a restart incremental). */
 const BATCH_BYTES = 1024 * 1024;
 
@@ -451,11 +451,13 @@ function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): Dispat
       }
       const phys = from + pos;
       const queueId = view.getInt32(pos + 12, false);
-      const queueOffset = readInt64(view, pos + 20);
+      // readInt64 by hand: as a call (dispatchBatch is past V8's inlining budget) it returns a heap number
+      const queueOffset = view.getInt32(pos + 20, false) * TWO_32 + view.getUint32(pos + 24, false);
       const sysFlag = view.getInt32(pos + 36, false);
       const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? 20 : 8;
       const storeTsPos = pos + 48 + bornHostBytes;
-      const storeTimestamp = readInt64(view, storeTsPos);
+      const storeTimestamp =
+        view.getInt32(storeTsPos, false) * TWO_32 + view.getUint32(storeTsPos + 4, false);
       const bodyLenPos = storeTsPos + 8 + (sysFlag & SYSFLAG_STOREHOST_V6 ? 20 : 8) + 12;
       const bodyLength = view.getInt32(bodyLenPos, false);
       let p = bodyLenPos + 4 + bodyLength;
@@ -634,43 +636,85 @@ class PendingKeys {
     r[k + 3] = at.uniqEnd;
   }
 
-  /** Add every collected key (each of KEYS, split at spaces, then UNIQ_KEY) as `topic#key`. */
+  /** The batch's keys, hashed, with their records' offsets and times (reused; grown by doubling). */
+  private keyHashes = new Int32Array(1024);
+  private keyPhys = new Float64Array(1024);
+  private keyTimes = new Float64Array(1024);
+  private keys = 0;
+
+  private addKey(javaHash: number, phys: number, storeTimestamp: number): void {
+    const k = this.keys++;
+    if (k === this.keyHashes.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.keyHashes = grow(this.keyHashes, (n) => new Int32Array(n));
+      this.keyPhys = grow(this.keyPhys, (n) => new Float64Array(n));
+      this.keyTimes = grow(this.keyTimes, (n) => new Float64Array(n));
+    }
+    this.keyHashes[k] = javaHash;
+    this.keyPhys[k] = phys;
+    this.keyTimes[k] = storeTimestamp;
+  }
+
+  /**
+   * Add every collected key (each of KEYS, split at spaces, then UNIQ_KEY) as `topic#key`: all
+   * of them hashed first, then added in one call per index file.
+   */
   index(): void {
     try {
-      const n = this.nums;
-      const r = this.ranges;
+      this.hashKeys();
+      const n = this.keys;
       let idx = currentIndex();
-      // Records at or below the index's end are there already (re-dispatch). Offsets grow within
-      // a batch, so once one record is past the end every later one is too.
-      let behind = true;
-      for (let i = 0; i < this.count; i++) {
-        const phys = n[i * 2]!;
-        if (behind) {
-          if (idx.indexCount > 1 && phys <= idx.endPhyOffset) continue;
-          behind = false;
+      let done = 0;
+      while (done < n) {
+        done += idx.putHashes(this.keyHashes, this.keyPhys, this.keyTimes, done, n);
+        if (done < n) {
+          // full: the rest go to a new file (a new file that takes nothing drops the key, as ever)
+          idx = currentIndex();
+          const added = idx.putHashes(this.keyHashes, this.keyPhys, this.keyTimes, done, n);
+          done += added > 0 ? added : 1;
         }
-        const { view, buf } = this.segs[i]!;
-        const prefix = this.topics[i]!.keyHashPrefix;
-        const ts = n[i * 2 + 1]!;
-        const k = i * 4;
-        const keysStart = r[k]!;
-        if (keysStart >= 0) {
-          const keysEnd = r[k + 1]!;
-          let s = keysStart;
-          for (let j = keysStart; j <= keysEnd; j++) {
-            if (j < keysEnd && buf[j] !== 0x20) continue;
-            if (j > s) idx = putKey(idx, hashText(prefix, view, buf, s, j), phys, ts);
-            s = j + 1;
-          }
-        }
-        const uniqStart = r[k + 2]!;
-        const uniqEnd = r[k + 3]!;
-        if (uniqStart >= 0 && uniqEnd > uniqStart)
-          idx = putKey(idx, hashText(prefix, view, buf, uniqStart, uniqEnd), phys, ts);
-        indexDirty = true;
       }
     } finally {
       this.clear();
+    }
+  }
+
+  private hashKeys(): void {
+    const n = this.nums;
+    const r = this.ranges;
+    const idx = currentIndex();
+    // Records at or below the index's end are there already (re-dispatch). Offsets grow within
+    // a batch, so once one record is past the end every later one is too.
+    let behind = true;
+    for (let i = 0; i < this.count; i++) {
+      const phys = n[i * 2]!;
+      if (behind) {
+        if (idx.indexCount > 1 && phys <= idx.endPhyOffset) continue;
+        behind = false;
+      }
+      const { view, buf } = this.segs[i]!;
+      const prefix = this.topics[i]!.keyHashPrefix;
+      const ts = n[i * 2 + 1]!;
+      const k = i * 4;
+      const keysStart = r[k]!;
+      if (keysStart >= 0) {
+        const keysEnd = r[k + 1]!;
+        let s = keysStart;
+        for (let j = keysStart; j <= keysEnd; j++) {
+          if (j < keysEnd && buf[j] !== 0x20) continue;
+          if (j > s) this.addKey(hashText(prefix, view, buf, s, j), phys, ts);
+          s = j + 1;
+        }
+      }
+      const uniqStart = r[k + 2]!;
+      const uniqEnd = r[k + 3]!;
+      if (uniqStart >= 0 && uniqEnd > uniqStart)
+        this.addKey(hashText(prefix, view, buf, uniqStart, uniqEnd), phys, ts);
+      indexDirty = true;
     }
   }
 
@@ -678,18 +722,11 @@ class PendingKeys {
   clear(): void {
     for (let i = 0; i < this.count; i++) this.segs[i] = undefined;
     this.count = 0;
+    this.keys = 0;
   }
 }
 
 const pendingKeys = new PendingKeys();
-
-/** Add a key by its hash, rolling to a new index file when the current one is full. */
-function putKey(idx: IndexFile, keyHash: number, phys: number, storeTimestamp: number): IndexFile {
-  if (idx.putHash(keyHash, phys, storeTimestamp)) return idx;
-  const next = currentIndex();
-  next.putHash(keyHash, phys, storeTimestamp);
-  return next;
-}
 
 /**
  * Force this worker's consume queues and index files to disk. What a failed msync leaves
