@@ -3,7 +3,7 @@
 // and not, every length and alignment, continued from a random prefix hash) it equals the
 // one-byte-at-a-time hash and Java's String.hashCode of prefix + text.
 import t from 'tap';
-import { hashText, hashTextSlow } from '../../src/store/dispatch-worker.js';
+import { hashText, hashTextSlow } from '../../src/store/property-scan.js';
 import { javaHashCode } from '../../src/store/record-codec.js';
 import { Rng } from '../helpers/store-env.js';
 

@@ -3,7 +3,7 @@
 // for random, also malformed, properties text it finds exactly what decodeProperties (what a
 // reader's record.tags / keys see, RocketMQ's reading) finds.
 import t from 'tap';
-import { propertyRanges } from '../../src/store/dispatch-worker.js';
+import { propertyRanges } from '../../src/store/property-scan.js';
 import { decodeProperties } from '../../src/store/record-codec.js';
 import { Rng } from '../helpers/store-env.js';
 
