@@ -118,6 +118,8 @@ interface Partition {
 
 interface TopicEntry {
   bytes: Uint8Array;
+  /** The name's whole 4-byte words, big-endian (sameTopic compares a word per access). */
+  words: Int32Array;
   topic: string;
   /** Java hashCode of `topic#`: an index key's hash continues from it over the key's chars. */
   keyHashPrefix: number;
@@ -169,42 +171,40 @@ function releaseOlderSegments(): void {
   }
 }
 
-function topicEntry(bytes: Uint8Array, start: number, length: number): TopicEntry {
+/** The topic of the name at view/buf[start, start + length) (the same bytes seen two ways). */
+function topicEntry(view: DataView, buf: Buffer, start: number, length: number): TopicEntry {
   const last = lastTopic;
-  if (last && last.bytes.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (last.bytes[i] !== bytes[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return last;
-  }
-  lastTopic = lookupTopic(bytes, start, length);
+  if (last !== undefined && sameTopic(last, view, buf, start, length)) return last;
+  lastTopic = lookupTopic(view, buf, start, length);
   return lastTopic;
 }
 
-function lookupTopic(bytes: Uint8Array, start: number, length: number): TopicEntry {
+function sameTopic(e: TopicEntry, view: DataView, buf: Buffer, start: number, length: number): boolean {
+  if (e.bytes.length !== length) return false;
+  const words = e.words;
+  for (let w = 0; w < words.length; w++) if (view.getInt32(start + w * 4, false) !== words[w]) return false;
+  for (let i = words.length * 4; i < length; i++) if (buf[start + i] !== e.bytes[i]) return false;
+  return true;
+}
+
+function lookupTopic(view: DataView, buf: Buffer, start: number, length: number): TopicEntry {
   let h = 0x811c9dc5;
-  for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[start + i]!, 0x01000193);
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ buf[start + i]!, 0x01000193);
   const list = topicsByHash.get(h);
   if (list) {
-    for (const e of list) {
-      if (e.bytes.length !== length) continue;
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (e.bytes[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return e;
-    }
+    for (const e of list) if (sameTopic(e, view, buf, start, length)) return e;
   }
-  const copy = Uint8Array.prototype.slice.call(bytes, start, start + length);
+  const copy = Uint8Array.prototype.slice.call(buf, start, start + length);
+  const words = new Int32Array(length >>> 2);
+  for (let w = 0; w < words.length; w++) words[w] = view.getInt32(start + w * 4, false);
   const topic = Buffer.from(copy).toString('utf8');
-  const entry: TopicEntry = { bytes: copy, topic, keyHashPrefix: javaHashCode(`${topic}#`), partitions: [] };
+  const entry: TopicEntry = {
+    bytes: copy,
+    words,
+    topic,
+    keyHashPrefix: javaHashCode(`${topic}#`),
+    partitions: [],
+  };
   if (list) list.push(entry);
   else topicsByHash.set(h, [entry]);
   return entry;
@@ -319,7 +319,7 @@ function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): Dispat
       const v2 = magic === MAGIC_V2;
       const topicLength = v2 ? view.getUint16(p, false) : view.getUint8(p);
       p += v2 ? 2 : 1;
-      const t = topicEntry(buf, p, topicLength);
+      const t = topicEntry(view, buf, p, topicLength);
       p += topicLength;
       const propsLength = view.getInt16(p, false);
       const propsStart = p + 2;
