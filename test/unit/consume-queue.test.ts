@@ -121,6 +121,7 @@ t.test('consume-queue: appended bytes equal the writeInt64 layout across rolls a
   for (let p = 0; p < (offset * 20) % (perFile * 20); p += 20)
     fileOf(offset * 20)[0].writeInt32BE(0x7fffffff, p + 8);
   let phys = 1000;
+  let appended = 0;
   for (let step = 0; step < 300; step++) {
     if (rng.chance(0.05)) {
       // retention keeps the file being appended to; the next append goes on in it
@@ -129,7 +130,7 @@ t.test('consume-queue: appended bytes equal the writeInt64 layout across rolls a
     }
     const size = 10 + rng.int(100);
     const tags = rng.pick([0, 1, -1, 2112, -2147483648, 2147483647, 2 ** 33 + 5, -(2 ** 40)]);
-    const dup = rng.chance(0.1) && offset > 0;
+    const dup = rng.chance(0.1) && appended > 0;
     const wrote = cq.append(dup ? offset - 1 : offset, dup ? phys - 1 : phys, size, tags);
     if (wrote !== !dup) t.fail(`step ${step}: append returned ${wrote}`);
     if (dup) continue;
@@ -139,6 +140,7 @@ t.test('consume-queue: appended bytes equal the writeInt64 layout across rolls a
     v.setInt32(pos + 8, size, false);
     writeInt64(v, pos + 12, tags);
     offset++;
+    appended++;
     phys += size;
   }
   await cq.flush();
@@ -149,7 +151,8 @@ t.test('consume-queue: appended bytes equal the writeInt64 layout across rolls a
     if (!readFileSync(path.join(qdir, name)).equals(want)) t.fail(`file ${name} differs (seed ${rng.seed})`);
     checked++;
   }
-  t.ok(checked >= 2, `${checked} files compared (seed ${rng.seed})`);
+  // retention may have deleted all but the file being appended to
+  t.ok(checked >= 1 && model.size >= 20, `${checked} of ${model.size} files compared (seed ${rng.seed})`);
   cq.destroy();
   cq = new ConsumeQueue(dir, 't', 0, perFile);
   t.equal(cq.append(3, 5, 10, -7), true, 'after destroy appends start a new file');
