@@ -64,6 +64,8 @@ export class ConsumeQueue {
   private dirtyFrom = Number.POSITIVE_INFINITY;
   /** False: maxOffset and maxPhysicalEnd are not looked for (see the constructor). */
   private readonly findsEnd: boolean;
+  /** The file the last append wrote (appends go to it until it is full): no lookup per entry. */
+  private tail: CqFile | undefined;
 
   /**
    * `findEnd` false (a reader that learns the end elsewhere, from the dispatcher's shared
@@ -209,6 +211,28 @@ export class ConsumeQueue {
     if (physicalOffset + size <= this.maxPhysicalEnd) return false;
     if (queueOffset < this.maxOffset) return false;
     const byte = queueOffset * CQ_ENTRY_BYTES;
+    let f = this.tail;
+    if (f === undefined || byte < f.fromOffset || byte >= f.fromOffset + this.fileBytes) {
+      f = this.appendFile(byte);
+      this.tail = f;
+    }
+    const v = f.view;
+    const pos = byte - f.fromOffset;
+    writeInt64(v, pos, physicalOffset);
+    if ((tagsCode | 0) === tagsCode) {
+      // an int32 (a Java hashCode, as the dispatcher writes): writeInt64's bytes, sign-extended
+      v.setInt32(pos + 12, tagsCode < 0 ? -1 : 0, false);
+      v.setInt32(pos + 16, tagsCode, false);
+    } else writeInt64(v, pos + 12, tagsCode);
+    v.setInt32(pos + 8, size, false); // size last: a non-zero size marks the entry complete
+    this.maxOffset = queueOffset + 1;
+    this.maxPhysicalEnd = physicalOffset + size;
+    if (byte < this.dirtyFrom) this.dirtyFrom = byte;
+    return true;
+  }
+
+  /** The file for an appended entry at logical byte `byte`, creating it (and any before it). */
+  private appendFile(byte: number): CqFile {
     if (this.files.length === 0) {
       // A queue starting part-way (its earlier records were deleted): fill the head of the file.
       const start = byte - (byte % this.fileBytes);
@@ -225,14 +249,7 @@ export class ConsumeQueue {
       this.createFile(last.fromOffset + this.fileBytes);
       f = this.fileFor(byte);
     }
-    const pos = byte - f.fromOffset;
-    writeInt64(f.view, pos, physicalOffset);
-    writeInt64(f.view, pos + 12, tagsCode);
-    f.view.setInt32(pos + 8, size, false); // size last: a non-zero size marks the entry complete
-    this.maxOffset = queueOffset + 1;
-    this.maxPhysicalEnd = physicalOffset + size;
-    if (byte < this.dirtyFrom) this.dirtyFrom = byte;
-    return true;
+    return f;
   }
 
   /** Drop entries whose record ends after `commitLogEnd` (recovery). */
@@ -274,6 +291,7 @@ export class ConsumeQueue {
       const lastPos = this.fileBytes - CQ_ENTRY_BYTES;
       if (readInt64(f.view, lastPos) + f.view.getInt32(lastPos + 8, false) > minPhysicalOffset) break;
       this.files.shift();
+      if (this.tail === f) this.tail = undefined;
       rmSync(path.join(this.dir, segmentFileName(f.fromOffset)), { force: true });
       deleted++;
     }
@@ -290,6 +308,7 @@ export class ConsumeQueue {
   /** Delete every file of this queue (rebuild). */
   destroy(): void {
     this.files = [];
+    this.tail = undefined;
     rmSync(this.dir, { recursive: true, force: true });
     this.maxOffset = this.minOffset = this.maxPhysicalEnd = 0;
   }

@@ -23,18 +23,13 @@ import { MapFlags, native } from '../native.js';
 import { ConsumeQueue } from './consume-queue.js';
 import { IndexFile, type IndexGeometry, listIndexFiles } from './index-file.js';
 import { segmentFileName } from './mapped-segment.js';
+import { found, hashText, scanProperties } from './property-scan.js';
 import { collectGarbage } from './reclaim.js';
 import {
   javaHashCode,
   MAGIC_BLANK,
   MAGIC_V1,
   MAGIC_V2,
-  NAME_VALUE_SEPARATOR,
-  PROPERTY_KEYS,
-  PROPERTY_SEPARATOR,
-  PROPERTY_TAGS,
-  PROPERTY_UNIQ_KEY,
-  readInt64,
   SYSFLAG_BORNHOST_V6,
   SYSFLAG_STOREHOST_V6,
 } from './record-codec.js';
@@ -107,6 +102,7 @@ export const CTL_SEQ = 0;
 export const CTL_STOP = 1;
 export const CTL_IDLE = 2;
 export const CTL_LIMIT_BYTE = 16;
+const TWO_32 = 0x100000000;
 /** Bytes walked before a batch publishes its progress (keeps catch-up after a restart incremental). */
 const BATCH_BYTES = 1024 * 1024;
 
@@ -122,6 +118,8 @@ interface Partition {
 
 interface TopicEntry {
   bytes: Uint8Array;
+  /** The name's whole 4-byte words, big-endian (sameTopic compares a word per access). */
+  words: Int32Array;
   topic: string;
   /** Java hashCode of `topic#`: an index key's hash continues from it over the key's chars. */
   keyHashPrefix: number;
@@ -173,42 +171,40 @@ function releaseOlderSegments(): void {
   }
 }
 
-function topicEntry(bytes: Uint8Array, start: number, length: number): TopicEntry {
+/** The topic of the name at view/buf[start, start + length) (the same bytes seen two ways). */
+function topicEntry(view: DataView, buf: Buffer, start: number, length: number): TopicEntry {
   const last = lastTopic;
-  if (last && last.bytes.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (last.bytes[i] !== bytes[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return last;
-  }
-  lastTopic = lookupTopic(bytes, start, length);
+  if (last !== undefined && sameTopic(last, view, buf, start, length)) return last;
+  lastTopic = lookupTopic(view, buf, start, length);
   return lastTopic;
 }
 
-function lookupTopic(bytes: Uint8Array, start: number, length: number): TopicEntry {
+function sameTopic(e: TopicEntry, view: DataView, buf: Buffer, start: number, length: number): boolean {
+  if (e.bytes.length !== length) return false;
+  const words = e.words;
+  for (let w = 0; w < words.length; w++) if (view.getInt32(start + w * 4, false) !== words[w]) return false;
+  for (let i = words.length * 4; i < length; i++) if (buf[start + i] !== e.bytes[i]) return false;
+  return true;
+}
+
+function lookupTopic(view: DataView, buf: Buffer, start: number, length: number): TopicEntry {
   let h = 0x811c9dc5;
-  for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[start + i]!, 0x01000193);
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ buf[start + i]!, 0x01000193);
   const list = topicsByHash.get(h);
   if (list) {
-    for (const e of list) {
-      if (e.bytes.length !== length) continue;
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (e.bytes[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return e;
-    }
+    for (const e of list) if (sameTopic(e, view, buf, start, length)) return e;
   }
-  const copy = Uint8Array.prototype.slice.call(bytes, start, start + length);
+  const copy = Uint8Array.prototype.slice.call(buf, start, start + length);
+  const words = new Int32Array(length >>> 2);
+  for (let w = 0; w < words.length; w++) words[w] = view.getInt32(start + w * 4, false);
   const topic = Buffer.from(copy).toString('utf8');
-  const entry: TopicEntry = { bytes: copy, topic, keyHashPrefix: javaHashCode(`${topic}#`), partitions: [] };
+  const entry: TopicEntry = {
+    bytes: copy,
+    words,
+    topic,
+    keyHashPrefix: javaHashCode(`${topic}#`),
+    partitions: [],
+  };
   if (list) list.push(entry);
   else topicsByHash.set(h, [entry]);
   return entry;
@@ -268,79 +264,6 @@ function currentIndex(): IndexFile {
   return index;
 }
 
-/**
- * Where the three properties the worker needs are in a record's properties bytes
- * (`name\u0001value\u0002…`), found in one pass without decoding them to a string: [start, end)
- * of each value, start -1 when absent.
- */
-const found = { tagsStart: -1, tagsEnd: -1, keysStart: -1, keysEnd: -1, uniqStart: -1, uniqEnd: -1 };
-const TAGS_BYTES = Buffer.from(PROPERTY_TAGS, 'latin1');
-const KEYS_BYTES = Buffer.from(PROPERTY_KEYS, 'latin1');
-const UNIQ_BYTES = Buffer.from(PROPERTY_UNIQ_KEY, 'latin1');
-const NAME_END = NAME_VALUE_SEPARATOR.charCodeAt(0);
-const VALUE_END = PROPERTY_SEPARATOR.charCodeAt(0);
-
-function scanProperties(buf: Buffer, start: number, end: number): void {
-  found.tagsStart = found.keysStart = found.uniqStart = -1;
-  // Pairs end at \u0002 and split at their first \u0001 (a pair without one is skipped), and a
-  // repeated name's last value wins: as decodeProperties (and RocketMQ) read them.
-  let i = start;
-  while (i < end) {
-    const pairStart = i;
-    let nameEnd = -1;
-    while (i < end && buf[i] !== VALUE_END) {
-      if (nameEnd < 0 && buf[i] === NAME_END) nameEnd = i;
-      i++;
-    }
-    const pairEnd = i;
-    i++;
-    if (nameEnd < 0) continue;
-    const valueStart = nameEnd + 1;
-    const n = nameEnd - pairStart;
-    if (n === 4) {
-      if (sameBytes(buf, pairStart, TAGS_BYTES)) {
-        found.tagsStart = valueStart;
-        found.tagsEnd = pairEnd;
-      } else if (sameBytes(buf, pairStart, KEYS_BYTES)) {
-        found.keysStart = valueStart;
-        found.keysEnd = pairEnd;
-      }
-    } else if (n === 8 && sameBytes(buf, pairStart, UNIQ_BYTES)) {
-      found.uniqStart = valueStart;
-      found.uniqEnd = pairEnd;
-    }
-  }
-}
-
-/** The value ranges scanProperties finds, as a copy (for tests). */
-export function propertyRanges(buf: Buffer, start: number, end: number): typeof found {
-  scanProperties(buf, start, end);
-  return { ...found };
-}
-
-function sameBytes(buf: Buffer, at: number, name: Buffer): boolean {
-  for (let k = 0; k < name.length; k++) if (buf[at + k] !== name[k]) return false;
-  return true;
-}
-
-/**
- * Java hashCode of the UTF-8 text buf[start, end) continued from `h` (the hash of what precedes
- * it): over the bytes while they are ASCII (one char each), else over the decoded string.
- */
-function hashText(h: number, buf: Buffer, start: number, end: number): number {
-  let x = h;
-  for (let k = start; k < end; k++) {
-    const b = buf[k]!;
-    if (b >= 0x80) {
-      const rest = buf.toString('utf8', k, end);
-      for (let j = 0; j < rest.length; j++) x = (Math.imul(31, x) + rest.charCodeAt(j)) | 0;
-      return x;
-    }
-    x = (Math.imul(31, x) + b) | 0;
-  }
-  return x;
-}
-
 /** Where the loop is: the segment it reads and the position in it. */
 interface Cursor {
   segmentFromOffset: number;
@@ -383,28 +306,30 @@ function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): Dispat
       }
       const phys = from + pos;
       const queueId = view.getInt32(pos + 12, false);
-      const queueOffset = readInt64(view, pos + 20);
+      // readInt64 by hand: as a call (dispatchBatch is past V8's inlining budget) it returns a heap number
+      const queueOffset = view.getInt32(pos + 20, false) * TWO_32 + view.getUint32(pos + 24, false);
       const sysFlag = view.getInt32(pos + 36, false);
       const bornHostBytes = sysFlag & SYSFLAG_BORNHOST_V6 ? 20 : 8;
       const storeTsPos = pos + 48 + bornHostBytes;
-      const storeTimestamp = readInt64(view, storeTsPos);
+      const storeTimestamp =
+        view.getInt32(storeTsPos, false) * TWO_32 + view.getUint32(storeTsPos + 4, false);
       const bodyLenPos = storeTsPos + 8 + (sysFlag & SYSFLAG_STOREHOST_V6 ? 20 : 8) + 12;
       const bodyLength = view.getInt32(bodyLenPos, false);
       let p = bodyLenPos + 4 + bodyLength;
       const v2 = magic === MAGIC_V2;
       const topicLength = v2 ? view.getUint16(p, false) : view.getUint8(p);
       p += v2 ? 2 : 1;
-      const t = topicEntry(buf, p, topicLength);
+      const t = topicEntry(view, buf, p, topicLength);
       p += topicLength;
       const propsLength = view.getInt16(p, false);
       const propsStart = p + 2;
-      if (propsLength > 0) scanProperties(buf, propsStart, propsStart + propsLength);
+      if (propsLength > 0) scanProperties(view, buf, propsStart, propsStart + propsLength);
       const tranType = sysFlag & 0xc;
       const part = partition(t, queueId);
       if (part.mine && tranType !== 4 && tranType !== 12) {
         const tagsCode =
           propsLength > 0 && found.tagsEnd > found.tagsStart && found.tagsStart >= 0
-            ? hashText(0, buf, found.tagsStart, found.tagsEnd)
+            ? hashText(0, view, buf, found.tagsStart, found.tagsEnd)
             : 0;
         if (part.cq!.append(queueOffset, phys, totalSize, tagsCode)) {
           if (part.touchedIn !== taskNo) {
@@ -418,7 +343,7 @@ function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): Dispat
         }
       }
       if (ownsIndex && tranType !== 12 && propsLength > 0 && (found.keysStart >= 0 || found.uniqStart >= 0)) {
-        pendingKeys.add(buf, t, phys, storeTimestamp, found);
+        pendingKeys.add(seg, t, phys, storeTimestamp, found);
       }
       records++;
       pos += totalSize;
@@ -543,73 +468,120 @@ async function maintain(step: () => void | Promise<void>): Promise<void> {
  */
 class PendingKeys {
   count = 0;
-  private readonly bufs: (Buffer | undefined)[] = [];
+  private readonly segs: (Segment | undefined)[] = [];
   private readonly topics: TopicEntry[] = [];
+  /** phys, storeTimestamp per record (doubles). */
   private readonly nums: number[] = [];
+  /** keysStart, keysEnd, uniqStart, uniqEnd per record: small integers, kept apart from the
+   * doubles so the hash loops run on int32 positions. */
+  private readonly ranges: number[] = [];
 
-  add(buf: Buffer, topic: TopicEntry, phys: number, storeTimestamp: number, at: typeof found): void {
+  add(seg: Segment, topic: TopicEntry, phys: number, storeTimestamp: number, at: typeof found): void {
     const i = this.count++;
-    this.bufs[i] = buf;
+    this.segs[i] = seg;
     this.topics[i] = topic;
     const n = this.nums;
-    const k = i * 6;
-    n[k] = phys;
-    n[k + 1] = storeTimestamp;
-    n[k + 2] = at.keysStart;
-    n[k + 3] = at.keysEnd;
-    n[k + 4] = at.uniqStart;
-    n[k + 5] = at.uniqEnd;
+    n[i * 2] = phys;
+    n[i * 2 + 1] = storeTimestamp;
+    const r = this.ranges;
+    const k = i * 4;
+    r[k] = at.keysStart;
+    r[k + 1] = at.keysEnd;
+    r[k + 2] = at.uniqStart;
+    r[k + 3] = at.uniqEnd;
   }
 
-  /** Add every collected key (each of KEYS, split at spaces, then UNIQ_KEY) as `topic#key`. */
+  /** The batch's keys, hashed, with their records' offsets and times (reused; grown by doubling). */
+  private keyHashes = new Int32Array(1024);
+  private keyPhys = new Float64Array(1024);
+  private keyTimes = new Float64Array(1024);
+  private keys = 0;
+
+  private addKey(javaHash: number, phys: number, storeTimestamp: number): void {
+    const k = this.keys++;
+    if (k === this.keyHashes.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.keyHashes = grow(this.keyHashes, (n) => new Int32Array(n));
+      this.keyPhys = grow(this.keyPhys, (n) => new Float64Array(n));
+      this.keyTimes = grow(this.keyTimes, (n) => new Float64Array(n));
+    }
+    this.keyHashes[k] = javaHash;
+    this.keyPhys[k] = phys;
+    this.keyTimes[k] = storeTimestamp;
+  }
+
+  /**
+   * Add every collected key (each of KEYS, split at spaces, then UNIQ_KEY) as `topic#key`: all
+   * of them hashed first, then added in one call per index file.
+   */
   index(): void {
     try {
-      const n = this.nums;
-      for (let i = 0; i < this.count; i++) {
-        const k = i * 6;
-        const phys = n[k]!;
-        let idx = currentIndex();
-        if (idx.indexCount > 1 && phys <= idx.endPhyOffset) continue; // already indexed (re-dispatch)
-        const buf = this.bufs[i]!;
-        const prefix = this.topics[i]!.keyHashPrefix;
-        const ts = n[k + 1]!;
-        const keysStart = n[k + 2]!;
-        if (keysStart >= 0) {
-          const keysEnd = n[k + 3]!;
-          let s = keysStart;
-          for (let j = keysStart; j <= keysEnd; j++) {
-            if (j < keysEnd && buf[j] !== 0x20) continue;
-            if (j > s) idx = putKey(idx, hashText(prefix, buf, s, j), phys, ts);
-            s = j + 1;
-          }
+      this.hashKeys();
+      const n = this.keys;
+      let idx = currentIndex();
+      let done = 0;
+      while (done < n) {
+        done += idx.putHashes(this.keyHashes, this.keyPhys, this.keyTimes, done, n);
+        if (done < n) {
+          // full: the rest go to a new file (a new file that takes nothing drops the key, as ever)
+          idx = currentIndex();
+          const added = idx.putHashes(this.keyHashes, this.keyPhys, this.keyTimes, done, n);
+          done += added > 0 ? added : 1;
         }
-        const uniqStart = n[k + 4]!;
-        const uniqEnd = n[k + 5]!;
-        if (uniqStart >= 0 && uniqEnd > uniqStart)
-          putKey(idx, hashText(prefix, buf, uniqStart, uniqEnd), phys, ts);
-        indexDirty = true;
       }
     } finally {
       this.clear();
     }
   }
 
+  private hashKeys(): void {
+    const n = this.nums;
+    const r = this.ranges;
+    const idx = currentIndex();
+    // Records at or below the index's end are there already (re-dispatch). Offsets grow within
+    // a batch, so once one record is past the end every later one is too.
+    let behind = true;
+    for (let i = 0; i < this.count; i++) {
+      const phys = n[i * 2]!;
+      if (behind) {
+        if (idx.indexCount > 1 && phys <= idx.endPhyOffset) continue;
+        behind = false;
+      }
+      const { view, buf } = this.segs[i]!;
+      const prefix = this.topics[i]!.keyHashPrefix;
+      const ts = n[i * 2 + 1]!;
+      const k = i * 4;
+      const keysStart = r[k]!;
+      if (keysStart >= 0) {
+        const keysEnd = r[k + 1]!;
+        let s = keysStart;
+        for (let j = keysStart; j <= keysEnd; j++) {
+          if (j < keysEnd && buf[j] !== 0x20) continue;
+          if (j > s) this.addKey(hashText(prefix, view, buf, s, j), phys, ts);
+          s = j + 1;
+        }
+      }
+      const uniqStart = r[k + 2]!;
+      const uniqEnd = r[k + 3]!;
+      if (uniqStart >= 0 && uniqEnd > uniqStart)
+        this.addKey(hashText(prefix, view, buf, uniqStart, uniqEnd), phys, ts);
+      indexDirty = true;
+    }
+  }
+
   /** Forget what was collected (a failed batch is walked again from its start). */
   clear(): void {
-    for (let i = 0; i < this.count; i++) this.bufs[i] = undefined;
+    for (let i = 0; i < this.count; i++) this.segs[i] = undefined;
     this.count = 0;
+    this.keys = 0;
   }
 }
 
 const pendingKeys = new PendingKeys();
-
-/** Add a key by its hash, rolling to a new index file when the current one is full. */
-function putKey(idx: IndexFile, keyHash: number, phys: number, storeTimestamp: number): IndexFile {
-  if (idx.putHash(keyHash, phys, storeTimestamp)) return idx;
-  const next = currentIndex();
-  next.putHash(keyHash, phys, storeTimestamp);
-  return next;
-}
 
 /**
  * Force this worker's consume queues and index files to disk. What a failed msync leaves

@@ -54,8 +54,14 @@ export function indexKeyHash(key: string): number {
 
 /** RocketMQ's slot hash of a key from its Java hashCode (abs, with MIN_VALUE as 0). */
 function indexHashOf(javaHash: number): number {
-  return javaHash === -2147483648 ? 0 : Math.abs(javaHash);
+  // Math.abs in int32 terms (-x of an int32 other than MIN_VALUE is one): integer % and stores
+  return javaHash === -2147483648 ? 0 : javaHash < 0 ? -javaHash | 0 : javaHash;
 }
+
+/** putHash's one-key arguments for putHashes. */
+const KEY_HASH = new Int32Array(1);
+const KEY_PHYS = new Float64Array(1);
+const KEY_TIME = new Float64Array(1);
 
 function timestampName(ms: number): string {
   const d = new Date(ms);
@@ -122,33 +128,60 @@ export class IndexFile {
 
   /** Add one key given as its Java hashCode (the dispatcher hashes keys in place). */
   putHash(javaHash: number, phyOffset: number, storeTimestamp: number): boolean {
-    const count = this.indexCount;
-    if (count >= this.geometry.entries) return false;
+    KEY_HASH[0] = javaHash;
+    KEY_PHYS[0] = phyOffset;
+    KEY_TIME[0] = storeTimestamp;
+    return this.putHashes(KEY_HASH, KEY_PHYS, KEY_TIME, 0, 1) === 1;
+  }
+
+  /**
+   * Add keys from..to-1 of `javaHashes` (Java hashCodes) with their records' offsets and store
+   * times, in order, each exactly as putHash adds it. Returns how many were added: fewer when
+   * the file fills up. One call per batch: offsets and times past 2^30 passed one by one would
+   * each be a heap number.
+   */
+  putHashes(
+    javaHashes: Int32Array,
+    phyOffsets: Float64Array,
+    storeTimestamps: Float64Array,
+    from: number,
+    to: number,
+  ): number {
     const v = this.view;
-    const keyHash = indexHashOf(javaHash);
-    const slotPos = INDEX_HEADER_BYTES + (keyHash % this.geometry.slots) * 4;
-    let prev = v.getInt32(slotPos, false);
-    if (prev <= 0 || prev > count) prev = 0;
-    let begin = this.beginTimestamp;
-    if (count <= 1) {
-      begin = storeTimestamp;
-      writeInt64(v, 0, storeTimestamp);
-      writeInt64(v, 16, phyOffset);
+    const slots = this.geometry.slots;
+    const entries = this.geometry.entries;
+    const entriesBase = INDEX_HEADER_BYTES + slots * 4;
+    let i = from;
+    for (; i < to; i++) {
+      const count = this.indexCount;
+      if (count >= entries) break;
+      const phyOffset = phyOffsets[i]!;
+      const storeTimestamp = storeTimestamps[i]!;
+      const keyHash = indexHashOf(javaHashes[i]!);
+      const slotPos = INDEX_HEADER_BYTES + (keyHash % slots) * 4;
+      let prev = v.getInt32(slotPos, false);
+      if (prev <= 0 || prev > count) prev = 0;
+      let begin = this.beginTimestamp;
+      if (count <= 1) {
+        begin = storeTimestamp;
+        writeInt64(v, 0, storeTimestamp);
+        writeInt64(v, 16, phyOffset);
+      }
+      let timeDiff = begin > 0 ? Math.floor((storeTimestamp - begin) / 1000) : 0;
+      if (timeDiff < 0) timeDiff = 0;
+      if (timeDiff > 0x7fffffff) timeDiff = 0x7fffffff;
+      const entryPos = entriesBase + count * INDEX_ENTRY_BYTES;
+      v.setInt32(entryPos, keyHash, false);
+      writeInt64(v, entryPos + 4, phyOffset);
+      v.setInt32(entryPos + 12, timeDiff, false);
+      v.setInt32(entryPos + 16, prev, false);
+      v.setInt32(slotPos, count, false);
+      if (prev === 0) v.setInt32(32, v.getInt32(32, false) + 1, false);
+      v.setInt32(36, count + 1, false);
+      writeInt64(v, 8, storeTimestamp);
+      writeInt64(v, 24, phyOffset);
     }
-    let timeDiff = begin > 0 ? Math.floor((storeTimestamp - begin) / 1000) : 0;
-    if (timeDiff < 0) timeDiff = 0;
-    if (timeDiff > 0x7fffffff) timeDiff = 0x7fffffff;
-    const entryPos = INDEX_HEADER_BYTES + this.geometry.slots * 4 + count * INDEX_ENTRY_BYTES;
-    v.setInt32(entryPos, keyHash, false);
-    writeInt64(v, entryPos + 4, phyOffset);
-    v.setInt32(entryPos + 12, timeDiff, false);
-    v.setInt32(entryPos + 16, prev, false);
-    v.setInt32(slotPos, count, false);
-    if (prev === 0) v.setInt32(32, v.getInt32(32, false) + 1, false);
-    v.setInt32(36, count + 1, false);
-    writeInt64(v, 8, storeTimestamp);
-    writeInt64(v, 24, phyOffset);
-    return true;
+    return i - from;
   }
 
   /**

@@ -3,7 +3,7 @@
 // for random, also malformed, properties text it finds exactly what decodeProperties (what a
 // reader's record.tags / keys see, RocketMQ's reading) finds.
 import t from 'tap';
-import { propertyRanges } from '../../src/store/dispatch-worker.js';
+import { propertyRanges } from '../../src/store/property-scan.js';
 import { decodeProperties } from '../../src/store/record-codec.js';
 import { Rng } from '../helpers/store-env.js';
 
@@ -20,8 +20,12 @@ const PIECES = [
   '💡',
   '\u0001',
   '\u0002',
+  '\u0003',
   '',
   ' ',
+  // a message id: long values are scanned a word at a time
+  '0100000000000011C70B13CCD800000000',
+  'x\u0002\u0001y',
 ];
 
 t.test('dispatch properties: byte scan agrees with decodeProperties', async (t) => {
@@ -31,8 +35,9 @@ t.test('dispatch properties: byte scan agrees with decodeProperties', async (t) 
     let text = '';
     const n = rng.int(12);
     for (let i = 0; i < n; i++) text += rng.pick(PIECES);
-    const buf = Buffer.from(`pad${text}pad`, 'utf8');
-    const start = 3;
+    const pad = rng.int(5); // every alignment of the word reads
+    const buf = Buffer.from(`${'p'.repeat(pad)}${text}pad`, 'utf8');
+    const start = pad;
     const end = buf.length - 3;
     const got = propertyRanges(buf, start, end);
     const want = decodeProperties(text);

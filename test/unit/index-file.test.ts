@@ -12,8 +12,9 @@ import {
   indexKeyHash,
   listIndexFiles,
 } from '../../src/store/index-file.js';
-import { javaHashCode } from '../../src/store/record-codec.js';
+import { javaHashCode, readInt64, writeInt64 } from '../../src/store/record-codec.js';
 import { tempDir } from '../helpers/native-env.js';
+import { Rng } from '../helpers/store-env.js';
 
 const geometry = { slots: 16, entries: 64 };
 
@@ -96,4 +97,82 @@ t.test('index-file: a full file refuses more entries and reopens with its conten
 t.test("index-file: RocketMQ's default geometry is recognised by size", async (t) => {
   t.equal(indexFileBytes({ slots: 5_000_000, entries: 20_000_000 }), 420_000_040);
   t.equal(indexFileBytes({ slots: 1_000_000, entries: 4_000_000 }), 84_000_040, "tidemq's default");
+});
+
+/** putHash as it was written one key at a time (Math.abs, float %), kept here as the reference. */
+function referencePut(
+  v: DataView,
+  g: { slots: number; entries: number },
+  javaHash: number,
+  phy: number,
+  ts: number,
+): boolean {
+  const count = Math.max(1, v.getInt32(36, false));
+  if (count >= g.entries) return false;
+  const keyHash = javaHash === -2147483648 ? 0 : Math.abs(javaHash);
+  const slotPos = INDEX_HEADER_BYTES + (keyHash % g.slots) * 4;
+  let prev = v.getInt32(slotPos, false);
+  if (prev <= 0 || prev > count) prev = 0;
+  let begin = readInt64(v, 0);
+  if (count <= 1) {
+    begin = ts;
+    writeInt64(v, 0, ts);
+    writeInt64(v, 16, phy);
+  }
+  let timeDiff = begin > 0 ? Math.floor((ts - begin) / 1000) : 0;
+  if (timeDiff < 0) timeDiff = 0;
+  if (timeDiff > 0x7fffffff) timeDiff = 0x7fffffff;
+  const entryPos = INDEX_HEADER_BYTES + g.slots * 4 + count * INDEX_ENTRY_BYTES;
+  v.setInt32(entryPos, keyHash, false);
+  writeInt64(v, entryPos + 4, phy);
+  v.setInt32(entryPos + 12, timeDiff, false);
+  v.setInt32(entryPos + 16, prev, false);
+  v.setInt32(slotPos, count, false);
+  if (prev === 0) v.setInt32(32, v.getInt32(32, false) + 1, false);
+  v.setInt32(36, count + 1, false);
+  writeInt64(v, 8, ts);
+  writeInt64(v, 24, phy);
+  return true;
+}
+
+// The dispatcher adds a batch's keys in one putHashes call: for random hashes (MIN_VALUE,
+// negative, colliding), offsets past 2^32 and times going back and forth, in random chunks until
+// the file is full, the file's bytes equal the one-key-at-a-time reference's.
+t.test('index-file: putHashes writes exactly what putting each key alone writes', async (t) => {
+  const rng = new Rng(t, 'index-file-put-hashes');
+  const dir = path.join(tempDir(t, 'tidemq-index-'), 'index');
+  for (let round = 0; round < 20; round++) {
+    const g = { slots: 1 + rng.int(40), entries: 2 + rng.int(200) };
+    const idx = IndexFile.create(dir, Date.UTC(2026, 0, 1) + round, g);
+    const model = new DataView(new ArrayBuffer(indexFileBytes(g)));
+    model.setInt32(36, 1, false);
+    const n = g.entries + rng.int(20);
+    const hashes = new Int32Array(n);
+    const phys = new Float64Array(n);
+    const times = new Float64Array(n);
+    let phy = rng.chance(0.5) ? 0 : 2 ** 32 - 500;
+    let ts = 1_700_000_000_000 + rng.int(1e6);
+    for (let i = 0; i < n; i++) {
+      hashes[i] = rng.pick([-2147483648, 2147483647, -1, 0, 2112, (rng.int(2 ** 32) - 2 ** 31) | 0]);
+      phy += 1 + rng.int(300);
+      ts += rng.int(3000) - 500;
+      phys[i] = phy;
+      times[i] = ts;
+    }
+    let done = 0;
+    let wantDone = 0;
+    while (wantDone < n && referencePut(model, g, hashes[wantDone]!, phys[wantDone]!, times[wantDone]!))
+      wantDone++;
+    while (done < n) {
+      const added = idx.putHashes(hashes, phys, times, done, Math.min(n, done + 1 + rng.int(30)));
+      if (added === 0) break;
+      done += added;
+    }
+    t.equal(done, wantDone, `round ${round}: keys taken before full (seed ${rng.seed})`);
+    await idx.flush();
+    const got = readFileSync(idx.filePath);
+    const want = Buffer.from(model.buffer);
+    if (!got.equals(want)) t.fail(`round ${round}: bytes differ (seed ${rng.seed})`);
+    t.equal(idx.putHash(1, phy + 1, ts), false, 'full');
+  }
 });
