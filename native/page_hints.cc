@@ -26,9 +26,10 @@ SysError AdviseRange(void* base, size_t offset, size_t length, Advice advice) {
   return Ok();
 }
 
-// Touches each page for writing with an atomic compare-and-swap of 0 for 0: it takes the write
-// fault (a locked cmpxchg always needs write access) but never changes a byte, so it is safe
-// while the JS thread is already appending into the same range.
+// Faults every page in for writing without changing a byte, so it is safe while the JS thread is
+// already appending into the same range: MADV_POPULATE_WRITE where the kernel has it (5.14+),
+// else an atomic compare-and-swap of 0 for 0 per page (a locked cmpxchg always needs write
+// access, so it takes the write fault, and it never stores anything but what is there).
 void PrefaultRange(void* base, size_t offset, size_t length) {
   if (length == 0) return;
   auto* bytes = static_cast<uint8_t*>(base);

@@ -81,7 +81,11 @@ export interface NativeAddon {
    */
   mapFile(filePath: string, sizeBytes: number, flags: number): ArrayBuffer;
 
-  /** msync(MS_SYNC) of [offset, offset+length) on a libuv worker thread. Rejects with an errno error. */
+  /**
+   * msync(MS_SYNC) of [offset, offset+length) on a libuv worker thread, after unmapping its whole
+   * pages (MADV_DONTNEED: the page cache keeps them; a later access faults them back in). Rejects
+   * with an errno error.
+   */
   flush(mapping: ArrayBuffer, offset: number, length: number): Promise<void>;
   /** Same, blocking the calling thread. */
   flushSync(mapping: ArrayBuffer, offset: number, length: number): void;
@@ -90,8 +94,8 @@ export interface NativeAddon {
   advise(mapping: ArrayBuffer, offset: number, length: number, advice: AdviceValue): void;
 
   /**
-   * Pre-touch every page of [offset, offset+length) on a worker thread by writing a zero byte
-   * into it, so later appends do not take first-touch page faults. Only for never-written space.
+   * Fault every page of [offset, offset+length) in for writing on a worker thread, so later
+   * appends do not take first-touch page faults. Never changes a byte: safe behind the writer.
    */
   prefault(mapping: ArrayBuffer, offset: number, length: number): Promise<void>;
 

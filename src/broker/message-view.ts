@@ -299,14 +299,16 @@ class RecordMessageView implements MessageView {
   // storeTimestamp stay tagged fields — a Smi, or a shared heap number — not a double box each.)
   /**
    * The handle this delivery was given, and its sequence number (null: not a delivery's; not a
-   * number, so the field holds Smis rather than a heap number box per view).
+   * number, so the field holds Smis rather than a heap number box per view). Ordinary fields, not
+   * #private ones: a view wrapped in a Proxy (reactive state in a UI framework) must still be
+   * readable and ackable, and a #private field is only readable on the instance itself.
    */
-  #issued = '';
-  #seq: number | null = null;
+  private issued = '';
+  private handleSeq: number | null = null;
   /** The record: where it lies (a fresh view, until decoded), or decoded (with its properties). */
-  #src: RecordSite | StoredMessage | WithProperties;
+  private src: RecordSite | StoredMessage | WithProperties;
   /** The record's position in its site's segment (a fresh view's). */
-  readonly #pos: number;
+  private readonly pos: number;
 
   constructor(
     topic: string,
@@ -324,25 +326,25 @@ class RecordMessageView implements MessageView {
     this.queueId = queueId;
     this.offset = offset;
     this.storeTimestamp = storeTimestamp;
-    this.#src = src;
-    this.#pos = pos;
+    this.src = src;
+    this.pos = pos;
   }
 
   /** Give the view its delivery's handle: sequence number `seq`, text `handle`. */
   issue(seq: number, handle: string): void {
-    this.#seq = seq < 0 ? null : seq;
+    this.handleSeq = seq < 0 ? null : seq;
     this.receiptHandle = handle;
-    this.#issued = handle;
+    this.issued = handle;
   }
 
   /** The stored record, decoded on first use for a view made from the log. */
   private record(): StoredMessage {
-    const src = this.#src;
+    const src = this.src;
     if (src instanceof RecordSite) {
       const seg = src.segment;
-      const pos = this.#pos;
+      const pos = this.pos;
       const rec = new StoredRecord(seg.mapping, seg.view, pos, seg.fromOffset + pos, src.host);
-      this.#src = rec;
+      this.src = rec;
       return rec;
     }
     return src instanceof WithProperties ? src.rec : src;
@@ -350,15 +352,15 @@ class RecordMessageView implements MessageView {
 
   /** The parts of the handle without parsing it again, while it is still the one it was issued. */
   ownHandle(): ParsedHandle | undefined {
-    const seq = this.#seq;
-    if (seq === null || this.receiptHandle !== this.#issued) return undefined;
+    const seq = this.handleSeq;
+    if (seq === null || this.receiptHandle !== this.issued) return undefined;
     return { seq, queueId: this.queueId, offset: this.offset, topic: this.topic };
   }
 
   /** Like ownHandle, into `out` (no object made); false when the handle is not its own. */
   ownHandleInto(out: ParsedHandle): boolean {
-    const seq = this.#seq;
-    if (seq === null || this.receiptHandle !== this.#issued) return false;
+    const seq = this.handleSeq;
+    if (seq === null || this.receiptHandle !== this.issued) return false;
     out.seq = seq;
     out.queueId = this.queueId;
     out.offset = this.offset;
@@ -390,11 +392,11 @@ class RecordMessageView implements MessageView {
     return new Date(this.record().bornTimestamp);
   }
   get properties(): Map<string, string> {
-    const src = this.#src;
+    const src = this.src;
     if (src instanceof WithProperties) return src.props;
     const rec = this.record();
     const props = userProperties(rec.properties);
-    this.#src = new WithProperties(rec, props);
+    this.src = new WithProperties(rec, props);
     return props;
   }
 }
@@ -438,8 +440,9 @@ export function pendingView(rec: StoredMessage, topic: string, deliveryAttempt: 
  * Uint8Array subclass whose instances inherit Buffer.prototype and answer `constructor` with
  * Buffer (so instanceof, Buffer.isBuffer, every Buffer method, subarray/slice and inspect behave
  * as for any Buffer). Made directly, not through Buffer.from (argument checks and a native
- * ArrayBuffer test per call: over half the cost of a view): the record's position and body
- * length were checked against the segment by the read.
+ * ArrayBuffer test per call: over half the cost of a view). The read checked the record's
+ * magic, size and position, not its body length: a damaged one behaves as with Buffer.from (a
+ * negative length gives an empty body, one past the mapping a RangeError).
  */
 class BodyBuffer extends Uint8Array {}
 Object.setPrototypeOf(BodyBuffer.prototype, Buffer.prototype);
@@ -476,11 +479,9 @@ export class FreshViews {
     const sysFlag = v.getInt32(pos + OFF_SYS_FLAG, false);
     const timestampPos = storeTimestampPosOf(pos, sysFlag);
     const bodyLengthPos = bodyLengthPosOf(timestampPos, sysFlag);
-    const body = new BodyBuffer(
-      segment.mapping,
-      bodyLengthPos + 4,
-      v.getInt32(bodyLengthPos, false),
-    ) as Buffer;
+    const bodyLength = v.getInt32(bodyLengthPos, false);
+    // a damaged negative length reads as an empty body, as Buffer.from made it
+    const body = new BodyBuffer(segment.mapping, bodyLengthPos + 4, bodyLength > 0 ? bodyLength : 0) as Buffer;
     const ts = readInt64(v, timestampPos);
     if (ts !== this.storeTimestamp) this.storeTimestamp = ts;
     return new RecordMessageView(

@@ -27,7 +27,7 @@ const KEYS_WORD = Buffer.from(PROPERTY_KEYS, 'latin1').readInt32BE(0);
 const UNIQ_WORD0 = Buffer.from(PROPERTY_UNIQ_KEY, 'latin1').readInt32BE(0);
 const UNIQ_WORD1 = Buffer.from(PROPERTY_UNIQ_KEY, 'latin1').readInt32BE(4);
 if (PROPERTY_TAGS.length !== 4 || PROPERTY_KEYS.length !== 4 || PROPERTY_UNIQ_KEY.length !== 8) {
-  throw new Error('dispatch-worker: property name lengths changed');
+  throw new Error('property-scan: property name lengths changed');
 }
 const NAME_END = NAME_VALUE_SEPARATOR.charCodeAt(0);
 const VALUE_END = PROPERTY_SEPARATOR.charCodeAt(0);

@@ -69,8 +69,11 @@ t.test('journal: encoded records are the text JSON.stringify makes of them', asy
       problems++;
       if (problems < 5) t.equal(got, want, `record ${i}`);
     }
+    // the direct forms: a pop of one run with no d/p entries, an ack of runs with an empty o list
     if (
-      rec.op === 'pop' ? rec.r !== undefined : rec.op === 'ack' && rec.o?.length === 0 && rec.r !== undefined
+      rec.op === 'pop'
+        ? rec.r !== undefined && rec.d.length === 0 && rec.p.length === 0
+        : rec.op === 'ack' && rec.o?.length === 0 && rec.r !== undefined
     )
       direct++;
   }

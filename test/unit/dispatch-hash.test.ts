@@ -1,5 +1,5 @@
 // The dispatch worker hashes tags and index keys straight from a record's bytes, 4 bytes at a
-// time over 4 lanes (dispatch-worker.ts hashText). Seeded property test: for random text (ASCII
+// time over 4 lanes (property-scan.ts hashText). Seeded property test: for random text (ASCII
 // and not, every length and alignment, continued from a random prefix hash) it equals the
 // one-byte-at-a-time hash and Java's String.hashCode of prefix + text.
 import t from 'tap';

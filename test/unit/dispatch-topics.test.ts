@@ -5,7 +5,7 @@
 import t from 'tap';
 import { MessageStore } from '../../src/store/message-store.js';
 import { tempDir } from '../helpers/native-env.js';
-import { Rng } from '../helpers/store-env.js';
+import { Rng, SMALL } from '../helpers/store-env.js';
 
 const TOPICS = [
   'abcd',
@@ -26,7 +26,7 @@ const TOPICS = [
 
 t.test('dispatch topics: similar topic names each get their own records', async (t) => {
   const rng = new Rng(t, 'dispatch-topics');
-  const store = await MessageStore.open(tempDir(t, 'tidemq-topics-'), {});
+  const store = await MessageStore.open(tempDir(t, 'tidemq-topics-'), SMALL);
   t.teardown(() => store.close());
   const want = new Map<string, string[]>();
   for (let i = 0; i < 600; i++) {
