@@ -481,7 +481,11 @@ export class FreshViews {
     const bodyLengthPos = bodyLengthPosOf(timestampPos, sysFlag);
     const bodyLength = v.getInt32(bodyLengthPos, false);
     // a damaged negative length reads as an empty body, as Buffer.from made it
-    const body = new BodyBuffer(segment.mapping, bodyLengthPos + 4, bodyLength > 0 ? bodyLength : 0) as Buffer;
+    const body = new BodyBuffer(
+      segment.mapping,
+      bodyLengthPos + 4,
+      bodyLength > 0 ? bodyLength : 0,
+    ) as Buffer;
     const ts = readInt64(v, timestampPos);
     if (ts !== this.storeTimestamp) this.storeTimestamp = ts;
     return new RecordMessageView(

@@ -107,27 +107,34 @@ t.test('fresh-views: views made from the log read what views over the stored rec
   t.equal(problems, 0, `seed ${seed}: every field agrees`);
 });
 
-t.test('fresh-views: a view wrapped in a Proxy (reactive UI state) reads and acks like the view', async (t) => {
-  const broker = await openBroker(tempDir(t));
-  t.teardown(() => broker.close());
-  broker.createTopic('P', { queues: 1 });
-  await broker.producer().sendBatch([
-    { topic: 'P', body: Buffer.from('one'), tag: 'a', keys: ['k1'] },
-    { topic: 'P', body: Buffer.from('two') },
-  ]);
-  const consumer = broker.simpleConsumer({ consumerGroup: 'g', subscriptions: { P: '*' }, awaitDuration: 2000 });
-  const views: MessageView[] = [];
-  while (views.length < 2) views.push(...(await consumer.receive(2 - views.length, 30_000)));
-  const [first, second] = views;
-  const wrapped = new Proxy(first!, {});
-  t.equal(wrapped.messageId, first!.messageId);
-  t.equal(wrapped.tag, 'a');
-  t.same(wrapped.keys, ['k1']);
-  t.equal(wrapped.body.toString(), 'one');
-  const wrappedSecond = new Proxy(second!, {});
-  await consumer.changeInvisibleDuration(wrappedSecond, 30_000);
-  await consumer.ack(wrapped);
-  await consumer.ack(wrappedSecond);
-  const quick = broker.simpleConsumer({ consumerGroup: 'g', subscriptions: { P: '*' }, awaitDuration: 0 });
-  t.same(await quick.receive(2, 30_000), [], 'both acked through their proxies');
-});
+t.test(
+  'fresh-views: a view wrapped in a Proxy (reactive UI state) reads and acks like the view',
+  async (t) => {
+    const broker = await openBroker(tempDir(t));
+    t.teardown(() => broker.close());
+    broker.createTopic('P', { queues: 1 });
+    await broker.producer().sendBatch([
+      { topic: 'P', body: Buffer.from('one'), tag: 'a', keys: ['k1'] },
+      { topic: 'P', body: Buffer.from('two') },
+    ]);
+    const consumer = broker.simpleConsumer({
+      consumerGroup: 'g',
+      subscriptions: { P: '*' },
+      awaitDuration: 2000,
+    });
+    const views: MessageView[] = [];
+    while (views.length < 2) views.push(...(await consumer.receive(2 - views.length, 30_000)));
+    const [first, second] = views;
+    const wrapped = new Proxy(first!, {});
+    t.equal(wrapped.messageId, first!.messageId);
+    t.equal(wrapped.tag, 'a');
+    t.same(wrapped.keys, ['k1']);
+    t.equal(wrapped.body.toString(), 'one');
+    const wrappedSecond = new Proxy(second!, {});
+    await consumer.changeInvisibleDuration(wrappedSecond, 30_000);
+    await consumer.ack(wrapped);
+    await consumer.ack(wrappedSecond);
+    const quick = broker.simpleConsumer({ consumerGroup: 'g', subscriptions: { P: '*' }, awaitDuration: 0 });
+    t.same(await quick.receive(2, 30_000), [], 'both acked through their proxies');
+  },
+);
