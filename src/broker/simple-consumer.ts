@@ -8,7 +8,12 @@ import type { BrokerCore } from './core.js';
 import type { DeliveryService, SubscriberSpec, Subscription } from './delivery-service.js';
 import { BrokerError } from './errors.js';
 import { checkGroupConfig } from './group-registry.js';
-import { handlePartsOf, parseSubscriptionFilter } from './message-view.js';
+import {
+  handlePartsOf,
+  type ParsedHandle,
+  parseSubscriptionFilter,
+  readHandleParts,
+} from './message-view.js';
 import { checkGroupName } from './topic-registry.js';
 import type {
   ConsumerOptions,
@@ -88,6 +93,7 @@ export class SimpleConsumer {
   readonly spec: SubscriberSpec;
   private readonly awaitDuration: number;
   private closed = false;
+  private readonly ackParts: ParsedHandle = { seq: 0, queueId: 0, offset: 0, topic: '' };
 
   constructor(
     private readonly host: ConsumerHost,
@@ -160,7 +166,11 @@ export class SimpleConsumer {
     if (Array.isArray(message)) return this.ackBatch(message);
     try {
       this.checkOpen();
-      return this.host.delivery.ack(this.spec, handlePartsOf(message));
+      // into one scratch object (delivery.ack reads it before returning); a string is refused
+      // by handlePartsOf as before (ack takes a message, not a bare handle)
+      const h = this.ackParts;
+      readHandleParts(typeof message === 'string' ? handlePartsOf(message) : message, h);
+      return this.host.delivery.ack(this.spec, h);
     } catch (err) {
       return Promise.reject(err);
     }

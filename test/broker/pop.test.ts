@@ -67,6 +67,9 @@ t.test(
     await c.changeInvisibleDuration(m!, 100);
     t.not(m!.receiptHandle, old);
     await t.rejects(c.ack({ ...m!, receiptHandle: old }), { code: 'INVALID_RECEIPT_HANDLE' });
+    // ack takes a message (or anything with its receiptHandle), not the bare handle text
+    await t.rejects(c.ack(m!.receiptHandle as never), { code: 'INVALID_RECEIPT_HANDLE' });
+    await t.rejects(c.ack(null as never), { code: 'INVALID_RECEIPT_HANDLE' });
     const t0 = Date.now();
     const [again] = await c.receive(1, 60_000);
     t.ok(Date.now() - t0 < 1000, 'redelivered after the new, shorter time');
