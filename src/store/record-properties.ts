@@ -143,6 +143,15 @@ function writeString(buf: Buffer, p: number, s: string): number {
   return p + n;
 }
 
+/** One `name \u0001 value \u0002` property at `p`; the position after it. */
+function writeProperty(buf: Buffer, p: number, name: string, value: string): number {
+  p = writeString(buf, p, name);
+  buf[p++] = NAME_VALUE_SEPARATOR;
+  p = writeString(buf, p, value);
+  buf[p++] = PROPERTY_SEPARATOR;
+  return p;
+}
+
 /**
  * `UNIQ_KEY \u0001 <prefix>` of the last UniqKeyRun prefix seen, as big-endian 32-bit words and
  * the bytes left over: a run's ids are written a word at a time, and their sequence numbers two
@@ -202,12 +211,7 @@ export function writePropertiesBytes(
   seq = -1,
 ): number {
   const tags = msg.tags;
-  if (tags !== undefined) {
-    p = writeString(buf, p, PROPERTY_TAGS);
-    buf[p++] = NAME_VALUE_SEPARATOR;
-    p = writeString(buf, p, tags);
-    buf[p++] = PROPERTY_SEPARATOR;
-  }
+  if (tags !== undefined) p = writeProperty(buf, p, PROPERTY_TAGS, tags);
   if (msg.keys !== undefined) {
     const keys = keyList(msg.keys) as readonly string[];
     if (keys.length > 0) {
@@ -226,19 +230,12 @@ export function writePropertiesBytes(
       if (name === PROPERTY_TAGS && tags !== undefined) continue;
       if (name === PROPERTY_KEYS && msg.keys !== undefined) continue;
       if (name === PROPERTY_UNIQ_KEY && (msg.uniqKey !== undefined || seq >= 0)) continue;
-      p = writeString(buf, p, name);
-      buf[p++] = NAME_VALUE_SEPARATOR;
-      p = writeString(buf, p, props[name]!);
-      buf[p++] = PROPERTY_SEPARATOR;
+      p = writeProperty(buf, p, name, props[name]!);
     }
   }
   const uniqKey = msg.uniqKey;
-  if (uniqKey !== undefined) {
-    p = writeString(buf, p, PROPERTY_UNIQ_KEY);
-    buf[p++] = NAME_VALUE_SEPARATOR;
-    p = writeString(buf, p, uniqKey);
-    buf[p++] = PROPERTY_SEPARATOR;
-  } else if (run !== undefined && seq >= 0) p = writeRunKey(buf, view, p, seq);
+  if (uniqKey !== undefined) p = writeProperty(buf, p, PROPERTY_UNIQ_KEY, uniqKey);
+  else if (run !== undefined && seq >= 0) p = writeRunKey(buf, view, p, seq);
   return p;
 }
 

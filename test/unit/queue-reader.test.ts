@@ -3,24 +3,31 @@
  * queue's own first offsets stand); across random appends and retention it must always equal
  * the first offset whose record is still readable. Prints its seed; TIDEMQ_SEED replays.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { MessageStore } from '../../src/store/message-store.js';
 import { tempDir } from '../helpers/native-env.js';
 import { pickSeed, Rng } from '../helpers/rng.js';
 
 const SEGMENT_BYTES = 64 * 1024;
 
-t.test('queue-reader: the cached minOffset follows appends and retention', async (t) => {
+/**
+ * A seeded store of small segments that retention may delete at once: reads cross many
+ * segments, and a record's segment is often not the one the last record was in.
+ */
+async function smallSegmentStore(t: Test): Promise<{ store: MessageStore; rng: Rng; seed: number }> {
   const seed = pickSeed();
   t.comment(`seed ${seed} (replay with TIDEMQ_SEED=${seed})`);
-  const rng = new Rng(seed);
-  const dir = tempDir(t);
-  const store = await MessageStore.open(dir, {
+  const store = await MessageStore.open(tempDir(t), {
     segmentBytes: SEGMENT_BYTES,
     fileReservedHours: 0,
     cqEntriesPerFile: 1024,
   });
   t.teardown(() => store.close());
+  return { store, rng: new Rng(seed), seed };
+}
+
+t.test('queue-reader: the cached minOffset follows appends and retention', async (t) => {
+  const { store, rng, seed } = await smallSegmentStore(t);
   let problems = 0;
   let deleted = 0;
   for (let round = 0; round < 40; round++) {
@@ -49,17 +56,7 @@ t.test('queue-reader: the cached minOffset follows appends and retention', async
 });
 
 t.test('queue-reader: a batch read finds each record as a read of one does (across segments)', async (t) => {
-  const seed = pickSeed();
-  t.comment(`seed ${seed} (replay with TIDEMQ_SEED=${seed})`);
-  const rng = new Rng(seed);
-  const dir = tempDir(t);
-  // small segments: a batch read crosses many, and a record's segment is often not the last one's
-  const store = await MessageStore.open(dir, {
-    segmentBytes: SEGMENT_BYTES,
-    fileReservedHours: 0,
-    cqEntriesPerFile: 1024,
-  });
-  t.teardown(() => store.close());
+  const { store, rng, seed } = await smallSegmentStore(t);
   let problems = 0;
   let compared = 0;
   for (let round = 0; round < 30; round++) {
