@@ -1,7 +1,17 @@
-// mapFile and mappingCounters: a mapping handed to JS as an external ArrayBuffer. The
-// ArrayBuffer owns the mapping; its finalizer is the only place that unmaps, so a Buffer view
+// mapFile and mappingCounters: a mapping handed to JS as an ArrayBuffer. The ArrayBuffer owns
+// the mapping; its finalizer unmaps (or releaseMapping, which detaches it first), so a Buffer view
 // over it keeps the memory valid even after the file is unlinked.
+//
+// The ArrayBuffer is made through V8 directly, over a backing store with an empty deleter, and
+// napi_add_finalizer unmaps. V8 counts the length of an ArrayBuffer whose backing store has a
+// real deleter (what napi_create_external_arraybuffer makes) as external memory that a full
+// collection can give back, and starts a mark-compact whenever that count grows by ~64 MiB since
+// the last one: every 128 MiB segment mapped cost its isolate a mark-compact and the event loop a
+// latency stall after each segment roll. A mapping is page cache, which the kernel manages; a
+// collection frees none of it, so V8 has no reason to count it.
 #include "mapped_file.h"
+
+#include <v8.h>
 
 #include <memory>
 
@@ -13,14 +23,32 @@ namespace {
 
 // Finalizer hint: owns a reference to the registry so it outlives the addon instance.
 struct MappingHint {
+  void* base;
   size_t length;
   std::shared_ptr<MappingRegistry> registry;
+  // releaseMapping unmapped it already; the finalizer only frees the hint.
+  bool released = false;
 };
 
-void FinalizeMapping(Napi::Env /*env*/, void* base, MappingHint* hint) {
-  hint->registry->Remove(base);
-  UnmapFile(base, hint->length);
+void Unmap(MappingHint* hint) {
+  hint->registry->Remove(hint->base);
+  UnmapFile(hint->base, hint->length);
+}
+
+void FinalizeMapping(napi_env /*env*/, void* /*data*/, void* hintData) {
+  auto* hint = static_cast<MappingHint*>(hintData);
+  if (!hint->released) Unmap(hint);
   delete hint;
+}
+
+// An ArrayBuffer over [base, base + length) that V8 neither frees nor counts as external memory.
+// (Node's napi_value is the slot of a v8::Local, as its own v8impl::JsValueFromV8LocalValue does.)
+napi_value UncountedArrayBuffer(void* base, size_t length) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store =
+      v8::ArrayBuffer::NewBackingStore(base, length, v8::BackingStore::EmptyDeleter, nullptr);
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  return reinterpret_cast<napi_value>(*buffer);
 }
 
 }  // namespace
@@ -40,15 +68,16 @@ Napi::Value MapFileJs(const Napi::CallbackInfo& info, AddonState& state) {
                          &detail);
   if (err) throw MakeSysError(env, "mapFile(" + path + ")", err, detail);
 
-  auto* hint = new MappingHint{mapping.length, state.mappings};
-  state.mappings->Add(mapping.base, MappingInfo{mapping.length, (flags & kMapReadOnly) != 0});
-  try {
-    return Napi::ArrayBuffer::New(env, mapping.base, mapping.length, FinalizeMapping, hint);
-  } catch (...) {
-    // No ArrayBuffer, so no finalizer will ever run: undo here.
-    FinalizeMapping(env, mapping.base, hint);
-    throw;
+  auto* hint = new MappingHint{mapping.base, mapping.length, state.mappings};
+  state.mappings->Add(mapping.base,
+                      MappingInfo{mapping.length, (flags & kMapReadOnly) != 0, hint});
+  napi_value buffer = UncountedArrayBuffer(mapping.base, mapping.length);
+  if (napi_add_finalizer(env, buffer, nullptr, FinalizeMapping, hint, nullptr) != napi_ok) {
+    // No finalizer will ever run: undo here (the ArrayBuffer is dropped unused).
+    FinalizeMapping(env, nullptr, hint);
+    throw Napi::Error::New(env, "mapFile(" + path + "): cannot attach the unmapping finalizer");
   }
+  return Napi::Value(env, buffer);
 }
 
 Napi::Value MappingCountersJs(const Napi::CallbackInfo& info, AddonState& state) {
@@ -69,6 +98,9 @@ Napi::Value ReleaseMappingJs(const Napi::CallbackInfo& info, AddonState& state) 
     throw Napi::TypeError::New(info.Env(), "releaseMapping: not a mapping made by mapFile");
   }
   buffer.Detach();
+  auto* hint = static_cast<MappingHint*>(found.owner);
+  hint->released = true;
+  Unmap(hint);
   return info.Env().Undefined();
 }
 

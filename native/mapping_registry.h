@@ -14,6 +14,8 @@ namespace tidemq {
 struct MappingInfo {
   size_t length = 0;
   bool readOnly = false;
+  // The binding's per-mapping finalizer state (opaque here), so releaseMapping can reach it.
+  void* owner = nullptr;
 };
 
 class MappingRegistry {

@@ -21,4 +21,12 @@ t.test('mapped-file: finalizers unmap exactly the mappings nothing references', 
   t.equal(r.whileViewAlive, 10, 'not unmapped while a view is alive');
   t.equal(r.afterViewDropped, 11, 'unmapped once the view is dropped');
   t.same(r.end, { mapped: 15, unmapped: 15 }, 'mappings pinned by in-flight flushes unmapped afterwards');
+  t.equal(r.release.unmappedAtOnce, 1, 'releaseMapping unmaps at once');
+  t.equal(r.release.viewLength, 0, 'a view of a released mapping reads as empty');
+  t.equal(r.release.unmappedAfterGc, 1, 'the released mapping is not unmapped again by its finalizer');
+  t.ok(r.release.nextIntact, 'a mapping made after a release keeps its bytes across collections');
+  t.ok(
+    r.externalGrowthMiB >= 0 && r.externalGrowthMiB < 16,
+    `three 128 MiB mappings add ${r.externalGrowthMiB.toFixed(1)} MiB to V8's external memory (< 16)`,
+  );
 });
