@@ -98,7 +98,7 @@ export interface StoreOptions {
   diskWarningRatio?: number;
   /** TIDEMQ_CLEAN_INTERVAL_MS: how often retention runs. */
   cleanIntervalMs?: number;
-  /** TIDEMQ_PREFAULT: pre-touch the next segment's pages in the background. */
+  /** TIDEMQ_PREFAULT: fault the commit log's pages in ahead of the writer (32 MiB) in the background. */
   prefault?: boolean;
   /** TIDEMQ_CQ_ENTRIES_PER_FILE: consume queue file size in 20-byte entries (RocketMQ: 300,000). */
   cqEntriesPerFile?: number;

@@ -1,6 +1,6 @@
 // Shared by the native tests: the repository root (found from this file's location, so tests
 // run the same from dist/ in any checkout) and temporary directories removed at teardown.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,4 +45,16 @@ export function testSeed(): number {
   return fromEnv !== undefined && fromEnv !== ''
     ? Number(fromEnv) >>> 0
     : (Date.now() ^ (Math.random() * 2 ** 32)) >>> 0;
+}
+
+/**
+ * Resident kB of this process's writable shared mapping of `file` (the Rss line of its
+ * /proc/self/smaps entry; a dispatch worker's read-only mapping of the same file is skipped), or
+ * -1 when there is none.
+ */
+export function mappedRssKb(file: string): number {
+  const lines = readFileSync('/proc/self/smaps', 'utf8').split('\n');
+  const at = lines.findIndex((line) => line.endsWith(` ${file}`) && line.split(/\s+/)[1] === 'rw-s');
+  const rss = lines.slice(at + 1).find((line) => line.startsWith('Rss:'));
+  return at < 0 || rss === undefined ? -1 : Number(rss.split(/\s+/)[1]);
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Advice, MapFlags, native } from '../../src/native.js';
-import { tempDir } from '../helpers/native-env.js';
+import { mappedRssKb, tempDir } from '../helpers/native-env.js';
 
 const EIO = os.constants.errno.EIO;
 
@@ -34,14 +34,6 @@ t.test('mapped-file: create, write through a view, flush, reopen and read back',
   t.equal(readFileSync(file).subarray(5000, 5005).toString(), 'world', 'visible through read(2)');
   t.equal(native.mapFile(file, size, 0).byteLength, size, 'an equal explicit size is accepted');
 });
-
-/** Resident kB of the mapping of `file` in this process (the Rss line of its /proc/self/smaps entry). */
-function mappedRssKb(file: string): number {
-  const lines = readFileSync('/proc/self/smaps', 'utf8').split('\n');
-  const at = lines.findIndex((line) => line.endsWith(` ${file}`));
-  const rss = lines.slice(at + 1).find((line) => line.startsWith('Rss:'));
-  return at < 0 || rss === undefined ? -1 : Number(rss.split(/\s+/)[1]);
-}
 
 t.test(
   'mapped-file: a flush unmaps the whole pages it wrote back; their bytes stay readable and writable',
