@@ -19,6 +19,7 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
                              Bind<FlushSyncJs>("flushSync"),
                              Bind<AdviseJs>("advise"),
                              Bind<PrefaultJs>("prefault"),
+                             Bind<PrefaultFollowJs>("prefaultFollow"),
                              Bind<ScanRecordsJs>("scanRecords"),
                              Bind<LockFileJs>("lockFile"),
                              Bind<UnlockFileJs>("unlockFile"),

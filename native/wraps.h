@@ -17,6 +17,7 @@ Napi::Value InjectFlushFailureJs(const Napi::CallbackInfo& info, AddonState& sta
 // page_hints_wrap.cc
 Napi::Value AdviseJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value PrefaultFollowJs(const Napi::CallbackInfo& info, AddonState& state);
 // recovery_scan_wrap.cc
 Napi::Value ScanRecordsJs(const Napi::CallbackInfo& info, AddonState& state);
 // dir_lock_wrap.cc

@@ -100,6 +100,24 @@ export interface NativeAddon {
   prefault(mapping: ArrayBuffer, offset: number, length: number): Promise<void>;
 
   /**
+   * Follow a writer on a worker thread: keep [wrote, wrote + leadBytes) of the mapping faulted in
+   * for writing, stepBytes at a time, where wrote = cells[0] − segmentFromOffset (cells[0] is the
+   * writer's physical offset, stored by the caller as it appends; negative while it is still in
+   * an earlier segment). Starts at `from`; resolves with how far it faulted in once the whole
+   * mapping is, cells[1] is non-zero (stop), or it had nothing to do for idleMs. Never changes a
+   * byte, and needs no turn of the event loop to keep up (a synchronous append loop is followed).
+   */
+  prefaultFollow(
+    mapping: ArrayBuffer,
+    cells: Float64Array,
+    segmentFromOffset: number,
+    from: number,
+    leadBytes: number,
+    stepBytes: number,
+    idleMs: number,
+  ): Promise<number>;
+
+  /**
    * Scan RocketMQ commit log records in mapping[start, end). segmentFromOffset is the
    * segment's first physical offset (its file name). With checkCrc, verifies each body CRC.
    * Writes results into out (see ScanSlot) and returns endPosition.

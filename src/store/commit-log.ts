@@ -98,15 +98,18 @@ export interface BatchAppendResult {
 }
 
 /**
- * The active segment's pages are faulted in (MADV_POPULATE_WRITE on a libuv thread) this far ahead
- * of the write position, so appends find their pages present. Only ahead, never the whole
- * segment: a fresh page costs the kernel a zero-fill (8–11 µs a page on a VM whose host backs
- * guest memory on first touch), and faulting a whole 1 GiB segment in at once kept one core busy
- * for seconds after every roll, competing with the event loop and the dispatch worker.
+ * The active segment's pages are kept faulted in (MADV_POPULATE_WRITE) this far ahead of the write
+ * position, by a worker that follows the writer (native prefaultFollow), so appends find their
+ * pages present. Only ahead, never the whole segment at once: a fresh page costs the kernel a
+ * zero-fill (6–11 µs a page on a VM whose host backs guest memory on first touch), and faulting a
+ * whole segment in at each roll kept one core busy for a second or more, competing with the event
+ * loop and the dispatch worker.
  */
 export const PREFAULT_LEAD_BYTES = 32 * 1024 * 1024;
-/** Bytes per background prefault call: a few milliseconds of a libuv thread at most. */
+/** Bytes per prefault step of the follower (each a few milliseconds at most). */
 export const PREFAULT_CHUNK_BYTES = 1024 * 1024;
+/** A follower with nothing to do for this long ends; the next append that needs one starts it again. */
+const PREFAULT_IDLE_MS = 50;
 
 export interface CommitLogOptions {
   dir: string;
@@ -140,6 +143,11 @@ export class CommitLog {
     reconsumeTimes: 0,
     preparedTransactionOffset: 0,
   };
+  /**
+   * Shared with the prefault followers: [0] the write position (physical offset), stored after
+   * every append; [1] non-zero tells them to stop (close).
+   */
+  private readonly prefaultCells = new Float64Array(2);
   /** Created ahead of time; becomes active at the next roll. */
   private prepared: MappedSegment | undefined;
   private preparing = false;
@@ -522,40 +530,48 @@ export class CommitLog {
   }
 
   /**
-   * Keep the pages from the write position to PREFAULT_LEAD_BYTES past it faulted in, one chunk
-   * at a time on a libuv thread: about one chunk per chunk written, never a burst. Near the end of
-   * the active segment the lead runs on into the prepared one, so a roll finds its first pages
-   * present. The touch never changes a byte, so appends go on meanwhile; a writer that overtakes
-   * it faults its own pages, and the next chunk starts at the write position. A failed call ends
-   * prefaulting for that segment (appends then fault its pages in themselves).
+   * Publish the write position to the prefault followers and start one where the lead has run
+   * short by a step: for the active segment, and for the prepared one once the lead reaches past
+   * the active one's end (so a roll finds its first pages present). A follower keeps going while
+   * the writer moves, event loop or not, and ends when its segment is done or it idles. A failed
+   * call ends prefaulting for that segment (appends then fault its pages in themselves).
    */
   private prefaultAhead(): void {
     if (!this.prefaultSegments || this.closed) return;
     const seg = this.segments[this.segments.length - 1];
     if (seg === undefined || seg.full) return;
-    const want = seg.wrotePosition + PREFAULT_LEAD_BYTES;
-    this.prefaultTo(seg, Math.min(want, seg.size));
-    if (want > seg.size && this.prepared !== undefined) this.prefaultTo(this.prepared, want - seg.size);
+    const wrote = seg.fromOffset + seg.wrotePosition;
+    this.prefaultCells[0] = wrote;
+    const want = wrote + PREFAULT_LEAD_BYTES - PREFAULT_CHUNK_BYTES;
+    this.follow(seg, want);
+    const next = this.prepared;
+    if (next !== undefined && want > next.fromOffset) this.follow(next, want);
   }
 
-  /** One chunk toward `target` in `seg`, unless one is in flight or the target is covered. */
-  private prefaultTo(seg: MappedSegment, target: number): void {
-    if (seg.prefaulting || seg.prefaultedPosition >= target) return;
-    const from = Math.max(seg.prefaultedPosition, seg.wrotePosition);
-    const length = Math.min(PREFAULT_CHUNK_BYTES, seg.size - from);
-    if (length <= 0) return;
+  /** Start a follower on `seg` unless one runs or `seg` is faulted in to physical offset `want`. */
+  private follow(seg: MappedSegment, want: number): void {
+    if (seg.prefaulting || seg.prefaultedPosition >= Math.min(seg.size, want - seg.fromOffset)) return;
     seg.prefaulting = true;
-    native.prefault(seg.mapping, from, length).then(
-      () => {
-        seg.prefaulting = false;
-        seg.prefaultedPosition = from + length;
-        this.prefaultAhead();
-      },
-      () => {
-        seg.prefaulting = false;
-        seg.prefaultedPosition = seg.size;
-      },
-    );
+    native
+      .prefaultFollow(
+        seg.mapping,
+        this.prefaultCells,
+        seg.fromOffset,
+        seg.prefaultedPosition,
+        PREFAULT_LEAD_BYTES,
+        PREFAULT_CHUNK_BYTES,
+        PREFAULT_IDLE_MS,
+      )
+      .then(
+        (reached) => {
+          seg.prefaulting = false;
+          if (reached > seg.prefaultedPosition) seg.prefaultedPosition = reached;
+        },
+        () => {
+          seg.prefaulting = false;
+          seg.prefaultedPosition = seg.size;
+        },
+      );
   }
 
   private createSegment(fromOffset: number): MappedSegment {
@@ -605,6 +621,7 @@ export class CommitLog {
   /** Drop the prepared segment's file (close) and stop preparing. */
   close(): void {
     this.closed = true;
+    this.prefaultCells[1] = 1;
     if (this.prepared) {
       discardSegmentFile(this.prepared);
       this.prepared = undefined;

@@ -72,3 +72,41 @@ t.test(
     );
   },
 );
+
+t.test(
+  'commit log: the prefault follower keeps ahead of a synchronous append loop (no event loop turns)',
+  async (t) => {
+    const dir = tempDir(t, 'tidemq-prefault-sync-');
+    const store = await MessageStore.open(dir, {
+      segmentBytes,
+      prefault: true,
+      flushIntervalMs: 3_600_000,
+      flushThoroughIntervalMs: 3_600_000,
+    });
+    t.teardown(() => store.close());
+    const file = path.join(dir, 'commitlog', segmentFileName(0));
+    const body = Buffer.alloc(16 * 1024, 2);
+    const batch = Array.from({ length: 64 }, () => ({ topic: 'p', body }));
+    store.appendBatch(batch);
+    await settledRssKb(file); // the first lead, faulted in while the loop is idle
+    // From here on nothing yields: only a native thread that follows the write position can fault
+    // pages in beyond what the loop itself wrote.
+    const sleep = new Int32Array(new SharedArrayBuffer(4));
+    let wrote = 0;
+    let ahead = 0;
+    const deadline = Date.now() + 10_000;
+    while (wrote < 64 * MiB && Date.now() < deadline) {
+      store.appendBatch(batch);
+      wrote = store.stats().wrotePosition;
+      Atomics.wait(sleep, 0, 0, 1); // ~1 ms a batch of 1 MiB: a writer at ~1 GB/s at most
+    }
+    for (let i = 0; i < 2000 && ahead < 8 * MiB; i++) {
+      ahead = mappedRssKb(file) * 1024 - wrote;
+      Atomics.wait(sleep, 0, 0, 1);
+    }
+    t.ok(
+      ahead >= 8 * MiB,
+      `after ${(wrote / MiB).toFixed(0)} MiB appended without a turn of the event loop, ${(ahead / MiB).toFixed(1)} MiB past the write position is faulted in`,
+    );
+  },
+);
