@@ -397,7 +397,7 @@ export function groupTitle(group: string): string {
     case 'server-receive':
       return `Server receive + ack through the official client over loopback — ${size} bodies (vs limit: the gRPC ceiling)`;
     case 'broker':
-      return 'Broker end to end in-process: send → batched receive → ack (latency column: send to receive at half of peak)';
+      return 'Broker end to end in-process: send → batched receive → ack (latency column: due time of each send to its receive, at half of peak)';
     case 'delay':
       return 'Broker timer: a burst of timed messages due in the same second (latency column: lateness)';
     case 'micro': {

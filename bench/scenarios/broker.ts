@@ -4,7 +4,7 @@
  *   `api`: 'message' = send() and ack() per message; 'batch' = sendBatch() of each slice and one
  *   ackBatch() per received batch, what a gRPC request with repeated entries carries). Phase 1
  *   runs flat out and measures acked messages per second; phase 2 sends at half that rate,
- *   one slice every millisecond (open loop), and times each message from the send() call to the moment
+ *   one slice every millisecond (open loop), and times each message from when it was due to the moment
  *   receive() hands it to the consumer.
  * - delay burst: N timed messages due within the same second (RocketMQ users report minutes of
  *   lateness for such bursts, apache/rocketmq#6566); lateness = time each message became
@@ -95,11 +95,11 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
     }
   };
 
-  /** `n` messages for sendBatch, numbered from flow.sent, stamped `at`. */
-  const slice = (n: number, at: number): SendMessage[] => {
+  /** `n` messages for sendBatch, numbered from flow.sent, stamped `at`, `at + stepMs`, … */
+  const slice = (n: number, at: number, stepMs = 0): SendMessage[] => {
     const msgs: SendMessage[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const body = stamped(template, at);
+      const body = stamped(template, at + i * stepMs);
       body.writeUInt32LE(flow.sent++, 8);
       msgs[i] = { topic, body };
     }
@@ -129,26 +129,31 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   };
 
   /**
-   * `perSec` messages a second, one slice a millisecond stamped with its send time: an open loop,
-   * as a producer fed by requests behaves. Each slice is sent without waiting for the previous
-   * one's receipts, and the loop sleeps until the next millisecond (a loop that awaited every
-   * slice's receipts and polled with setImmediate turned into a closed loop of 5–10 messages per
-   * sendBatch() that kept the event loop busy spinning).
+   * `perSec` messages a second, one slice a millisecond: an open loop, as a producer fed by
+   * requests behaves. Each slice is sent without waiting for the previous one's receipts, and the
+   * loop sleeps until the next millisecond (a loop that awaited every slice's receipts and polled
+   * with setImmediate turned into a closed loop of 5–10 messages per sendBatch() that kept the
+   * event loop busy spinning). Each message is stamped with the time it was due, not the time the
+   * loop got round to sending it, so a stall of the event loop counts against the messages it
+   * delayed (no coordinated omission).
    */
   const producePaced = async (perSec: number, untilNs: number): Promise<void> => {
     const start = nowNs();
+    const startMs = performance.now();
+    const stepMs = 1000 / perSec;
     let due = 0;
     while (nowNs() < untilNs) {
       const owed = Math.floor(((nowNs() - start) / 1e9) * perSec) - due;
       if (owed > 0) {
         if (batchApi) {
           // one batch per millisecond slice, split at the store's batch limit
-          for (let left = owed; left > 0; left -= MAX_SEND_BATCH) {
-            producer.sendBatch(slice(Math.min(left, MAX_SEND_BATCH), performance.now())).then(done, failed);
+          for (let sent = 0; sent < owed; sent += MAX_SEND_BATCH) {
+            const n = Math.min(owed - sent, MAX_SEND_BATCH);
+            producer.sendBatch(slice(n, startMs + (due + sent) * stepMs, stepMs)).then(done, failed);
           }
         } else {
           for (let i = 0; i < owed; i++) {
-            const body = stamped(template, performance.now());
+            const body = stamped(template, startMs + (due + i) * stepMs);
             body.writeUInt32LE(flow.sent++, 8);
             producer.send({ topic, body }).then(done, failed);
           }
@@ -194,7 +199,7 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   while (flow.acked < flow.sent && Date.now() < drainUntil) await tick();
   flow.stop = true;
   loopDelay.disable();
-  const summary = latency.summary('send() call to receive() returning the message, at half of peak');
+  const summary = latency.summary('due time of the send to receive() returning the message, at half of peak');
   const allAcked = flow.acked === flow.sent;
   await Promise.race([Promise.all(consumers), new Promise((r) => setTimeout(r, 500))]);
   const left = await consumer.receive(1, 1000).catch(() => []);
@@ -222,8 +227,8 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
       leftAfterDrain: left.length,
     },
     method: batchApi
-      ? `one producer (sendBatch() of each slice, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then one ackBatch()) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate, one sendBatch() per ms without waiting for receipts`
-      : `one producer (send() in slices, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then ack each) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate, one slice of send() calls per ms without waiting for receipts`,
+      ? `one producer (sendBatch() of each slice, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then one ackBatch()) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate, one sendBatch() per ms without waiting for receipts, each message timed from when it was due`
+      : `one producer (send() in slices, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then ack each) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate, one slice of send() calls per ms without waiting for receipts, each message timed from when it was due`,
     extra: {
       api: batchApi ? 'batch' : 'message',
       peakMsgPerSec: Math.round(peakPerSec),
