@@ -15,6 +15,7 @@
         "native/mapping_registry.cc",
         "native/page_hints.cc",
         "native/page_hints_wrap.cc",
+        "native/prefault_service.cc",
         "native/probes.cc",
         "native/probes_wrap.cc",
         "native/recovery_scan.cc",

@@ -12,10 +12,11 @@ namespace {
 
 class FlushWorker : public PromiseWorker {
  public:
-  FlushWorker(Napi::Env env, const MappedRange& range, int injectedErrno)
+  FlushWorker(Napi::Env env, const MappedRange& range, int injectedErrno,
+              std::shared_ptr<MappingRegistry> registry)
       : PromiseWorker(env, "tidemq.flush", "flush"), base_(range.base), offset_(range.offset),
         length_(range.length), injectedErrno_(injectedErrno) {
-    Pin(range.buffer);
+    PinMapping(range.buffer, range.base, std::move(registry));
   }
 
  protected:
@@ -35,7 +36,7 @@ class FlushWorker : public PromiseWorker {
 
 Napi::Value FlushJs(const Napi::CallbackInfo& info, AddonState& state) {
   const MappedRange range = ArgMappedRange(info, "flush", *state.mappings);
-  auto* worker = new FlushWorker(info.Env(), range, state.flushFaults.Take());
+  auto* worker = new FlushWorker(info.Env(), range, state.flushFaults.Take(), state.mappings);
   return worker->QueueForPromise();
 }
 

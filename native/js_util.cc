@@ -1,7 +1,10 @@
 #include "js_util.h"
 
+#include <v8.h>
+
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 namespace tidemq {
 namespace {
@@ -95,6 +98,15 @@ MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
   r.offset = static_cast<size_t>(offset);
   r.length = static_cast<size_t>(length);
   return r;
+}
+
+Napi::ArrayBuffer UncountedArrayBuffer(Napi::Env env, void* data, size_t length) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store =
+      v8::ArrayBuffer::NewBackingStore(data, length, v8::BackingStore::EmptyDeleter, nullptr);
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  // Node's napi_value is the slot of a v8::Local (its own v8impl::JsValueFromV8LocalValue).
+  return Napi::ArrayBuffer(env, reinterpret_cast<napi_value>(*buffer));
 }
 
 }  // namespace tidemq

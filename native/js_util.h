@@ -36,4 +36,8 @@ struct MappedRange {
 MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
                            const MappingRegistry& registry);
 
+// An ArrayBuffer over [data, data + length) that V8 neither frees nor counts as external memory
+// (see mapped_file_wrap.cc); the caller keeps the memory valid for as long as JS can reach it.
+Napi::ArrayBuffer UncountedArrayBuffer(Napi::Env env, void* data, size_t length);
+
 }  // namespace tidemq

@@ -13,6 +13,7 @@
 
 #include <v8.h>
 
+#include <cstring>
 #include <memory>
 
 #include "js_util.h"
@@ -26,29 +27,52 @@ struct MappingHint {
   void* base;
   size_t length;
   std::shared_ptr<MappingRegistry> registry;
+  std::shared_ptr<PrefaultService> prefaults;
   // releaseMapping unmapped it already; the finalizer only frees the hint.
   bool released = false;
+  // markReclaimable counted its length as external memory (taken off again when it is unmapped).
+  bool reclaimable = false;
 };
 
-void Unmap(MappingHint* hint) {
+void Unmap(napi_env env, MappingHint* hint) {
+  if (hint->reclaimable) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(env, -static_cast<int64_t>(hint->length), &ignored);
+  }
+  hint->prefaults->Forget(hint->base);  // no prefault step may touch it from here on
   hint->registry->Remove(hint->base);
   UnmapFile(hint->base, hint->length);
 }
 
-void FinalizeMapping(napi_env /*env*/, void* /*data*/, void* hintData) {
+void FinalizeMapping(napi_env env, void* /*data*/, void* hintData) {
   auto* hint = static_cast<MappingHint*>(hintData);
-  if (!hint->released) Unmap(hint);
+  if (!hint->released) Unmap(env, hint);
   delete hint;
 }
 
-// An ArrayBuffer over [base, base + length) that V8 neither frees nor counts as external memory.
-// (Node's napi_value is the slot of a v8::Local, as its own v8impl::JsValueFromV8LocalValue does.)
-napi_value UncountedArrayBuffer(void* base, size_t length) {
+// Node's napi_value is the slot of a v8::Local (its v8impl::JsValueFromV8LocalValue); the addon
+// relies on that here and in UncountedArrayBuffer, so it is built for one Node (and V8) version,
+// as `npm install` does, not for Node-API's cross-version ABI.
+static_assert(sizeof(napi_value) == sizeof(v8::Local<v8::Value>), "napi_value is a v8::Local");
+
+v8::Local<v8::ArrayBuffer> AsV8(napi_value value) {
+  v8::Local<v8::ArrayBuffer> local;
+  std::memcpy(static_cast<void*>(&local), &value, sizeof value);
+  return local;
+}
+
+// Mappings carry a detach key: only releaseMapping may detach one. A detach by anything else
+// (ArrayBuffer.prototype.transfer(), a transfer list) would leave the memory to a new buffer
+// while this one's finalizer unmaps it.
+v8::Local<v8::Value> DetachKey(v8::Isolate* isolate) {
+  return v8::String::NewFromUtf8Literal(isolate, "tidemq.mapping");
+}
+
+void DetachMapping(Napi::Env env, Napi::ArrayBuffer buffer) {
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  std::unique_ptr<v8::BackingStore> store =
-      v8::ArrayBuffer::NewBackingStore(base, length, v8::BackingStore::EmptyDeleter, nullptr);
-  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
-  return reinterpret_cast<napi_value>(*buffer);
+  if (AsV8(buffer).As<v8::ArrayBuffer>()->Detach(DetachKey(isolate)).IsNothing()) {
+    throw Napi::Error::New(env, "releaseMapping: the mapping could not be detached");
+  }
 }
 
 }  // namespace
@@ -68,16 +92,20 @@ Napi::Value MapFileJs(const Napi::CallbackInfo& info, AddonState& state) {
                          &detail);
   if (err) throw MakeSysError(env, "mapFile(" + path + ")", err, detail);
 
-  auto* hint = new MappingHint{mapping.base, mapping.length, state.mappings};
+  auto* hint = new MappingHint{mapping.base, mapping.length, state.mappings, state.prefaults};
   state.mappings->Add(mapping.base,
                       MappingInfo{mapping.length, (flags & kMapReadOnly) != 0, hint});
-  napi_value buffer = UncountedArrayBuffer(mapping.base, mapping.length);
+  Napi::ArrayBuffer buffer = UncountedArrayBuffer(env, mapping.base, mapping.length);
+  AsV8(buffer).As<v8::ArrayBuffer>()->SetDetachKey(DetachKey(v8::Isolate::GetCurrent()));
   if (napi_add_finalizer(env, buffer, nullptr, FinalizeMapping, hint, nullptr) != napi_ok) {
-    // No finalizer will ever run: undo here (the ArrayBuffer is dropped unused).
+    // No finalizer will ever run: detach the unused buffer and undo here.
+    const v8::Maybe<bool> detached =
+        AsV8(buffer).As<v8::ArrayBuffer>()->Detach(DetachKey(v8::Isolate::GetCurrent()));
+    static_cast<void>(detached);
     FinalizeMapping(env, nullptr, hint);
     throw Napi::Error::New(env, "mapFile(" + path + "): cannot attach the unmapping finalizer");
   }
-  return Napi::Value(env, buffer);
+  return buffer;
 }
 
 Napi::Value MappingCountersJs(const Napi::CallbackInfo& info, AddonState& state) {
@@ -97,11 +125,35 @@ Napi::Value ReleaseMappingJs(const Napi::CallbackInfo& info, AddonState& state) 
   if (!state.mappings->Find(buffer.Data(), &found)) {
     throw Napi::TypeError::New(info.Env(), "releaseMapping: not a mapping made by mapFile");
   }
-  buffer.Detach();
+  if (found.busy > 0) {
+    throw Napi::Error::New(info.Env(),
+                           "releaseMapping: a flush, seal or prefault is still running on this "
+                           "mapping; release it once that has settled");
+  }
+  DetachMapping(info.Env(), buffer);
   auto* hint = static_cast<MappingHint*>(found.owner);
   hint->released = true;
-  Unmap(hint);
+  Unmap(info.Env(), hint);
   return info.Env().Undefined();
+}
+
+// The mapping's file was deleted: until the mapping is unmapped (a garbage collection finalizes
+// its last view) it holds the file's disk blocks. Counting its length as external memory makes V8
+// schedule that collection, as it did for every mapping before mappings went uncounted.
+Napi::Value MarkReclaimableJs(const Napi::CallbackInfo& info, AddonState& state) {
+  Napi::ArrayBuffer buffer = ArgArrayBuffer(info, 0, "markReclaimable", "mapping");
+  MappingInfo found;
+  if (buffer.Data() == nullptr || !state.mappings->Find(buffer.Data(), &found)) {
+    return Napi::Number::New(info.Env(), 0);  // released or detached: nothing holds the blocks
+  }
+  auto* hint = static_cast<MappingHint*>(found.owner);
+  if (!hint->reclaimable) {
+    hint->reclaimable = true;
+    int64_t ignored = 0;
+    napi_adjust_external_memory(info.Env(), static_cast<int64_t>(hint->length), &ignored);
+    return Napi::Number::New(info.Env(), static_cast<double>(hint->length));
+  }
+  return Napi::Number::New(info.Env(), 0);
 }
 
 }  // namespace tidemq

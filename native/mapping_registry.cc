@@ -22,4 +22,16 @@ bool MappingRegistry::Find(const void* base, MappingInfo* info) const {
   return true;
 }
 
+void MappingRegistry::Hold(const void* base) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(base);
+  if (it != live_.end()) it->second.busy++;
+}
+
+void MappingRegistry::Unhold(const void* base) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(base);
+  if (it != live_.end() && it->second.busy > 0) it->second.busy--;
+}
+
 }  // namespace tidemq

@@ -16,6 +16,8 @@ struct MappingInfo {
   bool readOnly = false;
   // The binding's per-mapping finalizer state (opaque here), so releaseMapping can reach it.
   void* owner = nullptr;
+  // Native tasks (flush, seal, prefault) in flight on it: releaseMapping refuses while non-zero.
+  int busy = 0;
 };
 
 class MappingRegistry {
@@ -24,6 +26,9 @@ class MappingRegistry {
   void Remove(void* base);
   // Returns false when base is not a live mapping of this registry.
   bool Find(const void* base, MappingInfo* info) const;
+  // A native task starts / ends working on the mapping at base (no-op if it is not live).
+  void Hold(const void* base);
+  void Unhold(const void* base);
 
   uint64_t mapped() const { return mapped_.load(std::memory_order_relaxed); }
   uint64_t unmapped() const { return unmapped_.load(std::memory_order_relaxed); }

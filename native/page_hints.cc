@@ -3,10 +3,7 @@
 #include <sys/mman.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdint>
-#include <cstring>
-#include <thread>
 
 #include "flush.h"
 
@@ -47,7 +44,13 @@ void PrefaultRange(void* base, size_t offset, size_t length) {
   size_t pos = offset - offset % page;
   while (pos < end) {
     const size_t n = end - pos < kChunk ? end - pos : kChunk;
-    if (madvise(bytes + pos, n, MADV_POPULATE_WRITE) != 0) break;
+    if (madvise(bytes + pos, n, MADV_POPULATE_WRITE) != 0) {
+      // EINVAL: the kernel lacks it; touch instead. Anything else (ENOMEM, EFAULT: the range is
+      // not mapped, or a page cannot be had): a touch would fault fatally, and prefault is only a
+      // hint, so stop.
+      if (errno != EINVAL) return;
+      break;
+    }
     pos += n;
   }
   if (pos >= end) return;
@@ -59,41 +62,6 @@ void PrefaultRange(void* base, size_t offset, size_t length) {
   };
   touch(bytes + offset);
   for (size_t pos = offset - offset % page + page; pos < end; pos += page) touch(bytes + pos);
-}
-
-namespace {
-
-// cells[i] as the JS thread last stored it (an aligned 8-byte store is never torn on the
-// platforms we build for; the atomic load keeps the compiler from caching it across the loop).
-double LoadCell(const double* cells, int i) {
-  const uint64_t bits = __atomic_load_n(reinterpret_cast<const uint64_t*>(cells + i), __ATOMIC_RELAXED);
-  double value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-}  // namespace
-
-size_t PrefaultFollow(void* base, size_t size, const double* cells, const FollowOptions& options) {
-  using Clock = std::chrono::steady_clock;
-  size_t done = options.from < size ? options.from : size;
-  auto lastWork = Clock::now();
-  while (done < size && LoadCell(cells, 1) == 0) {
-    const double wrote = LoadCell(cells, 0) - options.segmentFrom;
-    const double want = wrote + static_cast<double>(options.lead);
-    const size_t target = want <= 0 ? 0 : want >= static_cast<double>(size) ? size : static_cast<size_t>(want);
-    if (wrote > static_cast<double>(done)) done = static_cast<size_t>(wrote);  // the writer faulted those in
-    if (done < target) {
-      const size_t n = target - done < options.step ? target - done : options.step;
-      PrefaultRange(base, done, n);
-      done += n;
-      lastWork = Clock::now();
-      continue;
-    }
-    if (Clock::now() - lastWork >= std::chrono::milliseconds(options.idleMs)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done;
 }
 
 }  // namespace tidemq

@@ -16,19 +16,4 @@ SysError AdviseRange(void* base, size_t offset, size_t length, Advice advice);
 // Only for never-written space of a writable mapping.
 void PrefaultRange(void* base, size_t offset, size_t length);
 
-// Follows a writer: keeps [wrote, wrote + lead) of a segment faulted in, a step at a time, where
-// wrote is the writer's physical offset, published by the JS thread in cells[0] (a double), less
-// segmentFrom (the segment's first physical offset; negative while the writer is still in the
-// segment before). Starts at `from`, skips to the writer when it is behind it, sleeps 1 ms when
-// the lead is full, and returns how far it faulted in once the whole segment is, cells[1] is
-// non-zero (stop), or it has had nothing to do for idleMs.
-struct FollowOptions {
-  size_t from = 0;
-  size_t lead = 0;
-  size_t step = 0;
-  double segmentFrom = 0;
-  int idleMs = 0;
-};
-size_t PrefaultFollow(void* base, size_t size, const double* cells, const FollowOptions& options);
-
 }  // namespace tidemq

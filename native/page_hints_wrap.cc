@@ -10,10 +10,11 @@ namespace {
 
 class PrefaultWorker : public PromiseWorker {
  public:
-  PrefaultWorker(Napi::Env env, const MappedRange& range)
+  PrefaultWorker(Napi::Env env, const MappedRange& range,
+                 std::shared_ptr<MappingRegistry> registry)
       : PromiseWorker(env, "tidemq.prefault", "prefault"), base_(range.base),
         offset_(range.offset), length_(range.length) {
-    Pin(range.buffer);
+    PinMapping(range.buffer, range.base, std::move(registry));
   }
 
  protected:
@@ -26,37 +27,6 @@ class PrefaultWorker : public PromiseWorker {
   void* base_;
   size_t offset_;
   size_t length_;
-};
-
-// PrefaultFollow on a libuv thread; resolves with how far it faulted in. Pins the mapping and the
-// cells (both held by one JS array) until it is done.
-class PrefaultFollowWorker : public PromiseWorker {
- public:
-  PrefaultFollowWorker(Napi::Env env, const MappedRange& range, Napi::Float64Array cells,
-                       const FollowOptions& options)
-      : PromiseWorker(env, "tidemq.prefaultFollow", "prefaultFollow"), base_(range.base),
-        size_(range.info.length), cells_(cells.Data()), options_(options) {
-    Napi::Array pinned = Napi::Array::New(env, 2);
-    pinned.Set(uint32_t{0}, range.buffer);
-    pinned.Set(uint32_t{1}, cells);
-    Pin(pinned);
-  }
-
- protected:
-  SysError Run() override {
-    reached_ = PrefaultFollow(base_, size_, cells_, options_);
-    return Ok();
-  }
-  Napi::Value Result(Napi::Env env) override {
-    return Napi::Number::New(env, static_cast<double>(reached_));
-  }
-
- private:
-  void* base_;
-  size_t size_;
-  const double* cells_;
-  FollowOptions options_;
-  size_t reached_ = 0;
 };
 
 }  // namespace
@@ -77,37 +47,55 @@ Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state) {
   if (range.info.readOnly) {
     throw Napi::TypeError::New(info.Env(), "prefault: the mapping is read-only");
   }
-  auto* worker = new PrefaultWorker(info.Env(), range);
+  auto* worker = new PrefaultWorker(info.Env(), range, state.mappings);
   return worker->QueueForPromise();
 }
 
-// prefaultFollow(mapping, cells, segmentFromOffset, from, leadBytes, stepBytes, idleMs)
+// prefaultWriter() -> Float64Array(2) over a writer slot of the prefault service.
+Napi::Value PrefaultWriterJs(const Napi::CallbackInfo& info, AddonState& state) {
+  Napi::Env env = info.Env();
+  WriterCells* cells = state.prefaults->NewWriter();
+  return Napi::Float64Array::New(env, 2, UncountedArrayBuffer(env, cells->values, sizeof cells->values),
+                                 0);
+}
+
+// prefaultFollow(mapping, cells, segmentFromOffset, leadBytes, stepBytes, idleMs)
 Napi::Value PrefaultFollowJs(const Napi::CallbackInfo& info, AddonState& state) {
   Napi::Env env = info.Env();
-  MappedRange range;
-  range.buffer = ArgArrayBuffer(info, 0, "prefaultFollow", "mapping");
-  range.base = range.buffer.Data();
-  if (range.base == nullptr || !state.mappings->Find(range.base, &range.info)) {
+  FollowRequest request;
+  Napi::ArrayBuffer buffer = ArgArrayBuffer(info, 0, "prefaultFollow", "mapping");
+  MappingInfo found;
+  request.base = buffer.Data();
+  if (request.base == nullptr || !state.mappings->Find(request.base, &found)) {
     throw Napi::TypeError::New(env, "prefaultFollow: mapping is not an ArrayBuffer from mapFile");
   }
-  if (range.info.readOnly) throw Napi::TypeError::New(env, "prefaultFollow: the mapping is read-only");
+  if (found.readOnly) throw Napi::TypeError::New(env, "prefaultFollow: the mapping is read-only");
+  request.size = found.length;
   if (info.Length() < 2 || !info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[1].As<Napi::Float64Array>().ElementLength() < 2) {
-    throw Napi::TypeError::New(env, "prefaultFollow: cells must be a Float64Array of at least 2");
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "prefaultFollow: cells must come from prefaultWriter()");
   }
-  FollowOptions options;
-  options.segmentFrom = static_cast<double>(ArgIndex(info, 2, "prefaultFollow", "segmentFromOffset"));
-  options.from = static_cast<size_t>(ArgIndex(info, 3, "prefaultFollow", "from"));
-  options.lead = static_cast<size_t>(ArgIndex(info, 4, "prefaultFollow", "leadBytes"));
-  options.step = static_cast<size_t>(ArgIndex(info, 5, "prefaultFollow", "stepBytes"));
-  const uint64_t idleMs = ArgIndex(info, 6, "prefaultFollow", "idleMs");
-  if (options.step == 0 || idleMs > 60'000) {
-    throw Napi::RangeError::New(env, "prefaultFollow: stepBytes must be > 0 and idleMs at most 60000");
+  request.cells = reinterpret_cast<WriterCells*>(info[1].As<Napi::Float64Array>().Data());
+  if (!state.prefaults->OwnsWriter(request.cells)) {
+    throw Napi::TypeError::New(env, "prefaultFollow: cells must come from prefaultWriter()");
   }
-  options.idleMs = static_cast<int>(idleMs);
-  auto* worker = new PrefaultFollowWorker(env, range, info[1].As<Napi::Float64Array>(), options);
-  return worker->QueueForPromise();
+  request.segmentFrom =
+      static_cast<double>(ArgIndex(info, 2, "prefaultFollow", "segmentFromOffset"));
+  request.lead = static_cast<size_t>(ArgIndex(info, 3, "prefaultFollow", "leadBytes"));
+  request.step = static_cast<size_t>(ArgIndex(info, 4, "prefaultFollow", "stepBytes"));
+  const uint64_t idleMs = ArgIndex(info, 5, "prefaultFollow", "idleMs");
+  if (request.step == 0 || idleMs > 60'000) {
+    throw Napi::RangeError::New(env,
+                                "prefaultFollow: stepBytes must be > 0 and idleMs at most 60000");
+  }
+  request.idleMs = static_cast<int>(idleMs);
+  state.prefaults->Follow(request);
+  return env.Undefined();
+}
+
+// prefaultJobs() -> how many mappings the prefault service is following (tests).
+Napi::Value PrefaultJobsJs(const Napi::CallbackInfo& info, AddonState& state) {
+  return Napi::Number::New(info.Env(), static_cast<double>(state.prefaults->jobCount()));
 }
 
 }  // namespace tidemq

@@ -5,10 +5,12 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "js_util.h"
+#include "mapping_registry.h"
 #include "sys_error.h"
 
 namespace tidemq {
@@ -19,8 +21,21 @@ class PromiseWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, resourceName), deferred_(Napi::Promise::Deferred::New(env)),
         what_(std::move(what)) {}
 
+  ~PromiseWorker() override {
+    if (registry_) registry_->Unhold(heldBase_);
+  }
+
   // Keeps obj alive until the worker is destroyed (on the JS thread, after settling).
   void Pin(Napi::Object obj) { pinned_ = Napi::Persistent(obj); }
+
+  // Pin a mapping's ArrayBuffer and mark the mapping busy until then, so that releaseMapping
+  // refuses to unmap it under the task.
+  void PinMapping(Napi::Object buffer, const void* base, std::shared_ptr<MappingRegistry> registry) {
+    Pin(buffer);
+    registry->Hold(base);
+    heldBase_ = base;
+    registry_ = std::move(registry);
+  }
 
   Napi::Promise QueueForPromise() {
     Napi::Promise promise = deferred_.Promise();
@@ -61,6 +76,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string what_;
   Napi::ObjectReference pinned_;
+  std::shared_ptr<MappingRegistry> registry_;
+  const void* heldBase_ = nullptr;
   SysError status_;
 };
 

@@ -32,9 +32,10 @@ CommitArgs ArgCommit(const Napi::CallbackInfo& info, const char* fn) {
 
 class CommitWorker : public PromiseWorker {
  public:
-  CommitWorker(Napi::Env env, const CommitArgs& a, int injectedErrno)
+  CommitWorker(Napi::Env env, const CommitArgs& a, int injectedErrno,
+               std::shared_ptr<MappingRegistry> registry)
       : PromiseWorker(env, "tidemq.commit", "commit"), a_(a), injectedErrno_(injectedErrno) {
-    Pin(a.buffer);
+    PinMapping(a.buffer, a.data, std::move(registry));
   }
 
  protected:
@@ -62,7 +63,8 @@ Napi::Value SealRecordsJs(const Napi::CallbackInfo& info, AddonState& /*state*/)
 
 Napi::Value CommitJs(const Napi::CallbackInfo& info, AddonState& state) {
   const CommitArgs a = ArgCommit(info, "commit");
-  auto* worker = new CommitWorker(info.Env(), a, a.flush ? state.flushFaults.Take() : 0);
+  auto* worker =
+      new CommitWorker(info.Env(), a, a.flush ? state.flushFaults.Take() : 0, state.mappings);
   return worker->QueueForPromise();
 }
 

@@ -18,6 +18,9 @@ Napi::Value InjectFlushFailureJs(const Napi::CallbackInfo& info, AddonState& sta
 Napi::Value AdviseJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultFollowJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value PrefaultWriterJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value PrefaultJobsJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value MarkReclaimableJs(const Napi::CallbackInfo& info, AddonState& state);
 // recovery_scan_wrap.cc
 Napi::Value ScanRecordsJs(const Napi::CallbackInfo& info, AddonState& state);
 // dir_lock_wrap.cc

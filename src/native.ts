@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { markAsUntransferable } from 'node:worker_threads';
 
 /** madvise(2) advice values accepted by {@link NativeAddon.advise}. */
 export const Advice = {
@@ -100,22 +101,30 @@ export interface NativeAddon {
   prefault(mapping: ArrayBuffer, offset: number, length: number): Promise<void>;
 
   /**
-   * Follow a writer on a worker thread: keep [wrote, wrote + leadBytes) of the mapping faulted in
-   * for writing, stepBytes at a time, where wrote = cells[0] − segmentFromOffset (cells[0] is the
-   * writer's physical offset, stored by the caller as it appends; negative while it is still in
-   * an earlier segment). Starts at `from`; resolves with how far it faulted in once the whole
-   * mapping is, cells[1] is non-zero (stop), or it had nothing to do for idleMs. Never changes a
-   * byte, and needs no turn of the event loop to keep up (a synchronous append loop is followed).
+   * A writer slot of the addon's prefault thread: [0] the writer's physical write offset, which
+   * the writer stores as it appends; [1] set non-zero to stop every follow of this writer.
+   */
+  prefaultWriter(): Float64Array;
+
+  /**
+   * Have the prefault thread follow the writer of `cells` over a writable mapping: keep
+   * [wrote, wrote + leadBytes) of it faulted in, stepBytes at a time, where wrote = cells[0] −
+   * segmentFromOffset (negative while the writer is still in an earlier segment). The follow ends
+   * when the mapping is faulted in to its end, cells[1] is set, or it had nothing to do for idleMs;
+   * calling again keeps it going. Never changes a byte, and needs no turn of the event loop to keep
+   * up (a synchronous append loop is followed). Unmapping (finalizer, releaseMapping) drops it.
    */
   prefaultFollow(
     mapping: ArrayBuffer,
     cells: Float64Array,
     segmentFromOffset: number,
-    from: number,
     leadBytes: number,
     stepBytes: number,
     idleMs: number,
-  ): Promise<number>;
+  ): void;
+
+  /** How many mappings the prefault thread is following (tests). */
+  prefaultJobs(): number;
 
   /**
    * Scan RocketMQ commit log records in mapping[start, end). segmentFromOffset is the
@@ -160,10 +169,18 @@ export interface NativeAddon {
   injectFlushFailure(errno: number, count: number): void;
 
   /**
-   * Detach a mapping's ArrayBuffer so it is unmapped now instead of after a garbage collection;
-   * every view of it becomes zero-length. Only for mappings never handed to users.
+   * Detach a mapping's ArrayBuffer and unmap it now instead of after a garbage collection; every
+   * view of it becomes zero-length. Only for mappings never handed to users. Throws while a
+   * flush, seal or prefault task is running on it.
    */
   releaseMapping(mapping: ArrayBuffer): void;
+
+  /**
+   * The mapping's file was deleted: count its length as external memory until it is unmapped, so
+   * that V8 schedules the garbage collection that unmaps it and returns the file's disk blocks.
+   * Returns the bytes newly counted: its length, or 0 when it was counted already or is released.
+   */
+  markReclaimable(mapping: ArrayBuffer): number;
 
   /** Counters for this addon instance: mappings created and mappings unmapped by finalizers. */
   mappingCounters(): { mapped: number; unmapped: number };
@@ -206,4 +223,22 @@ function load(): NativeAddon {
   );
 }
 
-export const native: NativeAddon = load();
+/**
+ * The addon, with mapFile's buffers marked untransferable: a transfer list then copies them (as
+ * Node does for its own external buffers) instead of trying to move a mapping to another thread,
+ * which its detach key refuses (only releaseMapping may detach a mapping).
+ */
+function withUntransferableMappings(addon: NativeAddon): NativeAddon {
+  const api = Object.create(addon) as NativeAddon;
+  const mapFile = addon.mapFile.bind(addon);
+  Object.defineProperty(api, 'mapFile', {
+    value: (filePath: string, sizeBytes: number, flags: number): ArrayBuffer => {
+      const mapping = mapFile(filePath, sizeBytes, flags);
+      markAsUntransferable(mapping);
+      return mapping;
+    },
+  });
+  return api;
+}
+
+export const native: NativeAddon = withUntransferableMappings(load());

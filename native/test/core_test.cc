@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "../flush.h"
 #include "../mapped_file.h"
 #include "../page_hints.h"
+#include "../prefault_service.h"
 #include "../probes.h"
 #include "../recovery_scan.h"
 
@@ -212,6 +215,79 @@ void TestMappedFileAndFlush() {
   rmdir(dir);
 }
 
+// The prefault thread follows writers over mappings that are forgotten and unmapped at random
+// moments, some mid-step: Forget must return only once no step touches the mapping (a touch after
+// munmap is a SIGSEGV). A follow with a lead covers exactly [wrote, wrote + lead) beyond the
+// writer, and the stop cell ends it.
+void TestPrefaultService(uint32_t seed, int iterations) {
+  std::mt19937 rng(seed);
+  PrefaultService service;
+  WriterCells* cells = service.NewWriter();
+  CHECK(service.OwnsWriter(cells));
+  WriterCells stranger;
+  CHECK(!service.OwnsWriter(&stranger));
+  const size_t size = 4u << 20;
+  const int rounds = iterations / 20 > 10 ? iterations / 20 : 10;
+  for (int i = 0; i < rounds; i++) {
+    void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+      ++failures;
+      return;
+    }
+    cells->values[0] = 1000.0 + static_cast<double>(rng() % (size / 2));
+    service.Follow(FollowRequest{base, size, cells, 1000.0, size, 1u << 20, 1000});
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+    service.Forget(base);
+    CHECK(munmap(base, size) == 0);
+    // A fresh mapping at the same address must see no touch from the forgotten follow.
+    void* reuse = mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (reuse == base) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::vector<unsigned char> resident(size / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+      CHECK(mincore(reuse, size, resident.data()) == 0);
+      size_t touched = 0;
+      for (unsigned char r : resident) touched += r & 1;
+      CHECK(touched == 0);
+    }
+    if (reuse != MAP_FAILED) munmap(reuse, size);
+  }
+  CHECK(service.jobCount() == 0);
+
+  // [wrote, wrote + lead) and nothing else, then the follow ends when idle.
+  auto* bytes = static_cast<uint8_t*>(
+      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  cells->values[0] = static_cast<double>(size / 4);
+  service.Follow(FollowRequest{bytes, size, cells, 0, size / 4, 64u << 10, 20});
+  for (int i = 0; i < 2000 && service.jobCount() != 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(service.jobCount() == 0);
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  CHECK(mincore(bytes, size, resident.data()) == 0);
+  size_t before = 0, inside = 0, after = 0;
+  for (size_t p = 0; p < resident.size(); p++) {
+    if ((resident[p] & 1) == 0) continue;
+    const size_t at = p * page;
+    if (at < size / 4) before++;
+    else if (at < size / 2) inside++;
+    else after++;
+  }
+  CHECK(before == 0 && after == 0 && inside == size / 4 / page);
+
+  cells->values[1] = 1;  // stop: a new follow of this writer ends at once
+  service.Follow(FollowRequest{bytes, size, cells, 0, size, 64u << 10, 60000});
+  for (int i = 0; i < 2000 && service.jobCount() != 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(service.jobCount() == 0);
+  service.Forget(bytes);
+  munmap(bytes, size);
+  service.Stop();
+  service.Follow(FollowRequest{nullptr, 0, cells, 0, 0, 1, 0});  // after Stop: ignored
+  CHECK(service.jobCount() == 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -223,6 +299,7 @@ int main(int argc, char** argv) {
   TestScanValid();
   TestScanGarbage(seed, iterations);
   TestMappedFileAndFlush();
+  TestPrefaultService(seed, iterations);
   if (failures != 0) {
     std::printf("core_test: %d failures\n", failures);
     return 1;

@@ -99,16 +99,16 @@ export interface BatchAppendResult {
 
 /**
  * The active segment's pages are kept faulted in (MADV_POPULATE_WRITE) this far ahead of the write
- * position, by a worker that follows the writer (native prefaultFollow), so appends find their
- * pages present. Only ahead, never the whole segment at once: a fresh page costs the kernel a
- * zero-fill (6–11 µs a page on a VM whose host backs guest memory on first touch), and faulting a
- * whole segment in at each roll kept one core busy for a second or more, competing with the event
- * loop and the dispatch worker.
+ * position by the addon's prefault thread, which follows the position the commit log publishes
+ * after each append, so appends find their pages present. Only ahead, never the whole segment at
+ * once: a fresh page costs the kernel a zero-fill (6–11 µs a page on a VM whose host backs guest
+ * memory on first touch), and faulting a whole segment in at each roll kept one core busy for a
+ * second or more, competing with the event loop and the dispatch worker.
  */
 export const PREFAULT_LEAD_BYTES = 32 * 1024 * 1024;
-/** Bytes per prefault step of the follower (each a few milliseconds at most). */
+/** Bytes per prefault step (a few milliseconds at most); the follow is renewed once per step written. */
 export const PREFAULT_CHUNK_BYTES = 1024 * 1024;
-/** A follower with nothing to do for this long ends; the next append that needs one starts it again. */
+/** A follow with nothing to do for this long ends; the next step written renews it. */
 const PREFAULT_IDLE_MS = 50;
 
 export interface CommitLogOptions {
@@ -127,7 +127,6 @@ export class CommitLog {
   readonly storeHost: HostAddress;
   private readonly bornHost: HostAddress;
   private readonly maxMessageBytes: number;
-  private readonly prefaultSegments: boolean;
   private readonly topics = new Map<string, TopicState>();
   /** The topic topicState() found last (topics are never removed from the map). */
   private lastTopic: string | undefined;
@@ -144,10 +143,12 @@ export class CommitLog {
     preparedTransactionOffset: 0,
   };
   /**
-   * Shared with the prefault followers: [0] the write position (physical offset), stored after
-   * every append; [1] non-zero tells them to stop (close).
+   * This log's slot with the prefault thread (native.prefaultWriter): [0] the write position
+   * (physical offset), stored after every append; [1] set at close to stop following.
    */
-  private readonly prefaultCells = new Float64Array(2);
+  private readonly prefaultCells: Float64Array | undefined;
+  /** The write position at which the follows are renewed next. */
+  private nextFollowAt = 0;
   /** Created ahead of time; becomes active at the next roll. */
   private prepared: MappedSegment | undefined;
   private preparing = false;
@@ -158,7 +159,7 @@ export class CommitLog {
     this.dir = options.dir;
     this.segmentBytes = options.segmentBytes;
     this.maxMessageBytes = options.maxMessageBytes;
-    this.prefaultSegments = options.prefault;
+    this.prefaultCells = options.prefault ? native.prefaultWriter() : undefined;
     this.storeHost = options.storeHost;
     this.bornHost = options.bornHost;
     mkdirSync(this.dir, { recursive: true });
@@ -524,54 +525,46 @@ export class CommitLog {
       seg = this.createSegment(fromOffset);
     }
     this.segments.push(seg);
+    this.nextFollowAt = 0;
     this.prefaultAhead();
     this.prepareNext();
     return seg;
   }
 
   /**
-   * Publish the write position to the prefault followers and start one where the lead has run
-   * short by a step: for the active segment, and for the prepared one once the lead reaches past
-   * the active one's end (so a roll finds its first pages present). A follower keeps going while
-   * the writer moves, event loop or not, and ends when its segment is done or it idles. A failed
-   * call ends prefaulting for that segment (appends then fault its pages in themselves).
+   * Publish the write position to the prefault thread, and once per step written renew its
+   * follows: of the active segment, and of the prepared one once the lead reaches past the active
+   * one's end (so a roll finds its first pages present). The thread keeps up between renewals by
+   * itself, event loop or not.
    */
   private prefaultAhead(): void {
-    if (!this.prefaultSegments || this.closed) return;
+    const cells = this.prefaultCells;
+    if (cells === undefined || this.closed) return;
     const seg = this.segments[this.segments.length - 1];
     if (seg === undefined || seg.full) return;
     const wrote = seg.fromOffset + seg.wrotePosition;
-    this.prefaultCells[0] = wrote;
-    const want = wrote + PREFAULT_LEAD_BYTES - PREFAULT_CHUNK_BYTES;
-    this.follow(seg, want);
+    cells[0] = wrote;
+    if (wrote < this.nextFollowAt) return;
+    this.nextFollowAt = wrote + PREFAULT_CHUNK_BYTES;
+    this.follow(seg);
     const next = this.prepared;
-    if (next !== undefined && want > next.fromOffset) this.follow(next, want);
+    if (next !== undefined && wrote + PREFAULT_LEAD_BYTES > next.fromOffset) this.follow(next);
   }
 
-  /** Start a follower on `seg` unless one runs or `seg` is faulted in to physical offset `want`. */
-  private follow(seg: MappedSegment, want: number): void {
-    if (seg.prefaulting || seg.prefaultedPosition >= Math.min(seg.size, want - seg.fromOffset)) return;
-    seg.prefaulting = true;
-    native
-      .prefaultFollow(
+  /** Prefault is a hint: a refusal never fails an append that is already written. */
+  private follow(seg: MappedSegment): void {
+    try {
+      native.prefaultFollow(
         seg.mapping,
-        this.prefaultCells,
+        this.prefaultCells!,
         seg.fromOffset,
-        seg.prefaultedPosition,
         PREFAULT_LEAD_BYTES,
         PREFAULT_CHUNK_BYTES,
         PREFAULT_IDLE_MS,
-      )
-      .then(
-        (reached) => {
-          seg.prefaulting = false;
-          if (reached > seg.prefaultedPosition) seg.prefaultedPosition = reached;
-        },
-        () => {
-          seg.prefaulting = false;
-          seg.prefaultedPosition = seg.size;
-        },
       );
+    } catch {
+      // appends fault their pages in themselves
+    }
   }
 
   private createSegment(fromOffset: number): MappedSegment {
@@ -604,6 +597,7 @@ export class CommitLog {
       try {
         const seg = MappedSegment.create(this.dir, last.fromOffset + last.size, this.segmentBytes);
         this.prepared = seg;
+        this.nextFollowAt = 0;
         this.prefaultAhead();
       } catch {
         // No room now: the roll will try again and report DISK_FULL to its caller.
@@ -621,7 +615,7 @@ export class CommitLog {
   /** Drop the prepared segment's file (close) and stop preparing. */
   close(): void {
     this.closed = true;
-    this.prefaultCells[1] = 1;
+    if (this.prefaultCells) this.prefaultCells[1] = 1;
     if (this.prepared) {
       discardSegmentFile(this.prepared);
       this.prepared = undefined;

@@ -293,6 +293,7 @@ export class ConsumeQueue {
       this.files.shift();
       if (this.tail === f) this.tail = undefined;
       rmSync(path.join(this.dir, segmentFileName(f.fromOffset)), { force: true });
+      native.markReclaimable(f.mapping);
       deleted++;
     }
     if (deleted > 0) this.minOffset = Math.max(this.minOffset, this.files[0]!.fromOffset / CQ_ENTRY_BYTES);

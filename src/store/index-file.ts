@@ -224,6 +224,7 @@ export class IndexFile {
 
   destroy(): void {
     rmSync(this.filePath, { force: true });
+    native.markReclaimable(this.mapping);
   }
 }
 

@@ -32,10 +32,6 @@ export class MappedSegment {
   flushedPosition = 0;
   /** The segment ends with a BLANK marker (or is otherwise full): no more appends. */
   full = false;
-  /** End of the range handed to the background prefault so far (see CommitLog.prefaultAhead). */
-  prefaultedPosition = 0;
-  /** A prefault call for this segment is in flight. */
-  prefaulting = false;
 
   private constructor(fromOffset: number, filePath: string, mapping: ArrayBuffer) {
     this.fromOffset = fromOffset;

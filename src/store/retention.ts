@@ -12,6 +12,7 @@
  */
 import { rmSync, statfsSync, statSync } from 'node:fs';
 import type { StoreConfig } from '../config.js';
+import { native } from '../native.js';
 import type { CommitLog } from './commit-log.js';
 
 const MAX_DELETES_PER_RUN = 10;
@@ -54,6 +55,7 @@ export function runRetention(log: CommitLog, config: StoreConfig, nowMs = Date.n
     if (!expired && !forcibly) break;
     log.dropOldest(1);
     rmSync(oldest.filePath, { force: true });
+    native.markReclaimable(oldest.mapping);
     deleted++;
   }
   if (deleted > 0) usage = diskUsage(log.dir);

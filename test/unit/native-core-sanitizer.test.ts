@@ -12,6 +12,7 @@ const coreFiles = [
   'mapped_file',
   'mapping_registry',
   'page_hints',
+  'prefault_service',
   'probes',
   'recovery_scan',
 ];
@@ -34,7 +35,7 @@ t.test('native core: core files build without napi.h', async (t) => {
 
 const gxx = spawnSync('g++', ['--version'], { stdio: 'ignore' });
 t.test(
-  'native core: scan, crc, mapping, lock and probe pass under ASan and UBSan',
+  'native core: scan, crc, mapping, lock, probe and prefault thread pass under ASan and UBSan',
   { skip: gxx.status === 0 ? false : 'g++ is not installed' },
   async (t) => {
     const out = path.join(tempDir(t), 'core_test');

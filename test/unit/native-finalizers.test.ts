@@ -26,6 +26,17 @@ t.test('mapped-file: finalizers unmap exactly the mappings nothing references', 
   t.equal(r.release.unmappedAfterGc, 1, 'the released mapping is not unmapped again by its finalizer');
   t.ok(r.release.nextIntact, 'a mapping made after a release keeps its bytes across collections');
   t.ok(
+    r.releaseRefusedInFlight,
+    'releaseMapping refuses while a flush runs on the mapping, then releases it',
+  );
+  t.equal(r.reclaimable.counted, 128, 'a deleted mapping counts its 128 MiB as external memory');
+  t.equal(r.reclaimable.second, 0, 'once');
+  t.ok(r.reclaimable.collections >= 1, `which starts a full collection (${r.reclaimable.collections})`);
+  t.equal(r.reclaimable.afterRelease, 0, 'a released mapping is not counted');
+  t.ok(r.transfer.senderKeepsIt, 'a mapping in a transfer list stays with the sender');
+  t.ok(r.transfer.receiverGotCopy, 'the receiver gets a copy');
+  t.ok(r.transfer.transferRefused, 'ArrayBuffer.prototype.transfer cannot take a mapping');
+  t.ok(
     r.externalGrowthMiB >= 0 && r.externalGrowthMiB < 16,
     `three 128 MiB mappings add ${r.externalGrowthMiB.toFixed(1)} MiB to V8's external memory (< 16)`,
   );

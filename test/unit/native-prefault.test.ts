@@ -1,0 +1,81 @@
+// The addon's prefault thread: it keeps a writable mapping faulted in a lead ahead of a writer
+// position published in a writer slot, skips what lies behind the writer, ends a follow when told
+// to stop or when idle, and drops a mapping before it is unmapped (no step may touch it after).
+import path from 'node:path';
+import t from 'tap';
+import { MapFlags, native } from '../../src/native.js';
+import { mappedRssKb, tempDir } from '../helpers/native-env.js';
+
+const MiB = 1024 * 1024;
+
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+t.test('prefault: follows the writer position with a lead, skipping what lies behind it', async (t) => {
+  const file = path.join(tempDir(t), 'seg');
+  const mapping = native.mapFile(file, 64 * MiB, MapFlags.create);
+  const cells = native.prefaultWriter();
+  t.ok(cells instanceof Float64Array && cells.length === 2, 'a writer slot is a Float64Array of 2');
+  const from = 1_000_000_000; // the mapping's first physical offset
+  cells[0] = from;
+  native.prefaultFollow(mapping, cells, from, 16 * MiB, MiB, 50);
+  t.ok(await until(() => mappedRssKb(file) >= 16 * 1024), 'the lead is faulted in');
+  t.ok(await until(() => native.prefaultJobs() === 0), 'the follow ends once idle');
+  t.ok(mappedRssKb(file) <= 17 * 1024, `no further than the lead (${mappedRssKb(file)} kB)`);
+
+  // The writer jumps to 32 MiB: the 16 MiB between were "its own" and are skipped.
+  cells[0] = from + 32 * MiB;
+  native.prefaultFollow(mapping, cells, from, 16 * MiB, MiB, 50);
+  t.ok(await until(() => native.prefaultJobs() === 0), 'the second follow ends');
+  const kb = mappedRssKb(file);
+  t.ok(kb >= 32 * 1024 && kb <= 33 * 1024, `[0, 16) and [32, 48) MiB faulted in, not [16, 32) (${kb} kB)`);
+  t.ok(
+    new Uint8Array(mapping).every((b) => b === 0),
+    'never changes a byte',
+  );
+});
+
+t.test('prefault: the stop cell ends a follow; unmapping drops one mid-way', async (t) => {
+  const dir = tempDir(t);
+  const cells = native.prefaultWriter();
+  const big = native.mapFile(path.join(dir, 'a'), 256 * MiB, MapFlags.create);
+  native.prefaultFollow(big, cells, 0, 256 * MiB, MiB, 10_000);
+  t.equal(native.prefaultJobs(), 1, 'following');
+  cells[1] = 1;
+  t.ok(await until(() => native.prefaultJobs() === 0, 2000), 'the stop cell ends it');
+
+  const other = native.prefaultWriter();
+  const file = path.join(dir, 'b');
+  const mapping = native.mapFile(file, 256 * MiB, MapFlags.create);
+  native.prefaultFollow(mapping, other, 0, 256 * MiB, MiB, 10_000);
+  await until(() => mappedRssKb(file) >= 4 * 1024, 2000);
+  native.releaseMapping(mapping); // unmaps at once: the thread must have let go of it
+  t.equal(native.prefaultJobs(), 0, 'an unmapped mapping is no longer followed');
+  t.equal(mappedRssKb(file), -1, 'and is gone from the process');
+  const again = new Uint8Array(native.mapFile(path.join(dir, 'c'), MiB, MapFlags.create));
+  again.fill(5);
+  t.ok(
+    again.every((b) => b === 5),
+    'later mappings are intact',
+  );
+});
+
+t.test('prefault: arguments are checked', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'seg');
+  const mapping = native.mapFile(file, MiB, MapFlags.create);
+  const cells = native.prefaultWriter();
+  t.throws(() => native.prefaultFollow(new ArrayBuffer(8), cells, 0, MiB, MiB, 50), TypeError);
+  t.throws(() => native.prefaultFollow(mapping, new Float64Array(2), 0, MiB, MiB, 50), TypeError);
+  t.throws(() => native.prefaultFollow(mapping, cells, 0, MiB, 0, 50), RangeError);
+  t.throws(() => native.prefaultFollow(mapping, cells, -1, MiB, MiB, 50), RangeError);
+  const readOnly = native.mapFile(file, 0, MapFlags.readOnly);
+  t.throws(() => native.prefaultFollow(readOnly, cells, 0, MiB, MiB, 50), TypeError);
+  t.equal(native.prefaultJobs(), 0, 'nothing is followed after refused calls');
+});
