@@ -100,6 +100,11 @@ MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
   return r;
 }
 
+// Node's napi_value is the slot of a v8::Local (its v8impl::JsValueFromV8LocalValue); the addon
+// relies on that here and below, so it is built for one Node (and V8) version, as `npm install`
+// does, not for Node-API's cross-version ABI.
+static_assert(sizeof(napi_value) == sizeof(v8::Local<v8::Value>), "napi_value is a v8::Local slot");
+
 Napi::ArrayBuffer UncountedArrayBuffer(Napi::Env env, void* data, size_t length) {
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   std::unique_ptr<v8::BackingStore> store =
@@ -107,6 +112,28 @@ Napi::ArrayBuffer UncountedArrayBuffer(Napi::Env env, void* data, size_t length)
   v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
   // Node's napi_value is the slot of a v8::Local (its own v8impl::JsValueFromV8LocalValue).
   return Napi::ArrayBuffer(env, reinterpret_cast<napi_value>(*buffer));
+}
+
+namespace {
+
+v8::Local<v8::ArrayBuffer> AsV8(napi_value value) {
+  v8::Local<v8::ArrayBuffer> local;
+  std::memcpy(static_cast<void*>(&local), &value, sizeof value);
+  return local;
+}
+
+v8::Local<v8::Value> DetachKey(v8::Isolate* isolate) {
+  return v8::String::NewFromUtf8Literal(isolate, "tidemq.native");
+}
+
+}  // namespace
+
+void ProtectFromDetach(Napi::ArrayBuffer buffer) {
+  AsV8(buffer)->SetDetachKey(DetachKey(v8::Isolate::GetCurrent()));
+}
+
+bool DetachProtected(Napi::ArrayBuffer buffer) {
+  return AsV8(buffer)->Detach(DetachKey(v8::Isolate::GetCurrent())).IsJust();
 }
 
 }  // namespace tidemq

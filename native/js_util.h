@@ -40,4 +40,11 @@ MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
 // (see mapped_file_wrap.cc); the caller keeps the memory valid for as long as JS can reach it.
 Napi::ArrayBuffer UncountedArrayBuffer(Napi::Env env, void* data, size_t length);
 
+// Give an ArrayBuffer over native-owned memory a V8 detach key, so that nothing but
+// DetachProtected can detach it (ArrayBuffer.prototype.transfer(), a transfer list would otherwise
+// move the memory to a new buffer, possibly in another thread, behind the owner's back).
+void ProtectFromDetach(Napi::ArrayBuffer buffer);
+// Detach a buffer given ProtectFromDetach. False if V8 refused (an exception is then pending).
+bool DetachProtected(Napi::ArrayBuffer buffer);
+
 }  // namespace tidemq

@@ -11,9 +11,6 @@
 // collection frees none of it, so V8 has no reason to count it.
 #include "mapped_file.h"
 
-#include <v8.h>
-
-#include <cstring>
 #include <memory>
 
 #include "js_util.h"
@@ -50,27 +47,8 @@ void FinalizeMapping(napi_env env, void* /*data*/, void* hintData) {
   delete hint;
 }
 
-// Node's napi_value is the slot of a v8::Local (its v8impl::JsValueFromV8LocalValue); the addon
-// relies on that here and in UncountedArrayBuffer, so it is built for one Node (and V8) version,
-// as `npm install` does, not for Node-API's cross-version ABI.
-static_assert(sizeof(napi_value) == sizeof(v8::Local<v8::Value>), "napi_value is a v8::Local");
-
-v8::Local<v8::ArrayBuffer> AsV8(napi_value value) {
-  v8::Local<v8::ArrayBuffer> local;
-  std::memcpy(static_cast<void*>(&local), &value, sizeof value);
-  return local;
-}
-
-// Mappings carry a detach key: only releaseMapping may detach one. A detach by anything else
-// (ArrayBuffer.prototype.transfer(), a transfer list) would leave the memory to a new buffer
-// while this one's finalizer unmaps it.
-v8::Local<v8::Value> DetachKey(v8::Isolate* isolate) {
-  return v8::String::NewFromUtf8Literal(isolate, "tidemq.mapping");
-}
-
 void DetachMapping(Napi::Env env, Napi::ArrayBuffer buffer) {
-  v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  if (AsV8(buffer).As<v8::ArrayBuffer>()->Detach(DetachKey(isolate)).IsNothing()) {
+  if (!DetachProtected(buffer)) {
     throw Napi::Error::New(env, "releaseMapping: the mapping could not be detached");
   }
 }
@@ -96,12 +74,10 @@ Napi::Value MapFileJs(const Napi::CallbackInfo& info, AddonState& state) {
   state.mappings->Add(mapping.base,
                       MappingInfo{mapping.length, (flags & kMapReadOnly) != 0, hint});
   Napi::ArrayBuffer buffer = UncountedArrayBuffer(env, mapping.base, mapping.length);
-  AsV8(buffer).As<v8::ArrayBuffer>()->SetDetachKey(DetachKey(v8::Isolate::GetCurrent()));
+  ProtectFromDetach(buffer);  // only releaseMapping may detach it
   if (napi_add_finalizer(env, buffer, nullptr, FinalizeMapping, hint, nullptr) != napi_ok) {
     // No finalizer will ever run: detach the unused buffer and undo here.
-    const v8::Maybe<bool> detached =
-        AsV8(buffer).As<v8::ArrayBuffer>()->Detach(DetachKey(v8::Isolate::GetCurrent()));
-    static_cast<void>(detached);
+    static_cast<void>(DetachProtected(buffer));
     FinalizeMapping(env, nullptr, hint);
     throw Napi::Error::New(env, "mapFile(" + path + "): cannot attach the unmapping finalizer");
   }

@@ -55,8 +55,10 @@ Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state) {
 Napi::Value PrefaultWriterJs(const Napi::CallbackInfo& info, AddonState& state) {
   Napi::Env env = info.Env();
   WriterCells* cells = state.prefaults->NewWriter();
-  return Napi::Float64Array::New(env, 2, UncountedArrayBuffer(env, cells->values, sizeof cells->values),
-                                 0);
+  // The service owns the memory: the buffer must never move to another thread or buffer.
+  Napi::ArrayBuffer buffer = UncountedArrayBuffer(env, cells->values, sizeof cells->values);
+  ProtectFromDetach(buffer);
+  return Napi::Float64Array::New(env, 2, buffer, 0);
 }
 
 // prefaultFollow(mapping, cells, segmentFromOffset, leadBytes, stepBytes, idleMs)

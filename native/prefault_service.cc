@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <system_error>
 
 #include "page_hints.h"
 
@@ -50,9 +51,17 @@ void PrefaultService::Follow(const FollowRequest& request) {
     job->request = request;
     job->lastWork = Clock::now();
   } else {
-    jobs_.push_back(Job{request, 0, Clock::now()});
+    auto it = reached_.find(request.base);
+    jobs_.push_back(Job{request, it == reached_.end() ? 0 : it->second, Clock::now()});
   }
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  if (!thread_.joinable()) {
+    try {
+      thread_ = std::thread([this] { Run(); });
+    } catch (const std::system_error&) {
+      jobs_.clear();  // no thread (resources exhausted): prefault is only a hint
+      return;
+    }
+  }
   wake_.notify_one();
 }
 
@@ -64,6 +73,7 @@ void PrefaultService::Forget(const void* base) {
       break;
     }
   }
+  reached_.erase(base);
   stepDone_.wait(lock, [&] { return busy_ != base; });
 }
 
@@ -72,6 +82,7 @@ void PrefaultService::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
     jobs_.clear();
+    reached_.clear();
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -98,7 +109,8 @@ void PrefaultService::Run() {
       Job* job = Find(base);
       if (job == nullptr) continue;  // forgotten meanwhile
       const FollowRequest& r = job->request;
-      const double wrote = LoadCell(r.cells, 0) - r.segmentFrom;
+      double wrote = LoadCell(r.cells, 0) - r.segmentFrom;
+      if (wrote != wrote) wrote = static_cast<double>(job->done) - static_cast<double>(r.lead);  // NaN: no target
       const double size = static_cast<double>(r.size);
       // pages behind the writer were faulted in by its own writes
       if (wrote > static_cast<double>(job->done)) {
@@ -110,6 +122,7 @@ void PrefaultService::Run() {
       const bool idle = job->done >= target &&
                         Clock::now() - job->lastWork >= std::chrono::milliseconds(r.idleMs);
       if (finished || idle) {
+        reached_[base] = job->done;
         jobs_.erase(jobs_.begin() + (job - jobs_.data()));
         continue;
       }

@@ -15,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace tidemq {
@@ -68,6 +69,10 @@ class PrefaultService {
   std::condition_variable wake_;
   std::condition_variable stepDone_;
   std::vector<Job> jobs_;
+  // How far each followed mapping has been faulted in, kept when its job ends (until Forget): a
+  // renewed follow starts there, rather than populating the lead again, which would dirty pages
+  // that writeback had cleaned and write their zeros out a second time.
+  std::unordered_map<const void*, size_t> reached_;
   std::deque<WriterCells> writers_;  // a deque never moves its elements
   const void* busy_ = nullptr;       // the mapping a step is faulting in right now
   bool stopping_ = false;

@@ -224,9 +224,10 @@ function load(): NativeAddon {
 }
 
 /**
- * The addon, with mapFile's buffers marked untransferable: a transfer list then copies them (as
- * Node does for its own external buffers) instead of trying to move a mapping to another thread,
- * which its detach key refuses (only releaseMapping may detach a mapping).
+ * The addon, with the buffers of mapFile and prefaultWriter marked untransferable: a transfer list
+ * then copies them (Node 20) or refuses them (Node 21+), as Node does for its own external
+ * buffers, instead of trying to move native memory to another thread, which their detach key
+ * refuses anyway (only releaseMapping may detach a mapping).
  */
 function withUntransferableMappings(addon: NativeAddon): NativeAddon {
   const api = Object.create(addon) as NativeAddon;
@@ -236,6 +237,14 @@ function withUntransferableMappings(addon: NativeAddon): NativeAddon {
       const mapping = mapFile(filePath, sizeBytes, flags);
       markAsUntransferable(mapping);
       return mapping;
+    },
+  });
+  const prefaultWriter = addon.prefaultWriter.bind(addon);
+  Object.defineProperty(api, 'prefaultWriter', {
+    value: (): Float64Array => {
+      const cells = prefaultWriter();
+      markAsUntransferable(cells.buffer);
+      return cells;
     },
   });
   return api;

@@ -275,14 +275,44 @@ void TestPrefaultService(uint32_t seed, int iterations) {
   }
   CHECK(before == 0 && after == 0 && inside == size / 4 / page);
 
-  cells->values[1] = 1;  // stop: a new follow of this writer ends at once
-  service.Follow(FollowRequest{bytes, size, cells, 0, size, 64u << 10, 60000});
+  // A renewed follow starts where the last one got, not at the writer: pages it faulted in
+  // before are not faulted in again (MADV_REMOVE frees [step, size/2); a renewal from the writer
+  // at `step` would bring them back).
+  const size_t step = 64u << 10;
+  CHECK(madvise(bytes + step, size / 2 - step, MADV_REMOVE) == 0);
+  cells->values[0] = static_cast<double>(size / 4 + step);
+  service.Follow(FollowRequest{bytes, size, cells, 0, size / 4, step, 20});
   for (int i = 0; i < 2000 && service.jobCount() != 0; i++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  CHECK(service.jobCount() == 0);
+  CHECK(mincore(bytes, size, resident.data()) == 0);
+  size_t refaulted = 0, ahead = 0;
+  for (size_t p = step / page; p < size / 2 / page; p++) refaulted += resident[p] & 1;
+  for (size_t p = size / 2 / page; p < (size / 2 + step) / page; p++) ahead += resident[p] & 1;
+  CHECK(refaulted == 0);
+  CHECK(ahead == step / page);
   service.Forget(bytes);
   munmap(bytes, size);
+
+  // The stop cell ends a follow mid-way: a 256 MiB lead stops far short of its end.
+  WriterCells* stopper = service.NewWriter();
+  const size_t big = 256u << 20;
+  auto* large = static_cast<uint8_t*>(
+      mmap(nullptr, big, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  service.Follow(FollowRequest{large, big, stopper, 0, big, 1u << 20, 60000});
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stopper->values[1] = 1;
+  for (int i = 0; i < 200 && service.jobCount() != 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(service.jobCount() == 0);
+  std::vector<unsigned char> bigResident(big / page);
+  CHECK(mincore(large, big, bigResident.data()) == 0);
+  size_t faulted = 0;
+  for (unsigned char r : bigResident) faulted += r & 1;
+  CHECK(faulted < big / page / 2);
+  service.Forget(large);
+  munmap(large, big);
   service.Stop();
   service.Follow(FollowRequest{nullptr, 0, cells, 0, 0, 1, 0});  // after Stop: ignored
   CHECK(service.jobCount() == 0);

@@ -722,4 +722,5 @@ export class CommitLog {
 
 function discardSegmentFile(seg: MappedSegment): void {
   rmSync(seg.filePath, { force: true });
+  native.markReclaimable(seg.mapping);
 }

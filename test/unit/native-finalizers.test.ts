@@ -34,8 +34,15 @@ t.test('mapped-file: finalizers unmap exactly the mappings nothing references', 
   t.ok(r.reclaimable.collections >= 1, `which starts a full collection (${r.reclaimable.collections})`);
   t.equal(r.reclaimable.afterRelease, 0, 'a released mapping is not counted');
   t.ok(r.transfer.senderKeepsIt, 'a mapping in a transfer list stays with the sender');
-  t.ok(r.transfer.receiverGotCopy, 'the receiver gets a copy');
-  t.ok(r.transfer.transferRefused, 'ArrayBuffer.prototype.transfer cannot take a mapping');
+  t.ok(
+    r.transfer.outcome === 'copied' || r.transfer.outcome === 'refused',
+    `the transfer list copies it or refuses it (${r.transfer.outcome}, Node ${process.version})`,
+  );
+  t.not(
+    r.transfer.transferMethod,
+    'moved',
+    `ArrayBuffer.prototype.transfer cannot take it (${r.transfer.transferMethod})`,
+  );
   t.ok(
     r.externalGrowthMiB >= 0 && r.externalGrowthMiB < 16,
     `three 128 MiB mappings add ${r.externalGrowthMiB.toFixed(1)} MiB to V8's external memory (< 16)`,

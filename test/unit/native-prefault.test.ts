@@ -44,11 +44,19 @@ t.test('prefault: follows the writer position with a lead, skipping what lies be
 t.test('prefault: the stop cell ends a follow; unmapping drops one mid-way', async (t) => {
   const dir = tempDir(t);
   const cells = native.prefaultWriter();
-  const big = native.mapFile(path.join(dir, 'a'), 256 * MiB, MapFlags.create);
+  const bigFile = path.join(dir, 'a');
+  const big = native.mapFile(bigFile, 256 * MiB, MapFlags.create);
   native.prefaultFollow(big, cells, 0, 256 * MiB, MiB, 10_000);
   t.equal(native.prefaultJobs(), 1, 'following');
+  await until(() => mappedRssKb(bigFile) >= 2 * 1024, 2000);
   cells[1] = 1;
-  t.ok(await until(() => native.prefaultJobs() === 0, 2000), 'the stop cell ends it');
+  t.ok(await until(() => native.prefaultJobs() === 0, 200), 'the stop cell ends it within a step');
+  const stoppedAt = mappedRssKb(bigFile);
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(
+    stoppedAt < 128 * 1024 && mappedRssKb(bigFile) === stoppedAt,
+    `far short of the 256 MiB lead, and no further afterwards (${stoppedAt} kB)`,
+  );
 
   const other = native.prefaultWriter();
   const file = path.join(dir, 'b');
@@ -64,6 +72,18 @@ t.test('prefault: the stop cell ends a follow; unmapping drops one mid-way', asy
     again.every((b) => b === 5),
     'later mappings are intact',
   );
+});
+
+t.test('prefault: a writer slot cannot be moved away from the thread that owns it', async (t) => {
+  const cells = native.prefaultWriter();
+  try {
+    structuredClone(cells, { transfer: [cells.buffer as ArrayBuffer] }); // Node 20 copies, 21+ throws
+  } catch {}
+  const proto = ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer) => ArrayBuffer };
+  if (typeof proto.transfer === 'function') t.throws(() => proto.transfer!.call(cells.buffer as ArrayBuffer));
+  cells[0] = 42;
+  t.equal(cells.length, 2, 'still attached');
+  t.equal(cells[0], 42, 'and writable');
 });
 
 t.test('prefault: arguments are checked', async (t) => {
