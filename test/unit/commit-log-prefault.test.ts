@@ -30,17 +30,26 @@ async function settledRssKb(file: string, ms = 15_000): Promise<number> {
   return last;
 }
 
+/** A store with big segments, prefault on, and flushes held off; closed at teardown. */
+async function openStore(
+  t: { teardown(fn: () => unknown): void },
+  prefix: string,
+): Promise<{ dir: string; store: MessageStore }> {
+  const dir = tempDir(t, prefix);
+  const store = await MessageStore.open(dir, {
+    segmentBytes,
+    prefault: true,
+    flushIntervalMs: 3_600_000,
+    flushThoroughIntervalMs: 3_600_000,
+  });
+  t.teardown(() => store.close());
+  return { dir, store };
+}
+
 t.test(
   'commit log: pages are faulted in a lead ahead of the writer, into the next segment near the end',
   async (t) => {
-    const dir = tempDir(t, 'tidemq-prefault-');
-    const store = await MessageStore.open(dir, {
-      segmentBytes,
-      prefault: true,
-      flushIntervalMs: 3_600_000,
-      flushThoroughIntervalMs: 3_600_000,
-    });
-    t.teardown(() => store.close());
+    const { dir, store } = await openStore(t, 'tidemq-prefault-');
     const segmentFile = (n: number) => path.join(dir, 'commitlog', segmentFileName(n * segmentBytes));
     const body = Buffer.alloc(16 * 1024, 1);
     const write = (bytes: number) => {
@@ -80,14 +89,7 @@ t.test(
 t.test(
   'commit log: the prefault follower keeps ahead of a synchronous append loop (no event loop turns)',
   async (t) => {
-    const dir = tempDir(t, 'tidemq-prefault-sync-');
-    const store = await MessageStore.open(dir, {
-      segmentBytes,
-      prefault: true,
-      flushIntervalMs: 3_600_000,
-      flushThoroughIntervalMs: 3_600_000,
-    });
-    t.teardown(() => store.close());
+    const { dir, store } = await openStore(t, 'tidemq-prefault-sync-');
     const file = path.join(dir, 'commitlog', segmentFileName(0));
     const body = Buffer.alloc(16 * 1024, 2);
     const batch = Array.from({ length: 64 }, () => ({ topic: 'p', body }));
