@@ -77,8 +77,8 @@ Napi::ArrayBuffer ArgArrayBuffer(const Napi::CallbackInfo& info, size_t i, const
   return info[i].As<Napi::ArrayBuffer>();
 }
 
-MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
-                           const MappingRegistry& registry) {
+MappedRange ArgMapping(const Napi::CallbackInfo& info, const char* fn,
+                       const MappingRegistry& registry) {
   MappedRange r;
   r.buffer = ArgArrayBuffer(info, 0, fn, "mapping");
   r.base = r.buffer.Data();
@@ -86,6 +86,14 @@ MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
     throw Napi::TypeError::New(info.Env(),
                                std::string(fn) + ": mapping is not an ArrayBuffer from mapFile");
   }
+  r.offset = 0;
+  r.length = 0;
+  return r;
+}
+
+MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
+                           const MappingRegistry& registry) {
+  MappedRange r = ArgMapping(info, fn, registry);
   const uint64_t offset = ArgIndex(info, 1, fn, "offset");
   const uint64_t length = ArgIndex(info, 2, fn, "length");
   if (offset > r.info.length || length > r.info.length - offset) {
@@ -110,7 +118,6 @@ Napi::ArrayBuffer UncountedArrayBuffer(Napi::Env env, void* data, size_t length)
   std::unique_ptr<v8::BackingStore> store =
       v8::ArrayBuffer::NewBackingStore(data, length, v8::BackingStore::EmptyDeleter, nullptr);
   v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
-  // Node's napi_value is the slot of a v8::Local (its own v8impl::JsValueFromV8LocalValue).
   return Napi::ArrayBuffer(env, reinterpret_cast<napi_value>(*buffer));
 }
 

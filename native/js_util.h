@@ -35,6 +35,9 @@ struct MappedRange {
 };
 MappedRange ArgMappedRange(const Napi::CallbackInfo& info, const char* fn,
                            const MappingRegistry& registry);
+// Argument 0 as a mapping of this instance's mapFile, without a range (offset and length 0).
+MappedRange ArgMapping(const Napi::CallbackInfo& info, const char* fn,
+                       const MappingRegistry& registry);
 
 // An ArrayBuffer over [data, data + length) that V8 neither frees nor counts as external memory
 // (see mapped_file_wrap.cc); the caller keeps the memory valid for as long as JS can reach it.

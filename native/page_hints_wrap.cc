@@ -64,15 +64,13 @@ Napi::Value PrefaultWriterJs(const Napi::CallbackInfo& info, AddonState& state) 
 // prefaultFollow(mapping, cells, segmentFromOffset, leadBytes, stepBytes, idleMs)
 Napi::Value PrefaultFollowJs(const Napi::CallbackInfo& info, AddonState& state) {
   Napi::Env env = info.Env();
-  FollowRequest request;
-  Napi::ArrayBuffer buffer = ArgArrayBuffer(info, 0, "prefaultFollow", "mapping");
-  MappingInfo found;
-  request.base = buffer.Data();
-  if (request.base == nullptr || !state.mappings->Find(request.base, &found)) {
-    throw Napi::TypeError::New(env, "prefaultFollow: mapping is not an ArrayBuffer from mapFile");
+  const MappedRange mapping = ArgMapping(info, "prefaultFollow", *state.mappings);
+  if (mapping.info.readOnly) {
+    throw Napi::TypeError::New(env, "prefaultFollow: the mapping is read-only");
   }
-  if (found.readOnly) throw Napi::TypeError::New(env, "prefaultFollow: the mapping is read-only");
-  request.size = found.length;
+  FollowRequest request;
+  request.base = mapping.base;
+  request.size = mapping.info.length;
   if (info.Length() < 2 || !info[1].IsTypedArray() ||
       info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
     throw Napi::TypeError::New(env, "prefaultFollow: cells must come from prefaultWriter()");

@@ -10,7 +10,7 @@
  * - flushedOffset: everything before it is on disk.
  */
 import { Buffer } from 'node:buffer';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { errnoCode, StoreError } from '../errors.js';
 import { native } from '../native.js';
 import { MappedSegment, parseSegmentFileName } from './mapped-segment.js';
@@ -521,7 +521,7 @@ export class CommitLog {
     let seg = this.prepared;
     this.prepared = undefined;
     if (seg === undefined || seg.fromOffset !== fromOffset) {
-      if (seg) discardSegmentFile(seg);
+      seg?.deleteFile();
       seg = this.createSegment(fromOffset);
     }
     this.segments.push(seg);
@@ -617,7 +617,7 @@ export class CommitLog {
     this.closed = true;
     if (this.prefaultCells) this.prefaultCells[1] = 1;
     if (this.prepared) {
-      discardSegmentFile(this.prepared);
+      this.prepared.deleteFile();
       this.prepared = undefined;
     }
   }
@@ -718,9 +718,4 @@ export class CommitLog {
   dropOldest(count: number): MappedSegment[] {
     return this.segments.splice(0, count);
   }
-}
-
-function discardSegmentFile(seg: MappedSegment): void {
-  rmSync(seg.filePath, { force: true });
-  native.markReclaimable(seg.mapping);
 }

@@ -4,6 +4,7 @@
  * fields), and the ArrayBuffer itself, which keeps the mapping alive for as long as any view of
  * it is referenced — a deleted segment stays readable by the readers that hold its bodies.
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { MapFlags, native } from '../native.js';
 
@@ -56,6 +57,15 @@ export class MappedSegment {
       filePath,
       native.mapFile(filePath, size, readOnly ? MapFlags.readOnly : 0),
     );
+  }
+
+  /**
+   * Delete the segment's file. Its mapping is counted as external memory from here on, so that V8
+   * schedules the collection that unmaps it once unreferenced and returns the file's disk blocks.
+   */
+  deleteFile(): void {
+    rmSync(this.filePath, { force: true });
+    native.markReclaimable(this.mapping);
   }
 
   get endOffset(): number {

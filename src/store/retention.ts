@@ -10,9 +10,8 @@
  * holes), and at most 10 segments go per run. A deleted segment's mapping stays valid for the
  * readers that still hold views of it (the finalizer unmaps it later).
  */
-import { rmSync, statfsSync, statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import type { StoreConfig } from '../config.js';
-import { native } from '../native.js';
 import type { CommitLog } from './commit-log.js';
 
 const MAX_DELETES_PER_RUN = 10;
@@ -54,8 +53,7 @@ export function runRetention(log: CommitLog, config: StoreConfig, nowMs = Date.n
     }
     if (!expired && !forcibly) break;
     log.dropOldest(1);
-    rmSync(oldest.filePath, { force: true });
-    native.markReclaimable(oldest.mapping);
+    oldest.deleteFile();
     deleted++;
   }
   if (deleted > 0) usage = diskUsage(log.dir);
