@@ -18,6 +18,7 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
                              Bind<FlushJs>("flush"),
                              Bind<FlushSyncJs>("flushSync"),
                              Bind<AdviseJs>("advise"),
+                             Bind<ResidentBytesJs>("residentBytes"),
                              Bind<PrefaultJs>("prefault"),
                              Bind<PrefaultFollowJs>("prefaultFollow"),
                              Bind<PrefaultWriterJs>("prefaultWriter"),

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <vector>
 
 #include "flush.h"
 
@@ -23,6 +24,23 @@ SysError AdviseRange(void* base, size_t offset, size_t length, Advice advice) {
   const size_t alignedStart = offset - offset % page;
   auto* start = static_cast<uint8_t*>(base) + alignedStart;
   if (madvise(start, length + (offset - alignedStart), value) != 0) return Fail(errno, "madvise");
+  return Ok();
+}
+
+SysError ResidentBytes(void* base, size_t offset, size_t length, size_t* out) {
+  *out = 0;
+  if (length == 0) return Ok();
+  const size_t page = PageSize();
+  const size_t alignedStart = offset - offset % page;
+  const size_t span = length + (offset - alignedStart);
+  const size_t pages = (span + page - 1) / page;
+  std::vector<unsigned char> vec(pages);
+  if (mincore(static_cast<uint8_t*>(base) + alignedStart, span, vec.data()) != 0) {
+    return Fail(errno, "mincore");
+  }
+  size_t resident = 0;
+  for (unsigned char v : vec) resident += v & 1;
+  *out = resident * page;
   return Ok();
 }
 

@@ -42,6 +42,14 @@ Napi::Value AdviseJs(const Napi::CallbackInfo& info, AddonState& state) {
   return info.Env().Undefined();
 }
 
+Napi::Value ResidentBytesJs(const Napi::CallbackInfo& info, AddonState& state) {
+  const MappedRange range = ArgMappedRange(info, "residentBytes", *state.mappings);
+  size_t bytes = 0;
+  SysError err = ResidentBytes(range.base, range.offset, range.length, &bytes);
+  if (err) throw MakeSysError(info.Env(), "residentBytes", err);
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
 Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state) {
   const MappedRange range = ArgMappedRange(info, "prefault", *state.mappings);
   if (range.info.readOnly) {

@@ -16,6 +16,7 @@ Napi::Value FlushSyncJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value InjectFlushFailureJs(const Napi::CallbackInfo& info, AddonState& state);
 // page_hints_wrap.cc
 Napi::Value AdviseJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value ResidentBytesJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultFollowJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultWriterJs(const Napi::CallbackInfo& info, AddonState& state);

@@ -93,6 +93,12 @@ export interface NativeAddon {
 
   /** madvise(2) over [offset, offset+length). */
   advise(mapping: ArrayBuffer, offset: number, length: number, advice: AdviceValue): void;
+  /**
+   * Bytes of [offset, offset+length) (start aligned down to the page size) in memory, by
+   * mincore(2): for a file mapping, the file's pages in the page cache, including those that
+   * readahead brought in and no one touched.
+   */
+  residentBytes(mapping: ArrayBuffer, offset: number, length: number): number;
 
   /**
    * Fault every page of [offset, offset+length) in for writing on a worker thread, so later

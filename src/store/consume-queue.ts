@@ -22,7 +22,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { MapFlags, native } from '../native.js';
+import { Advice, MapFlags, native } from '../native.js';
 import { parseSegmentFileName, segmentFileName } from './mapped-segment.js';
 import { readInt64, writeInt64 } from './record-codec.js';
 
@@ -215,6 +215,11 @@ export class ConsumeQueue {
     if (f === undefined || byte < f.fromOffset || byte >= f.fromOffset + this.fileBytes) {
       f = this.appendFile(byte);
       this.tail = f;
+      // Appends touch the rest of the file one page at a time, each page for the first time.
+      // Readahead there (read_ahead_kb, often MiBs) only zero-fills never-written blocks,
+      // in one go: a stall of tens of ms in the dispatch worker at each new file.
+      const from = byte - f.fromOffset;
+      native.advise(f.mapping, from, this.fileBytes - from, Advice.random);
     }
     const v = f.view;
     const pos = byte - f.fromOffset;

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MapFlags, native } from '../../src/native.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -58,3 +59,36 @@ export function mappedRssKb(file: string): number {
   const rss = lines.slice(at + 1).find((line) => line.startsWith('Rss:'));
   return at < 0 || rss === undefined ? -1 : Number(rss.split(/\s+/)[1]);
 }
+
+/**
+ * Bytes of `file` in the page cache, touched by anyone or not (mincore over a read-only mapping
+ * of the whole file): what readahead brought in shows here.
+ */
+export function cachedBytes(file: string): number {
+  const mapping = native.mapFile(file, 0, MapFlags.readOnly);
+  try {
+    return native.residentBytes(mapping, 0, mapping.byteLength);
+  } finally {
+    native.releaseMapping(mapping);
+  }
+}
+
+/**
+ * Whether the first write into a preallocated file in `dir` reads ahead over its never-written
+ * blocks (ext4 and xfs do, as far as the device's read_ahead_kb; tmpfs does not). Where it does
+ * not, tests of what stops that readahead have nothing to see.
+ */
+export function readaheadOnFirstWrite(dir: string): boolean {
+  const file = path.join(dir, 'readahead-probe');
+  const mapping = native.mapFile(file, 1 << 20, MapFlags.create);
+  try {
+    new Uint8Array(mapping)[0] = 1;
+    return native.residentBytes(mapping, 0, 1 << 20) > 4096;
+  } finally {
+    native.releaseMapping(mapping);
+    rmSync(file);
+  }
+}
+
+export const NO_READAHEAD =
+  'the first write into a preallocated file reads nothing ahead on this file system';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ConsumeQueue, consumeQueueDir } from '../../src/store/consume-queue.js';
 import { javaHashCode, writeInt64 } from '../../src/store/record-codec.js';
-import { tempDir } from '../helpers/native-env.js';
+import { cachedBytes, NO_READAHEAD, readaheadOnFirstWrite, tempDir } from '../helpers/native-env.js';
 import { Rng } from '../helpers/store-env.js';
 
 const PER_FILE = 1024;
@@ -158,3 +158,29 @@ t.test('consume-queue: appended bytes equal the writeInt64 layout across rolls a
   t.equal(cq.append(3, 5, 10, -7), true, 'after destroy appends start a new file');
   t.same(entryAt(readFileSync(path.join(qdir, '00000000000000000000')), 3), [5, 10, -7]);
 });
+
+t.test(
+  'consume-queue: appends bring in the pages they write, not a readahead window of the file',
+  async (t) => {
+    // Every page past the written entries is a never-written block; reading ahead there only
+    // zero-fills pages, several MiB at once (read_ahead_kb), in the middle of a dispatch batch.
+    const dir = tempDir(t, 'tidemq-cq-');
+    if (!readaheadOnFirstWrite(dir)) return t.plan(0, NO_READAHEAD);
+    const perFile = 300_000; // RocketMQ's 6 MB files: larger than any one readahead window here
+    const file = path.join(consumeQueueDir(dir, 'orders', 0), '00000000000000000000');
+    const cq = new ConsumeQueue(dir, 'orders', 0, perFile);
+    cq.append(0, 0, 100, 0);
+    const page = 4096;
+    t.ok(cachedBytes(file) <= 4 * page, `first append: ${cachedBytes(file)} B of the file cached`);
+    for (let k = 1; k < 5000; k++) cq.append(k, k * 100, 100, 0);
+    const written = 5000 * 20;
+    t.ok(cachedBytes(file) <= written + 4 * page, `5000 entries: ${cachedBytes(file)} B cached`);
+    await cq.flush();
+    // a writer that opens the queue again appends to the file it finds, with the same advice
+    const again = new ConsumeQueue(dir, 'orders', 0, perFile);
+    t.equal(again.maxOffset, 5000);
+    again.append(5000, 500_000, 100, 0);
+    t.ok(cachedBytes(file) <= written + 8 * page, `reopened, one more entry: ${cachedBytes(file)} B cached`);
+    t.same(again.entry(5000), { physicalOffset: 500_000, size: 100, tagsCode: 0 });
+  },
+);

@@ -13,7 +13,7 @@ import {
   listIndexFiles,
 } from '../../src/store/index-file.js';
 import { javaHashCode, readInt64, writeInt64 } from '../../src/store/record-codec.js';
-import { tempDir } from '../helpers/native-env.js';
+import { cachedBytes, NO_READAHEAD, readaheadOnFirstWrite, tempDir } from '../helpers/native-env.js';
 import { Rng } from '../helpers/store-env.js';
 
 const geometry = { slots: 16, entries: 64 };
@@ -176,3 +176,30 @@ t.test('index-file: putHashes writes exactly what putting each key alone writes'
     t.equal(idx.putHash(1, phy + 1, ts), false, 'full');
   }
 });
+
+t.test(
+  'index-file: a writer brings in the slot and entry pages it writes, not readahead windows',
+  async (t) => {
+    // RocketMQ's geometry: 20 MB of slots, 400 MB of entries, all never written at first.
+    const dir = path.join(tempDir(t, 'tidemq-index-'), 'index');
+    if (!readaheadOnFirstWrite(path.dirname(dir))) return t.plan(0, NO_READAHEAD);
+    const g = { slots: 5_000_000, entries: 20_000_000 };
+    const page = 4096;
+    const rng = new Rng(t, 'keys');
+    const idx = IndexFile.create(dir, Date.now(), g);
+    const keys = 200;
+    let stored = 0;
+    for (let i = 0; i < keys; i++) if (idx.put(`key-${rng.int(1e9)}`, i * 100, Date.now())) stored++;
+    t.equal(stored, keys, 'every key stored');
+    // each key: at most one slot page; the entries: two pages; the header page
+    const limit = (keys + 4) * page;
+    t.ok(cachedBytes(idx.filePath) <= limit, `new file, ${keys} keys: ${cachedBytes(idx.filePath)} B cached`);
+    const again = IndexFile.open(idx.filePath, g)!;
+    for (let i = 0; i < keys; i++) again.put(`key-${rng.int(1e9)}`, i * 100, Date.now());
+    t.ok(
+      cachedBytes(idx.filePath) <= 2 * limit,
+      `reopened, ${keys} more: ${cachedBytes(idx.filePath)} B cached`,
+    );
+    t.equal(again.indexCount, 2 * keys + 1);
+  },
+);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Advice, MapFlags, native } from '../../src/native.js';
-import { mappedRssKb, tempDir } from '../helpers/native-env.js';
+import { mappedRssKb, NO_READAHEAD, readaheadOnFirstWrite, tempDir } from '../helpers/native-env.js';
 
 const EIO = os.constants.errno.EIO;
 
@@ -126,7 +126,30 @@ t.test('mapped-file: arguments are checked', async (t) => {
   t.throws(() => native.flushSync(new ArrayBuffer(4096), 0, 10), TypeError, 'not a mapping');
   t.throws(() => native.flush(mapping, -1, 1), RangeError, 'flush checks synchronously');
   t.throws(() => native.advise(mapping, 0, 4096, 9 as never), RangeError);
+  t.throws(() => native.residentBytes(mapping, 4000, 100), RangeError);
+  t.throws(() => native.residentBytes(new ArrayBuffer(4096), 0, 10), TypeError, 'not a mapping');
 });
+
+t.test(
+  'mapped-file: residentBytes counts the pages in memory, and random advice stops readahead',
+  async (t) => {
+    const page = 4096;
+    const size = 256 * page;
+    const dir = tempDir(t);
+    if (!readaheadOnFirstWrite(dir)) return t.plan(0, NO_READAHEAD);
+    const mapping = native.mapFile(path.join(dir, 'seg'), size, MapFlags.create);
+    t.equal(native.residentBytes(mapping, 0, size), 0, 'a fresh preallocated file has no page in memory');
+    native.advise(mapping, 0, size, Advice.random);
+    const view = new Uint8Array(mapping);
+    view[5 * page + 7] = 1;
+    view[200 * page] = 1;
+    t.equal(native.residentBytes(mapping, 0, size), 2 * page, 'exactly the two pages written');
+    t.equal(native.residentBytes(mapping, 5 * page + 100, 10), page, 'a range inside one page: that page');
+    t.equal(native.residentBytes(mapping, 6 * page, 194 * page), 0, 'none between them');
+    t.equal(native.residentBytes(mapping, 0, 0), 0);
+    // Without the advice (readaheadOnFirstWrite above), one write brings in a readahead window.
+  },
+);
 
 t.test('mapped-file: advise and prefault cover a range', async (t) => {
   const file = path.join(tempDir(t), 'seg');
