@@ -47,6 +47,21 @@ function row(line: ResultLine): string[] {
   ];
 }
 
+/** The broker scenarios' latency at lighter loads (extra latencyP99MsAt<N>pct), as one line. */
+function lighterLoads(line: ResultLine): string | undefined {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(line.extra ?? {})) {
+    const m = /^latencyP99MsAt(\d+)pct$/.exec(key);
+    if (!m) continue;
+    const r = line.extra[`pacedMsgPerSecAt${m[1]}pct`];
+    const p50 = line.extra[`latencyP50MsAt${m[1]}pct`];
+    parts.push(
+      `${m[1]}% of peak (${typeof r === 'number' ? rate(r) : '?'}/s): p50 ${p50} ms, p99 ${value} ms`,
+    );
+  }
+  return parts.length > 0 ? `at ${parts.join('; ')}` : undefined;
+}
+
 export function formatTable(lines: ResultLine[], color: boolean): string {
   const groups = new Map<string, ResultLine[]>();
   for (const line of lines) groups.set(line.group, [...(groups.get(line.group) ?? []), line]);
@@ -59,7 +74,11 @@ export function formatTable(lines: ResultLine[], color: boolean): string {
   const out: string[] = [fmt(columns)];
   for (const [group, members] of groups) {
     out.push('', color ? `\x1b[1m${groupTitle(group)}\x1b[0m` : `## ${groupTitle(group)}`);
-    for (const line of members) out.push(fmt(row(line)));
+    for (const line of members) {
+      out.push(fmt(row(line)));
+      const lighter = lighterLoads(line);
+      if (lighter) out.push(`  ${lighter}`);
+    }
   }
   out.push(
     '',

@@ -38,4 +38,21 @@ t.test('bench: --quick runs every scenario and each one proves its path', async 
     );
   }
   t.match(readFileSync(path.join(dir, 'report.svg'), 'utf8'), /^<svg /, 'the report is an SVG');
+  const e2e = lines.filter((l) => l.scenario.startsWith('tidemq/broker/e2e'));
+  t.ok(e2e.length > 0, 'the quick run has the broker end-to-end scenarios');
+  for (const line of e2e) {
+    for (const pct of [25, 10]) {
+      const rate = line.extra[`pacedMsgPerSecAt${pct}pct`];
+      const p99 = line.extra[`latencyP99MsAt${pct}pct`];
+      const p50 = line.extra[`latencyP50MsAt${pct}pct`];
+      t.ok(
+        typeof rate === 'number' && Math.abs(rate - (line.extra.peakMsgPerSec as number) * (pct / 100)) <= 1,
+        `${line.scenario}: paced at ${pct}% of its peak`,
+      );
+      t.ok(
+        typeof p99 === 'number' && typeof p50 === 'number' && p99 >= p50 && p50 > 0,
+        `${line.scenario}: p50 ≤ p99 at ${pct}%`,
+      );
+    }
+  }
 });
