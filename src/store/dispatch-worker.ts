@@ -138,6 +138,8 @@ const topicsByHash = new Map<number, TopicEntry[]>();
 const segments = new Map<number, Segment>();
 let index: IndexFile | undefined;
 const dirtyQueues: Partition[] = [];
+/** The partitions one batch appended to (reused from batch to batch). */
+const touched: Partition[] = [];
 let taskNumber = 0;
 let lastTopic: TopicEntry | undefined;
 let indexDirty = false;
@@ -271,18 +273,13 @@ interface Cursor {
 }
 
 /**
- * Walk records from the cursor up to `limit` (at most about BATCH_BYTES), write this worker's
- * consume queue entries and index entries, publish the touched queues' counts, and move the
- * cursor. A BLANK record (or the end of the file) sends the cursor to the next segment, which
- * starts where this one ends. Returns the progress to post; when the batch has keys to index,
- * the counts are posted on `port` first and the index entries added after.
+ * The loop of dispatchBatch, in a function of its own: V8 compiles a long first batch's loop on
+ * the stack (OSR), before the code after it ever ran, and that code then lacked the feedback for
+ * its calls — each later batch deoptimized there (hundreds of times a second under load) and ran
+ * its start unoptimized. Returns the records walked; the partitions appended to are in `touched`.
  */
-function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): DispatchProgress {
-  const cfg = init!;
-  const ownsIndex = cfg.workerIndex === 0;
-  const touched: Partition[] = [];
-  const taskNo = ++taskNumber;
-  pendingKeys.clear();
+function walkRecords(cursor: Cursor, limit: number, taskNo: number): number {
+  const ownsIndex = init!.workerIndex === 0;
   let records = 0;
   let walked = 0;
   while (cursor.segmentFromOffset + cursor.pos < limit && walked < BATCH_BYTES) {
@@ -358,6 +355,20 @@ function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): Dispat
       if (pos + 8 > end) break; // at the limit
     }
   }
+  return records;
+}
+
+/**
+ * Walk records from the cursor up to `limit` (at most about BATCH_BYTES), write this worker's
+ * consume queue entries and index entries, publish the touched queues' counts, and move the
+ * cursor. A BLANK record (or the end of the file) sends the cursor to the next segment, which
+ * starts where this one ends. Returns the progress to post; when the batch has keys to index,
+ * the counts are posted on `port` first and the index entries added after.
+ */
+function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): DispatchProgress {
+  pendingKeys.clear();
+  touched.length = 0;
+  const records = walkRecords(cursor, limit, ++taskNumber);
   for (const part of touched) progress!.setCount(part.slot, part.cq!.maxOffset);
   progress!.publish();
   const end = cursor.segmentFromOffset + cursor.pos;
