@@ -137,6 +137,16 @@ let progress: SharedProgress | undefined;
 const topicsByHash = new Map<number, TopicEntry[]>();
 const segments = new Map<number, Segment>();
 let index: IndexFile | undefined;
+// V8 assumes no ArrayBuffer has been detached in an isolate until one is, and then discards every
+// optimized function that reads a typed array or DataView (its detach protector). releaseMapping
+// detaches; without this, the first segment roll deoptimized all of this worker's hot code at once
+// and recompiling it took ~60 ms of both cores (the end-to-end tail after the first roll). Detach
+// a buffer of our own now, before anything is optimized.
+{
+  const spent = new ArrayBuffer(1);
+  structuredClone(spent, { transfer: [spent] });
+}
+
 const dirtyQueues: Partition[] = [];
 /** The partitions one batch appended to (reused from batch to batch). */
 const touched: Partition[] = [];
