@@ -58,10 +58,17 @@ void PrefaultRange(void* base, size_t offset, size_t length) {
   // kernels say EINVAL and get the page-by-page touch below. Small chunks: the call holds the
   // process's mmap lock throughout, and a thread that needs it for writing (V8 growing its heap)
   // and every page fault queued behind that one would wait for the whole call.
+  //
+  // Each chunk is first read into the page cache with MADV_WILLNEED, which does its reading (for
+  // never-written blocks: zero-filling) without holding the mmap lock, and reads just the chunk.
+  // A fault of the populate would instead read ahead as far as the device's read_ahead_kb (8 MiB
+  // on the machine this was measured on: ~20 ms of zero-filling in one call) — the populate then
+  // only maps pages that are there. The mapping keeps its readahead for writers that outrun this.
   constexpr size_t kChunk = 256 * 1024;
   size_t pos = offset - offset % page;
   while (pos < end) {
     const size_t n = end - pos < kChunk ? end - pos : kChunk;
+    static_cast<void>(madvise(bytes + pos, n, MADV_WILLNEED));  // a hint; the populate decides
     if (madvise(bytes + pos, n, MADV_POPULATE_WRITE) != 0) {
       // EINVAL: the kernel lacks it; touch instead. Anything else (ENOMEM, EFAULT: the range is
       // not mapped, or a page cannot be had): a touch would fault fatally, and prefault is only a

@@ -107,11 +107,8 @@ export interface BatchAppendResult {
  */
 export const PREFAULT_LEAD_BYTES = 32 * 1024 * 1024;
 /**
- * Bytes per prefault step; the follow is renewed once per step written. A step holds the process's
- * mmap lock (V8 needs it to map heap pages): 512 pages at 2–9 µs each on this VM, 1–5 ms. Smaller
- * steps (256 KiB) cut the append scenarios' throughput by a third to a half here, for no gain in
- * the end-to-end tail; 8 MiB readahead windows per fault (before the segment's random advice)
- * held it for ~20 ms.
+ * Bytes per prefault step; the follow is renewed once per step written (the addon reads a step in
+ * and maps it in 256 KiB calls, see native/page_hints.cc).
  */
 export const PREFAULT_CHUNK_BYTES = 2 * 1024 * 1024;
 /** A follow with nothing to do for this long ends; the next step written renews it. */
@@ -517,7 +514,6 @@ export class CommitLog {
     encodeBlank(seg.view, seg.wrotePosition, seg.size - seg.wrotePosition);
     seg.wrotePosition = seg.size;
     seg.full = true;
-    seg.adviseFinished();
     return next;
   }
 
@@ -616,7 +612,6 @@ export class CommitLog {
 
   /** Adopt segments found on disk (recovery decides positions). */
   adopt(seg: MappedSegment): void {
-    if (!seg.full) seg.adviseAppending();
     this.segments.push(seg);
   }
 

@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { Advice, MapFlags, native } from '../native.js';
+import { MapFlags, native } from '../native.js';
 
 export function segmentFileName(fromOffset: number): string {
   return String(fromOffset).padStart(20, '0');
@@ -46,9 +46,7 @@ export class MappedSegment {
   /** Create and preallocate a new segment file. Throws the native errno error (ENOSPC…). */
   static create(dir: string, fromOffset: number, size: number): MappedSegment {
     const filePath = path.join(dir, segmentFileName(fromOffset));
-    const seg = new MappedSegment(fromOffset, filePath, native.mapFile(filePath, size, MapFlags.create));
-    seg.adviseAppending();
-    return seg;
+    return new MappedSegment(fromOffset, filePath, native.mapFile(filePath, size, MapFlags.create));
   }
 
   /** Map an existing segment file; size 0 means "whatever size the file has". */
@@ -59,22 +57,6 @@ export class MappedSegment {
       filePath,
       native.mapFile(filePath, size, readOnly ? MapFlags.readOnly : 0),
     );
-  }
-
-  /**
-   * No readahead over the pages still to be written (from the write position on). The first touch
-   * of a never-written page otherwise reads ahead as far as read_ahead_kb (8 MiB on the machine
-   * this was measured on) and zero-fills all of it in one fault, holding the process's mmap lock
-   * meanwhile: the prefault thread's steps then blocked V8's heap mmap calls, and a scavenge
-   * with them, for up to ~20 ms.
-   */
-  adviseAppending(): void {
-    native.advise(this.mapping, this.wrotePosition, this.size - this.wrotePosition, Advice.random);
-  }
-
-  /** The segment is written: readers of its records get readahead again. */
-  adviseFinished(): void {
-    native.advise(this.mapping, 0, this.size, Advice.normal);
   }
 
   /**

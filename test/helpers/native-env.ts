@@ -92,24 +92,3 @@ export function readaheadOnFirstWrite(dir: string): boolean {
 
 export const NO_READAHEAD =
   'the first write into a preallocated file reads nothing ahead on this file system';
-
-/**
- * The writable shared mappings of `file` in this process, one entry per VMA (madvise over part of a
- * mapping splits it), with the VmFlags of /proc/self/smaps (`rr`: MADV_RANDOM).
- */
-export function mappedVmas(file: string): { start: number; end: number; flags: string[] }[] {
-  const lines = readFileSync('/proc/self/smaps', 'utf8').split('\n');
-  const out: { start: number; end: number; flags: string[] }[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (!line.endsWith(` ${file}`) || line.split(/\s+/)[1] !== 'rw-s') continue;
-    const [start, end] = line
-      .split(/\s+/)[0]!
-      .split('-')
-      .map((h) => Number.parseInt(h, 16));
-    let j = i + 1;
-    while (j < lines.length && !lines[j]!.startsWith('VmFlags:')) j++;
-    out.push({ start: start!, end: end!, flags: (lines[j] ?? '').split(/\s+/).slice(1) });
-  }
-  return out.sort((a, b) => a.start - b.start);
-}
