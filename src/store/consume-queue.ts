@@ -219,7 +219,11 @@ export class ConsumeQueue {
       // Readahead there (read_ahead_kb, often MiBs) only zero-fills never-written blocks,
       // in one go: a stall of tens of ms in the dispatch worker at each new file.
       const from = byte - f.fromOffset;
-      native.advise(f.mapping, from, this.fileBytes - from, Advice.random);
+      try {
+        native.advise(f.mapping, from, this.fileBytes - from, Advice.random);
+      } catch {
+        // a hint (it splits the mapping, which vm.max_map_count may refuse): append anyway
+      }
     }
     const v = f.view;
     const pos = byte - f.fromOffset;

@@ -18,7 +18,7 @@
  * the per-thread state below stays coherent.
  */
 import path from 'node:path';
-import type { MessagePort } from 'node:worker_threads';
+import { isMainThread, type MessagePort } from 'node:worker_threads';
 import { MapFlags, native } from '../native.js';
 import { ConsumeQueue } from './consume-queue.js';
 import { IndexFile, type IndexGeometry, listIndexFiles } from './index-file.js';
@@ -141,8 +141,10 @@ let index: IndexFile | undefined;
 // optimized function that reads a typed array or DataView (its detach protector). releaseMapping
 // detaches; without this, the first segment roll deoptimized all of this worker's hot code at once
 // and recompiling it took ~60 ms of both cores (the end-to-end tail after the first roll). Detach
-// a buffer of our own now, before anything is optimized.
-{
+// a buffer of our own now, before anything is optimized — in the worker only: the main thread
+// imports this module for its constants, and never detaches (its typed-array code keeps V8's
+// cheaper no-detach form).
+if (!isMainThread) {
   const spent = new ArrayBuffer(1);
   structuredClone(spent, { transfer: [spent] });
 }

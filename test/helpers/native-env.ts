@@ -1,5 +1,6 @@
 // Shared by the native tests: the repository root (found from this file's location, so tests
 // run the same from dist/ in any checkout) and temporary directories removed at teardown.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,9 @@ export function cachedBytes(file: string): number {
   }
 }
 
+/** The system's page size (getconf; 4 KiB on x86-64, 64 KiB on some arm64 kernels). */
+export const PAGE_SIZE = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }));
+
 /**
  * Whether the first write into a preallocated file in `dir` reads ahead over its never-written
  * blocks (ext4 and xfs do, as far as the device's read_ahead_kb; tmpfs does not). Where it does
@@ -83,7 +87,7 @@ export function readaheadOnFirstWrite(dir: string): boolean {
   const mapping = native.mapFile(file, 1 << 20, MapFlags.create);
   try {
     new Uint8Array(mapping)[0] = 1;
-    return native.residentBytes(mapping, 0, 1 << 20) > 4096;
+    return native.residentBytes(mapping, 0, 1 << 20) > PAGE_SIZE;
   } finally {
     native.releaseMapping(mapping);
     rmSync(file);

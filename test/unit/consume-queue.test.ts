@@ -6,7 +6,13 @@ import path from 'node:path';
 import t from 'tap';
 import { ConsumeQueue, consumeQueueDir } from '../../src/store/consume-queue.js';
 import { javaHashCode, writeInt64 } from '../../src/store/record-codec.js';
-import { cachedBytes, NO_READAHEAD, readaheadOnFirstWrite, tempDir } from '../helpers/native-env.js';
+import {
+  cachedBytes,
+  NO_READAHEAD,
+  PAGE_SIZE,
+  readaheadOnFirstWrite,
+  tempDir,
+} from '../helpers/native-env.js';
 import { Rng } from '../helpers/store-env.js';
 
 const PER_FILE = 1024;
@@ -170,7 +176,7 @@ t.test(
     const file = path.join(consumeQueueDir(dir, 'orders', 0), '00000000000000000000');
     const cq = new ConsumeQueue(dir, 'orders', 0, perFile);
     cq.append(0, 0, 100, 0);
-    const page = 4096;
+    const page = PAGE_SIZE;
     t.ok(cachedBytes(file) <= 4 * page, `first append: ${cachedBytes(file)} B of the file cached`);
     for (let k = 1; k < 5000; k++) cq.append(k, k * 100, 100, 0);
     const written = 5000 * 20;

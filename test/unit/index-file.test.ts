@@ -13,7 +13,13 @@ import {
   listIndexFiles,
 } from '../../src/store/index-file.js';
 import { javaHashCode, readInt64, writeInt64 } from '../../src/store/record-codec.js';
-import { cachedBytes, NO_READAHEAD, readaheadOnFirstWrite, tempDir } from '../helpers/native-env.js';
+import {
+  cachedBytes,
+  NO_READAHEAD,
+  PAGE_SIZE,
+  readaheadOnFirstWrite,
+  tempDir,
+} from '../helpers/native-env.js';
 import { Rng } from '../helpers/store-env.js';
 
 const geometry = { slots: 16, entries: 64 };
@@ -184,7 +190,7 @@ t.test(
     const dir = path.join(tempDir(t, 'tidemq-index-'), 'index');
     if (!readaheadOnFirstWrite(path.dirname(dir))) return t.plan(0, NO_READAHEAD);
     const g = { slots: 5_000_000, entries: 20_000_000 };
-    const page = 4096;
+    const page = PAGE_SIZE;
     const rng = new Rng(t, 'keys');
     const idx = IndexFile.create(dir, Date.now(), g);
     const keys = 200;

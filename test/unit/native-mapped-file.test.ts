@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Advice, MapFlags, native } from '../../src/native.js';
-import { mappedRssKb, NO_READAHEAD, readaheadOnFirstWrite, tempDir } from '../helpers/native-env.js';
+import {
+  mappedRssKb,
+  NO_READAHEAD,
+  PAGE_SIZE,
+  readaheadOnFirstWrite,
+  tempDir,
+} from '../helpers/native-env.js';
 
 const EIO = os.constants.errno.EIO;
 
@@ -39,7 +45,7 @@ t.test(
   'mapped-file: a flush unmaps the whole pages it wrote back; their bytes stay readable and writable',
   async (t) => {
     const file = path.join(tempDir(t), 'seg');
-    const page = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }));
+    const page = PAGE_SIZE;
     const size = 64 * page;
     const mapping = native.mapFile(file, size, MapFlags.create);
     const view = new Uint8Array(mapping);
@@ -133,7 +139,7 @@ t.test('mapped-file: arguments are checked', async (t) => {
 t.test(
   'mapped-file: residentBytes counts the pages in memory, and random advice stops readahead',
   async (t) => {
-    const page = 4096;
+    const page = PAGE_SIZE;
     const size = 256 * page;
     const dir = tempDir(t);
     if (!readaheadOnFirstWrite(dir)) return t.plan(0, NO_READAHEAD);
