@@ -133,6 +133,8 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
     }
   };
 
+  /** Shares of the peak rate timed after the half-peak phase, each for the same window. */
+  const LIGHTER_LOADS = [0.25, 0.1];
   /**
    * `perSec` messages a second, one slice a millisecond: an open loop, as a producer fed by
    * requests behaves. Each slice is sent without waiting for the previous one's receipts, and the
@@ -142,8 +144,6 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
    * loop got round to sending it, so a stall of the event loop counts against the messages it
    * delayed (no coordinated omission).
    */
-  /** Shares of the peak rate timed after the half-peak phase, each for the same window. */
-  const LIGHTER_LOADS = [0.25, 0.1];
   const producePaced = async (perSec: number, untilNs: number): Promise<void> => {
     const start = nowNs();
     const startMs = performance.now();
@@ -194,7 +194,7 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   const main1 = mainThreadCpuUs();
   const perMsg = (us: number): number => Math.round((us / Math.max(1, peakOps)) * 1000) / 1000;
   const peakPerSec = peakOps / (peakNs / 1e9);
-  // Drain, then phase 2: half of the peak. Each paced rate first runs WARM_MS untimed, so that
+  // Drain, then phase 2: half of the peak. Each paced rate first runs warmMs untimed, so that
   // what phase 1 left behind (dispatch and flush backlog, a full collection) is not timed as
   // latency at that rate; then every message due in the window is timed.
   while (flow.acked < flow.sent) await tick();
@@ -206,13 +206,13 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   };
   // Event-loop stalls explain the latency tail (GC pauses, long synchronous passes).
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  const timedAt = async (perSec: number, unit: string): Promise<LatencySummary> => {
+  const timedAt = async (perSec: number, unit: string, watchLoop = false): Promise<LatencySummary> => {
     const rec = new LatencyRecorder();
     latency = rec;
     timedFrom = Number.POSITIVE_INFINITY;
     await producePaced(perSec, nowNs() + warmMs * 1e6);
     timedFrom = performance.now();
-    if (perSec === peakPerSec / 2) loopDelay.enable();
+    if (watchLoop) loopDelay.enable();
     await producePaced(perSec, nowNs() + paceMs * 1e6);
     await drained();
     loopDelay.disable();
@@ -222,6 +222,7 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   const summary = await timedAt(
     peakPerSec / 2,
     'due time of the send to receive() returning the message, at half of peak',
+    true,
   );
   // Then lighter loads, each timed on its own: where the tail comes from load, it shrinks here.
   const ms = (us: number): number => Math.round(us / 10) / 100;
@@ -233,9 +234,10 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
     byLoad[`latencyP50Ms${at}`] = ms(s.p50Us);
     byLoad[`latencyP99Ms${at}`] = ms(s.p99Us);
   }
-  latency = undefined;
   flow.stop = true;
   const allAcked = flow.acked === flow.sent;
+  const pacedMethod = (perMs: string): string =>
+    `latency phase sends at half the measured rate (after ${warmMs} ms untimed at that rate), ${perMs} per ms without waiting for receipts, each message timed from when it was due; then a quarter and a tenth of the peak rate, timed the same way (extra: latencyP99MsAt25pct, At10pct)`;
   await Promise.race([Promise.all(consumers), new Promise((r) => setTimeout(r, 500))]);
   const left = await consumer.receive(1, 1000).catch(() => []);
   return {
@@ -262,8 +264,8 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
       leftAfterDrain: left.length,
     },
     method: batchApi
-      ? `one producer (sendBatch() of each slice, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then one ackBatch()) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate (after ${warmMs} ms untimed at that rate), one sendBatch() per ms without waiting for receipts, each message timed from when it was due; then a quarter and a tenth of the peak rate, timed the same way (extra: latencyP99MsAt25pct, At10pct)`
-      : `one producer (send() in slices, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then ack each) on one event loop; throughput = acks in the window; latency phase sends at half the measured rate (after ${warmMs} ms untimed at that rate), one slice of send() calls per ms without waiting for receipts, each message timed from when it was due; then a quarter and a tenth of the peak rate, timed the same way (extra: latencyP99MsAt25pct, At10pct)`,
+      ? `one producer (sendBatch() of each slice, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then one ackBatch()) on one event loop; throughput = acks in the window; ${pacedMethod('one sendBatch()')}`
+      : `one producer (send() in slices, at most ${flow.window} unacked) and one SimpleConsumer with ${consumers.length} receive loops (receive(${batch}) then ack each) on one event loop; throughput = acks in the window; ${pacedMethod('one slice of send() calls')}`,
     extra: {
       api: batchApi ? 'batch' : 'message',
       peakMsgPerSec: Math.round(peakPerSec),
