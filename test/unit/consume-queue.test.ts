@@ -6,13 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ConsumeQueue, consumeQueueDir } from '../../src/store/consume-queue.js';
 import { javaHashCode, writeInt64 } from '../../src/store/record-codec.js';
-import {
-  cachedBytes,
-  NO_READAHEAD,
-  PAGE_SIZE,
-  readaheadOnFirstWrite,
-  tempDir,
-} from '../helpers/native-env.js';
+import { cachedBytes, pageSize, skipWithoutReadahead, tempDir } from '../helpers/native-env.js';
 import { Rng } from '../helpers/store-env.js';
 
 const PER_FILE = 1024;
@@ -171,12 +165,12 @@ t.test(
     // Every page past the written entries is a never-written block; reading ahead there only
     // zero-fills pages, several MiB at once (read_ahead_kb), in the middle of a dispatch batch.
     const dir = tempDir(t, 'tidemq-cq-');
-    if (!readaheadOnFirstWrite(dir)) return t.plan(0, NO_READAHEAD);
+    if (skipWithoutReadahead(t, dir)) return;
     const perFile = 300_000; // RocketMQ's 6 MB files: larger than any one readahead window here
     const file = path.join(consumeQueueDir(dir, 'orders', 0), '00000000000000000000');
     const cq = new ConsumeQueue(dir, 'orders', 0, perFile);
     cq.append(0, 0, 100, 0);
-    const page = PAGE_SIZE;
+    const page = pageSize();
     t.ok(cachedBytes(file) <= 4 * page, `first append: ${cachedBytes(file)} B of the file cached`);
     for (let k = 1; k < 5000; k++) cq.append(k, k * 100, 100, 0);
     const written = 5000 * 20;

@@ -4,13 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Advice, MapFlags, native } from '../../src/native.js';
-import {
-  mappedRssKb,
-  NO_READAHEAD,
-  PAGE_SIZE,
-  readaheadOnFirstWrite,
-  tempDir,
-} from '../helpers/native-env.js';
+import { mappedRssKb, pageSize, skipWithoutReadahead, tempDir } from '../helpers/native-env.js';
 
 const EIO = os.constants.errno.EIO;
 
@@ -45,7 +39,7 @@ t.test(
   'mapped-file: a flush unmaps the whole pages it wrote back; their bytes stay readable and writable',
   async (t) => {
     const file = path.join(tempDir(t), 'seg');
-    const page = PAGE_SIZE;
+    const page = pageSize();
     const size = 64 * page;
     const mapping = native.mapFile(file, size, MapFlags.create);
     const view = new Uint8Array(mapping);
@@ -139,10 +133,10 @@ t.test('mapped-file: arguments are checked', async (t) => {
 t.test(
   'mapped-file: residentBytes counts the pages in memory, and random advice stops readahead',
   async (t) => {
-    const page = PAGE_SIZE;
+    const page = pageSize();
     const size = 256 * page;
     const dir = tempDir(t);
-    if (!readaheadOnFirstWrite(dir)) return t.plan(0, NO_READAHEAD);
+    if (skipWithoutReadahead(t, dir)) return;
     const mapping = native.mapFile(path.join(dir, 'seg'), size, MapFlags.create);
     t.equal(native.residentBytes(mapping, 0, size), 0, 'a fresh preallocated file has no page in memory');
     native.advise(mapping, 0, size, Advice.random);
@@ -153,7 +147,7 @@ t.test(
     t.equal(native.residentBytes(mapping, 5 * page + 100, 10), page, 'a range inside one page: that page');
     t.equal(native.residentBytes(mapping, 6 * page, 194 * page), 0, 'none between them');
     t.equal(native.residentBytes(mapping, 0, 0), 0);
-    // Without the advice (readaheadOnFirstWrite above), one write brings in a readahead window.
+    // Without the advice, one write brings in a readahead window (else skipWithoutReadahead skipped).
   },
 );
 
