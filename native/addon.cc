@@ -19,6 +19,7 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
                              Bind<FlushSyncJs>("flushSync"),
                              Bind<AdviseJs>("advise"),
                              Bind<ResidentBytesJs>("residentBytes"),
+                             Bind<SetThreadNameJs>("setThreadName"),
                              Bind<PrefaultJs>("prefault"),
                              Bind<PrefaultFollowJs>("prefaultFollow"),
                              Bind<PrefaultWriterJs>("prefaultWriter"),

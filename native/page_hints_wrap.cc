@@ -1,5 +1,10 @@
-// advise (madvise, calling thread) and prefault (page pre-touch on a libuv thread).
+// advise (madvise, calling thread) and prefault (page pre-touch on a libuv thread); the calling
+// thread's name.
 #include "page_hints.h"
+
+#include <pthread.h>
+
+#include <string>
 
 #include "js_util.h"
 #include "promise_worker.h"
@@ -48,6 +53,17 @@ Napi::Value ResidentBytesJs(const Napi::CallbackInfo& info, AddonState& state) {
   SysError err = ResidentBytes(range.base, range.offset, range.length, &bytes);
   if (err) throw MakeSysError(info.Env(), "residentBytes", err);
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+Napi::Value SetThreadNameJs(const Napi::CallbackInfo& info, AddonState& /*state*/) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setThreadName: name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name.size() > 15) name.resize(15);  // the kernel keeps 15 bytes and a NUL
+#ifdef __linux__
+  return Napi::Boolean::New(info.Env(), pthread_setname_np(pthread_self(), name.c_str()) == 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
 }
 
 Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state) {

@@ -17,6 +17,7 @@ Napi::Value InjectFlushFailureJs(const Napi::CallbackInfo& info, AddonState& sta
 // page_hints_wrap.cc
 Napi::Value AdviseJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value ResidentBytesJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value SetThreadNameJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultFollowJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value PrefaultWriterJs(const Napi::CallbackInfo& info, AddonState& state);

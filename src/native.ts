@@ -101,6 +101,12 @@ export interface NativeAddon {
   residentBytes(mapping: ArrayBuffer, offset: number, length: number): number;
 
   /**
+   * Name the calling thread (Linux: what `top -H`, `ps -L` and perf show; cut to 15 bytes).
+   * False where the system has no thread names or refused.
+   */
+  setThreadName(name: string): boolean;
+
+  /**
    * Fault every page of [offset, offset+length) in for writing on a worker thread, so later
    * appends do not take first-touch page faults. Never changes a byte: safe behind the writer.
    */

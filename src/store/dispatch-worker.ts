@@ -147,6 +147,7 @@ let index: IndexFile | undefined;
 if (!isMainThread) {
   const spent = new ArrayBuffer(1);
   structuredClone(spent, { transfer: [spent] });
+  native.setThreadName('tidemq-dispatch'); // as top -H and perf show this thread
 }
 
 const dirtyQueues: Partition[] = [];

@@ -1,7 +1,7 @@
 // Shared by the native tests: the repository root (found from this file's location, so tests
 // run the same from dist/ in any checkout) and temporary directories removed at teardown.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,20 @@ export function testSeed(): number {
   return fromEnv !== undefined && fromEnv !== ''
     ? Number(fromEnv) >>> 0
     : (Date.now() ^ (Math.random() * 2 ** 32)) >>> 0;
+}
+
+/** The names of this process's threads (Linux /proc), or undefined where there is no /proc. */
+export function threadNames(): string[] | undefined {
+  if (!existsSync('/proc/self/task')) return undefined;
+  const names: string[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      names.push(readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return names;
 }
 
 /**

@@ -1,10 +1,11 @@
 // The addon's prefault thread: it keeps a writable mapping faulted in a lead ahead of a writer
 // position published in a writer slot, skips what lies behind the writer, ends a follow when told
 // to stop or when idle, and drops a mapping before it is unmapped (no step may touch it after).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { MapFlags, native } from '../../src/native.js';
-import { mappedRssKb, pageSize, skipWithoutReadahead, tempDir } from '../helpers/native-env.js';
+import { mappedRssKb, pageSize, skipWithoutReadahead, tempDir, threadNames } from '../helpers/native-env.js';
 
 const MiB = 1024 * 1024;
 
@@ -26,6 +27,9 @@ t.test('prefault: follows the writer position with a lead, skipping what lies be
   cells[0] = from;
   native.prefaultFollow(mapping, cells, from, 16 * MiB, MiB, 50);
   t.ok(await until(() => mappedRssKb(file) >= 16 * 1024), 'the lead is faulted in');
+  const names = threadNames();
+  if (names)
+    t.equal(names.filter((n) => n === 'tidemq-prefault').length, 1, 'by one thread, named tidemq-prefault');
   t.ok(await until(() => native.prefaultJobs() === 0), 'the follow ends once idle');
   t.ok(mappedRssKb(file) <= 17 * 1024, `no further than the lead (${mappedRssKb(file)} kB)`);
 
@@ -116,4 +120,20 @@ t.test('prefault: arguments are checked', async (t) => {
   const readOnly = native.mapFile(file, 0, MapFlags.readOnly);
   t.throws(() => native.prefaultFollow(readOnly, cells, 0, MiB, MiB, 50), TypeError);
   t.equal(native.prefaultJobs(), 0, 'nothing is followed after refused calls');
+});
+
+t.test('setThreadName: names the calling thread, cut to the 15 bytes the kernel keeps', (t) => {
+  if (!threadNames()) {
+    t.comment('skipped: no /proc here, thread names cannot be read back');
+    t.end();
+    return;
+  }
+  const own = readFileSync('/proc/thread-self/comm', 'utf8').trim();
+  t.teardown(() => {
+    native.setThreadName(own);
+  });
+  t.equal(native.setThreadName('tidemq-test-thread-name'), true, 'named');
+  t.equal(readFileSync('/proc/thread-self/comm', 'utf8').trim(), 'tidemq-test-thr', 'the first 15 bytes');
+  t.throws(() => native.setThreadName(7 as unknown as string), TypeError, 'a name must be a string');
+  t.end();
 });

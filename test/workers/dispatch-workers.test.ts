@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { MessageStore } from '../../src/store/message-store.js';
-import { tempDir } from '../helpers/native-env.js';
+import { tempDir, threadNames } from '../helpers/native-env.js';
 import { SMALL } from '../helpers/store-env.js';
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'store-cycle-child.js');
@@ -20,6 +20,12 @@ t.test('dispatch-workers: open and close with 1 and 2 workers repeatedly', async
     for (let j = 0; j < 200; j++) store.append({ topic: 'cycle', queueId: j % 5, body: `b${i}-${j}` });
     await store.waitForDispatch();
     t.equal(store.stats().dispatchWorkers, workers, `cycle ${i}: ${workers} worker(s)`);
+    const names = threadNames();
+    if (names) {
+      const named = names.filter((n) => n === 'tidemq-dispatch').length;
+      // at least: a closed store's worker may still be on its way out
+      t.ok(named >= workers, `cycle ${i}: ${named} thread(s) named tidemq-dispatch (top -H, perf)`);
+    }
     t.equal(store.maxOffset('cycle', 0), (i + 1) * 40, `cycle ${i}: queue 0 holds every cycle's messages`);
     await store.close();
   }
