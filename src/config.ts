@@ -16,6 +16,8 @@ export interface StoreConfig {
   dispatchWorkers: number;
   maxMessageBytes: number;
   fileReservedHours: number;
+  /** Hours of the day (local time) at which expired segments are deleted; undefined: any hour. */
+  deleteWhen: readonly number[] | undefined;
   diskMaxUsedRatio: number;
   diskCleanForciblyRatio: number;
   diskWarningRatio: number;
@@ -43,6 +45,7 @@ export const DEFAULTS: StoreConfig = {
   dispatchWorkers: 1,
   maxMessageBytes: 4 * 1024 * 1024,
   fileReservedHours: 72,
+  deleteWhen: [4],
   diskMaxUsedRatio: 0.75,
   diskCleanForciblyRatio: 0.85,
   diskWarningRatio: 0.9,
@@ -53,7 +56,7 @@ export const DEFAULTS: StoreConfig = {
   indexMaxEntries: 4_000_000,
 };
 
-type Kind = 'flushMode' | 'int' | 'ratio' | 'bool' | 'hours';
+type Kind = 'flushMode' | 'int' | 'ratio' | 'bool' | 'hours' | 'hourList';
 
 interface Spec {
   key: keyof StoreConfig;
@@ -131,6 +134,13 @@ export const CONFIG_SPECS: readonly Spec[] = [
     meaning: 'hours',
   },
   {
+    key: 'deleteWhen',
+    env: 'TIDEMQ_DELETE_WHEN',
+    kind: 'hourList',
+    meaning:
+      'hours of the day 0-23 separated by ";" (RocketMQ\'s deleteWhen, e.g. "04" or "3;4"), or "*" for any hour',
+  },
+  {
     key: 'diskMaxUsedRatio',
     env: 'TIDEMQ_DISK_MAX_USED_RATIO',
     kind: 'ratio',
@@ -202,6 +212,8 @@ function parse(spec: Spec, raw: unknown, source: string): StoreConfig[keyof Stor
     case 'flushMode':
       if (raw === 'sync' || raw === 'async') return raw;
       throw invalid(source, raw, spec);
+    case 'hourList':
+      return parseHourList(raw, source, spec);
     case 'bool':
       if (raw === true || raw === 'true' || raw === '1') return true;
       if (raw === false || raw === 'false' || raw === '0') return false;
@@ -217,6 +229,21 @@ function parse(spec: Spec, raw: unknown, source: string): StoreConfig[keyof Stor
       return n;
     }
   }
+}
+
+/** deleteWhen: "04", "3;4" (RocketMQ's form), an array of hours, or "*" (any hour: undefined). */
+function parseHourList(raw: unknown, source: string, spec: Spec): readonly number[] | undefined {
+  if (raw === '*') return undefined;
+  const parts =
+    typeof raw === 'string' ? raw.split(';').map((p) => p.trim()) : Array.isArray(raw) ? raw : undefined;
+  if (parts === undefined || parts.length === 0) throw invalid(source, raw, spec);
+  const hours = new Set<number>();
+  for (const part of parts) {
+    const hour = typeof part === 'number' ? part : /^\d{1,2}$/.test(String(part)) ? Number(part) : NaN;
+    if (!Number.isInteger(hour) || hour < 0 || hour > 23) throw invalid(source, raw, spec);
+    hours.add(hour);
+  }
+  return [...hours].sort((a, b) => a - b);
 }
 
 export function resolveConfig(options: StoreOptions = {}, env: NodeJS.ProcessEnv = process.env): StoreConfig {

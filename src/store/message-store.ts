@@ -191,7 +191,7 @@ export class MessageStore {
     this.timers.push(tick);
     const clean = setInterval(() => {
       try {
-        this.runRetention();
+        this.applyRetention(true);
       } catch {
         // retention is retried at the next interval
       }
@@ -465,10 +465,18 @@ export class MessageStore {
 
   // --- maintenance -----------------------------------------------------------------------------------
 
-  /** Apply retention now (it also runs every cleanIntervalMs). */
+  /**
+   * Apply retention now: expired segments go whatever the hour (RocketMQ's manual delete). It also
+   * runs every cleanIntervalMs, deleting expired segments in a deleteWhen hour only (or at any
+   * hour above diskMaxUsedRatio).
+   */
   runRetention(): RetentionResult {
+    return this.applyRetention(false);
+  }
+
+  private applyRetention(scheduled: boolean): RetentionResult {
     this.checkOpen();
-    const result = runRetention(this.log, this.config);
+    const result = runRetention(this.log, this.config, Date.now(), scheduled);
     this.diskFull = result.diskFull;
     this.diskFullCheckedMs = Date.now();
     if (result.deletedSegments > 0) {

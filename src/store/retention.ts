@@ -2,8 +2,10 @@
  * Retention: which commit log segments to delete, and whether the disk is too full to write.
  *
  * RocketMQ's ladder, on the usage of the file system holding the store:
- * - segments older than fileReservedHours (by file mtime) are deleted (RocketMQ waits for its
- *   `deleteWhen` hour unless usage is above diskMaxUsedRatio; tidemq deletes them at any hour);
+ * - segments older than fileReservedHours (by file mtime) are expired; the periodic cleaner deletes
+ *   them in a `deleteWhen` hour (local time, default 04), or at any hour once usage is above
+ *   diskMaxUsedRatio; a run asked for by the user (MessageStore.runRetention, RocketMQ's manual
+ *   delete) deletes them at once;
  * - above diskCleanForciblyRatio the oldest segments go even if not expired;
  * - above diskWarningRatio writes are refused with DISK_FULL until usage falls again.
  * The active segment is never deleted, deletion stops at the first segment that must stay (no
@@ -38,10 +40,25 @@ export interface RetentionResult {
   diskFull: boolean;
 }
 
-export function runRetention(log: CommitLog, config: StoreConfig, nowMs = Date.now()): RetentionResult {
+/** Whether the periodic cleaner may delete expired segments at `nowMs` (a deleteWhen hour). */
+export function isDeleteHour(config: StoreConfig, nowMs: number): boolean {
+  return config.deleteWhen === undefined || config.deleteWhen.includes(new Date(nowMs).getHours());
+}
+
+/**
+ * One retention run. `scheduled`: the periodic cleaner's run, which deletes expired segments only
+ * in a deleteWhen hour or above diskMaxUsedRatio; otherwise (the user asked) expired ones go now.
+ */
+export function runRetention(
+  log: CommitLog,
+  config: StoreConfig,
+  nowMs = Date.now(),
+  scheduled = false,
+): RetentionResult {
   let usage = diskUsage(log.dir);
   const reservedMs = config.fileReservedHours * 3_600_000;
   const forcibly = usage.usedRatio > config.diskCleanForciblyRatio;
+  const expiredGo = !scheduled || usage.usedRatio > config.diskMaxUsedRatio || isDeleteHour(config, nowMs);
   let deleted = 0;
   while (deleted < MAX_DELETES_PER_RUN && log.segments.length > 1) {
     const oldest = log.segments[0]!;
@@ -51,7 +68,7 @@ export function runRetention(log: CommitLog, config: StoreConfig, nowMs = Date.n
     } catch {
       expired = true; // the file is already gone
     }
-    if (!expired && !forcibly) break;
+    if (!forcibly && !(expired && expiredGo)) break;
     log.dropOldest(1);
     oldest.deleteFile();
     deleted++;

@@ -90,7 +90,14 @@ export interface StoreOptions {
   maxMessageBytes?: number;
   /** TIDEMQ_FILE_RESERVED_HOURS */
   fileReservedHours?: number;
-  /** TIDEMQ_DISK_MAX_USED_RATIO */
+  /**
+   * TIDEMQ_DELETE_WHEN: hours of the day (local time) at which the periodic cleaner deletes
+   * expired segments, as RocketMQ's deleteWhen ("04", "3;4") or an array of hours; "*" for any
+   * hour. Default 4 (RocketMQ's). Above diskMaxUsedRatio, and when runRetention() is called,
+   * expired segments go at any hour.
+   */
+  deleteWhen?: string | readonly number[];
+  /** TIDEMQ_DISK_MAX_USED_RATIO: above it, expired segments go at any hour. */
   diskMaxUsedRatio?: number;
   /** TIDEMQ_DISK_CLEAN_FORCIBLY_RATIO: above it, the oldest segments go even if not expired. */
   diskCleanForciblyRatio?: number;

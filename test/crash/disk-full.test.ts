@@ -259,4 +259,34 @@ function runSuite(t: typeof tap): void {
     t.ok(resumed, 'below the ratio again, writes are accepted without a reopen');
     t.equal(store.stats().diskFull, false);
   });
+
+  t.test(
+    'retention: above diskMaxUsedRatio expired segments go outside the deleteWhen hours',
+    { skip },
+    async (t) => {
+      const mount = tmpfs(t, 8);
+      const dir = path.join(mount, 'store');
+      const notNow = (new Date().getHours() + 12) % 24;
+      const store = await MessageStore.open(dir, {
+        segmentBytes: MiB / 2,
+        fileReservedHours: 0,
+        deleteWhen: [notNow],
+        diskMaxUsedRatio: 0.5,
+        diskCleanForciblyRatio: 0.9,
+        diskWarningRatio: 0.95,
+        cleanIntervalMs: 20,
+      });
+      t.teardown(() => store.close().catch(() => {}));
+      for (let i = 0; i < 4 * 120; i++) store.append({ topic: 'r', body: Buffer.alloc(4000, 2) });
+      const written = store.stats().segments;
+      t.ok(written >= 4, `${written} segments written, every one expired (0 h)`);
+      await new Promise((r) => setTimeout(r, 300));
+      t.equal(store.stats().segments, written, `below the ratio the cleaner waits for ${notNow}:00`);
+
+      writeFileSync(path.join(mount, 'filler'), Buffer.alloc(3 * MiB, 1));
+      const deadline = Date.now() + 3_000;
+      while (store.stats().segments > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      t.equal(store.stats().segments, 1, 'above it, every expired segment but the active one goes at once');
+    },
+  );
 }

@@ -24,6 +24,7 @@ const INVALID: Record<string, string[]> = {
   TIDEMQ_DISPATCH_WORKERS: ['-1', 'abc', '1.5'],
   TIDEMQ_MAX_MESSAGE_BYTES: ['abc', '-1', '0', '4MB'],
   TIDEMQ_FILE_RESERVED_HOURS: ['abc', '-1'],
+  TIDEMQ_DELETE_WHEN: ['24', 'abc', '4;x', ';', '-1', '4.5', '**'],
   TIDEMQ_DISK_MAX_USED_RATIO: ['1.5', '-0.1', 'abc'],
   TIDEMQ_DISK_CLEAN_FORCIBLY_RATIO: ['1.5', 'abc'],
   TIDEMQ_DISK_WARNING_RATIO: ['1.5', '-1', 'abc'],
@@ -192,5 +193,45 @@ t.test(
       const segments = drop.stats().segments;
       t.equal(drop.runRetention().deletedSegments, segments - 1, 'env 0 h: all but the active segment go');
     });
+  },
+);
+
+t.test(
+  'config: TIDEMQ_DELETE_WHEN — the periodic cleaner deletes expired segments in those hours only; runRetention() at once',
+  {
+    skip:
+      tmpUsed > 0.6
+        ? `the temp file system is ${Math.round(tmpUsed * 100)}% full: disk-pressure retention would interfere`
+        : false,
+  },
+  async (t) => {
+    const hour = new Date().getHours();
+    const fill = (store: MessageStore): number => {
+      for (let i = 0; i < 40; i++) store.append({ topic: 'r', body: Buffer.alloc(4000, 1) });
+      return store.stats().segments;
+    };
+    const settle = async (store: MessageStore, ms: number): Promise<number> => {
+      const deadline = Date.now() + ms;
+      while (store.stats().segments > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return store.stats().segments;
+    };
+    const base = { segmentBytes: 65536, fileReservedHours: 0, cleanIntervalMs: 20 };
+    await withEnv({ TIDEMQ_DELETE_WHEN: String((hour + 12) % 24).padStart(2, '0') }, async () => {
+      const waits = await openIn(t, base);
+      const written = fill(waits);
+      t.ok(written >= 3, `${written} segments, all expired`);
+      t.equal(await settle(waits, 300), written, 'outside the hour the cleaner keeps them');
+      t.equal(waits.runRetention().deletedSegments, written - 1, 'runRetention() deletes them at once');
+    });
+    await withEnv({ TIDEMQ_DELETE_WHEN: `${(hour + 23) % 24};${hour};${(hour + 1) % 24}` }, async () => {
+      const now = await openIn(t, base);
+      fill(now);
+      t.equal(await settle(now, 3000), 1, 'in the hour the cleaner deletes them');
+    });
+    const anyHour = await withEnv({ TIDEMQ_DELETE_WHEN: String((hour + 12) % 24) }, () =>
+      openIn(t, { ...base, deleteWhen: '*' }),
+    );
+    fill(anyHour);
+    t.equal(await settle(anyHour, 3000), 1, 'the option "*" (any hour) overrides the env var');
   },
 );
