@@ -4,7 +4,7 @@
  */
 import { type BenchOptions, matchesAny } from './options.js';
 import type { Family, ParamValue, ScenarioSpec } from './spec.js';
-import { recordBytesFor } from './store-api.js';
+import { benchTopic, recordBytesFor, UNIQ_KEY_PROPERTY_BYTES } from './store-api.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -238,6 +238,21 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
         queues: 4,
         receivers: 4,
         api: 'batch',
+      },
+    );
+    // The same pipeline with almost no work per message (limits/broker-pipeline.ts), also timed at
+    // the batched scenario's half-peak rate when that ran first.
+    add(
+      'limit',
+      'limit/broker-pipeline/100',
+      'broker',
+      'limit-broker-pipeline',
+      'pipeline floor 100 B (thread hop + event loop)',
+      {
+        bodyBytes: 100,
+        recordBytes: recordBytesFor(100, benchTopic, UNIQ_KEY_PROPERTY_BYTES),
+        batch: o.quick ? 64 : 256,
+        atRateOf: 'tidemq/broker/e2e-batch/100',
       },
     );
     const burst = o.quick ? 5000 : 100_000;

@@ -142,6 +142,17 @@ export function addRatios(lines: ResultLine[]): void {
   }
 }
 
+/**
+ * A limit timed at the rate a tidemq scenario's latency phase ran at (params.atRateOf names it):
+ * params.atRate is that line's pacedMsgPerSec when it ran earlier in this run.
+ */
+function withRateOf(spec: ScenarioSpec, done: ResultLine[]): ScenarioSpec {
+  const of = spec.params.atRateOf;
+  if (typeof of !== 'string') return spec;
+  const rate = done.find((l) => l.scenario === of && l.status === 'ok')?.extra.pacedMsgPerSec;
+  return typeof rate === 'number' ? { ...spec, params: { ...spec.params, atRate: rate } } : spec;
+}
+
 /** The run with the median throughput (the lower middle for an even count); a failed run wins. */
 function medianRun<T extends { outcome: ScenarioOutcome }>(runs: T[]): T {
   const bad = runs.find((r) => r.outcome.status !== 'ok');
@@ -196,7 +207,7 @@ export async function runBench(argv: string[]): Promise<BenchRun> {
       const dataDir = mkdtempSync(path.join(tmp, 'tidemq-bench-'));
       const wallStart = Date.now();
       try {
-        runs.push({ outcome: await runChild(spec, dataDir), wallMs: 0 });
+        runs.push({ outcome: await runChild(withRateOf(spec, lines), dataDir), wallMs: 0 });
       } finally {
         // Deleting the files also drops their dirty pages, so no scenario pays for the previous
         // one's writeback.

@@ -31,6 +31,7 @@ const kinds: Record<string, () => Promise<Impl>> = {
   'fs-write': async () => (await import('./peers/fs.js')).fsWrite,
   'limit-memcpy': async () => (await import('./limits/probes.js')).limitMemcpy,
   'limit-group-commit': async () => (await import('./limits/probes.js')).limitGroupCommit,
+  'limit-broker-pipeline': async () => (await import('./limits/broker-pipeline.js')).limitBrokerPipeline,
   'micro-crc32': async () => (await import('./micro/micro.js')).microCrc32,
   'micro-record': async () => (await import('./micro/micro.js')).microRecord,
 };

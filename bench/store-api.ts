@@ -21,6 +21,9 @@ export const benchTopic = 'bench';
  * properties. The tidemq scenarios check this against AppendResult.size, so the memcpy ceiling
  * copies records of exactly the size tidemq writes.
  */
+/** UNIQ_KEY=<34 hex digits> with its separators: the property every broker message carries. */
+export const UNIQ_KEY_PROPERTY_BYTES = 44;
+
 export function recordBytesFor(bodyBytes: number, topic = benchTopic, propertiesBytes = 0): number {
   return 91 + bodyBytes + Buffer.byteLength(topic) + propertiesBytes;
 }

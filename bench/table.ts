@@ -59,6 +59,12 @@ function lighterLoads(line: ResultLine): string | undefined {
       `${m[1]}% of peak (${typeof r === 'number' ? rate(r) : '?'}/s): p50 ${p50} ms, p99 ${value} ms`,
     );
   }
+  const atTidemq = line.extra?.latencyP99MsAtTidemqRate;
+  if (typeof atTidemq === 'number') {
+    parts.push(
+      `tidemq's half-peak rate (${rate(Number(line.extra.atTidemqRatePerSec))}/s): p50 ${line.extra.latencyP50MsAtTidemqRate} ms, p99 ${atTidemq} ms`,
+    );
+  }
   return parts.length > 0 ? `at ${parts.join('; ')}` : undefined;
 }
 

@@ -17,13 +17,12 @@ import type { MessageView, SendMessage } from '../../src/broker/types.js';
 import { LatencyRecorder } from '../histogram.js';
 import { mainThreadCpuUs, nowNs } from '../measure.js';
 import { num } from '../outcome.js';
-import type { LatencySummary, ScenarioOutcome, ScenarioSpec } from '../spec.js';
+import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { makeBody } from '../store-api.js';
+import { lighterLoads, type PacedPipeline, tick, timedAt } from './paced.js';
 
 const topic = 'bench';
 const group = 'bench-group';
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const sleep1ms = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
 interface Flow {
   sent: number;
@@ -133,42 +132,33 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
     }
   };
 
-  /** Shares of the peak rate timed after the half-peak phase, each for the same window. */
-  const LIGHTER_LOADS = [0.25, 0.1];
   /**
-   * `perSec` messages a second, one slice a millisecond: an open loop, as a producer fed by
-   * requests behaves. Each slice is sent without waiting for the previous one's receipts, and the
-   * loop sleeps until the next millisecond (a loop that awaited every slice's receipts and polled
-   * with setImmediate turned into a closed loop of 5–10 messages per sendBatch() that kept the
-   * event loop busy spinning). Each message is stamped with the time it was due, not the time the
-   * loop got round to sending it, so a stall of the event loop counts against the messages it
-   * delayed (no coordinated omission).
+   * The paced phases (paced.ts): each millisecond's messages in one sendBatch() (split at the
+   * store's batch limit), or one send() each, without waiting for receipts.
    */
-  const producePaced = async (perSec: number, untilNs: number): Promise<void> => {
-    const start = nowNs();
-    const startMs = performance.now();
-    const stepMs = 1000 / perSec;
-    let due = 0;
-    while (nowNs() < untilNs) {
-      const owed = Math.floor(((nowNs() - start) / 1e9) * perSec) - due;
-      if (owed > 0) {
-        if (batchApi) {
-          // one batch per millisecond slice, split at the store's batch limit
-          for (let sent = 0; sent < owed; sent += MAX_SEND_BATCH) {
-            const n = Math.min(owed - sent, MAX_SEND_BATCH);
-            producer.sendBatch(slice(n, startMs + (due + sent) * stepMs, stepMs)).then(done, failed);
-          }
-        } else {
-          for (let i = 0; i < owed; i++) {
-            const body = stamped(template, startMs + (due + i) * stepMs);
-            body.writeUInt32LE(flow.sent++, 8);
-            producer.send({ topic, body }).then(done, failed);
-          }
+  const pipeline: PacedPipeline = {
+    emit: (owed, firstDueMs, stepMs) => {
+      if (batchApi) {
+        for (let sent = 0; sent < owed; sent += MAX_SEND_BATCH) {
+          const n = Math.min(owed - sent, MAX_SEND_BATCH);
+          producer.sendBatch(slice(n, firstDueMs + sent * stepMs, stepMs)).then(done, failed);
         }
-        due += owed;
+      } else {
+        for (let i = 0; i < owed; i++) {
+          const body = stamped(template, firstDueMs + i * stepMs);
+          body.writeUInt32LE(flow.sent++, 8);
+          producer.send({ topic, body }).then(done, failed);
+        }
       }
-      await sleep1ms();
-    }
+    },
+    timeFrom: (recorder, fromMs) => {
+      latency = recorder;
+      timedFrom = fromMs;
+    },
+    drained: async () => {
+      const drainUntil = Date.now() + 10_000;
+      while (flow.acked < flow.sent && Date.now() < drainUntil) await tick();
+    },
   };
 
   const consumers = Array.from({ length: num(spec, 'receivers') }, () => consume());
@@ -200,40 +190,17 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   while (flow.acked < flow.sent) await tick();
   const paceMs = windowMs;
   const warmMs = Math.max(200, Math.min(500, windowMs / 2));
-  const drained = async (): Promise<void> => {
-    const drainUntil = Date.now() + 10_000;
-    while (flow.acked < flow.sent && Date.now() < drainUntil) await tick();
-  };
   // Event-loop stalls explain the latency tail (GC pauses, long synchronous passes).
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  const timedAt = async (perSec: number, unit: string, watchLoop = false): Promise<LatencySummary> => {
-    const rec = new LatencyRecorder();
-    latency = rec;
-    timedFrom = Number.POSITIVE_INFINITY;
-    await producePaced(perSec, nowNs() + warmMs * 1e6);
-    timedFrom = performance.now();
-    if (watchLoop) loopDelay.enable();
-    await producePaced(perSec, nowNs() + paceMs * 1e6);
-    await drained();
-    loopDelay.disable();
-    latency = undefined;
-    return rec.summary(unit);
-  };
+  const ms = { warmMs, paceMs };
   const summary = await timedAt(
+    pipeline,
     peakPerSec / 2,
+    ms,
     'due time of the send to receive() returning the message, at half of peak',
-    true,
+    { start: () => loopDelay.enable(), stop: () => loopDelay.disable() },
   );
-  // Then lighter loads, each timed on its own: where the tail comes from load, it shrinks here.
-  const ms = (us: number): number => Math.round(us / 10) / 100;
-  const byLoad: Record<string, number> = {};
-  for (const share of LIGHTER_LOADS) {
-    const s = await timedAt(peakPerSec * share, '');
-    const at = `At${Math.round(share * 100)}pct`;
-    byLoad[`pacedMsgPerSec${at}`] = Math.round(peakPerSec * share);
-    byLoad[`latencyP50Ms${at}`] = ms(s.p50Us);
-    byLoad[`latencyP99Ms${at}`] = ms(s.p99Us);
-  }
+  const byLoad = await lighterLoads(pipeline, peakPerSec, ms);
   flow.stop = true;
   const allAcked = flow.acked === flow.sent;
   const pacedMethod = (perMs: string): string =>

@@ -1,0 +1,53 @@
+/**
+ * The dispatch side of the broker pipeline limit (broker-pipeline.ts), in a worker thread: waits
+ * for the main thread to publish how many records it wrote (polling every millisecond, as the
+ * dispatch worker does while busy), walks each new record of the ring, writes a 20-byte entry for
+ * it (physical offset, size, tag code: a consume queue entry), and publishes how many it
+ * dispatched, waking the consumer.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { native } from '../../src/native.js';
+import {
+  CTL_DISPATCHED_SEQ,
+  CTL_STOP,
+  CTL_WRITTEN_SEQ,
+  DISPATCHED,
+  ENTRY_BYTES,
+  type PipelineShared,
+  WRITTEN,
+} from './broker-pipeline.js';
+
+const shared = workerData as PipelineShared;
+const ctl = new Int32Array(shared.control);
+const counts = new Float64Array(shared.counts);
+const log = native.mapFile(shared.logPath, 0, 0);
+const entries = native.mapFile(shared.entriesPath, 0, 0);
+const logView = new DataView(log);
+const entryView = new DataView(entries);
+const { recordBytes, ringRecords } = shared;
+parentPort!.postMessage('ready');
+
+let dispatched = 0;
+let badRecords = 0;
+while (Atomics.load(ctl, CTL_STOP) === 0) {
+  const seq = Atomics.load(ctl, CTL_WRITTEN_SEQ);
+  const written = counts[WRITTEN]!;
+  if (written > dispatched) {
+    for (; dispatched < written; dispatched++) {
+      const slot = dispatched % ringRecords;
+      const at = slot * recordBytes;
+      const size = logView.getInt32(at, false);
+      if (size !== recordBytes) badRecords++;
+      const e = slot * ENTRY_BYTES;
+      entryView.setFloat64(e, at, false);
+      entryView.setInt32(e + 8, size, false);
+      entryView.setFloat64(e + 12, 0, false);
+    }
+    counts[DISPATCHED] = dispatched;
+    Atomics.add(ctl, CTL_DISPATCHED_SEQ, 1);
+    Atomics.notify(ctl, CTL_DISPATCHED_SEQ);
+    continue;
+  }
+  Atomics.wait(ctl, CTL_WRITTEN_SEQ, seq, 1);
+}
+parentPort!.postMessage({ badRecords });
