@@ -240,21 +240,25 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
         api: 'batch',
       },
     );
-    // The same pipeline with almost no work per message (limits/broker-pipeline.ts), also timed at
-    // the batched scenario's half-peak rate when that ran first.
-    add(
-      'limit',
-      'limit/broker-pipeline/100',
-      'broker',
-      'limit-broker-pipeline',
-      'pipeline floor 100 B (thread hop + event loop)',
-      {
-        bodyBytes: 100,
-        recordBytes: recordBytesFor(100, benchTopic, UNIQ_KEY_PROPERTY_BYTES),
-        batch: o.quick ? 64 : 256,
-        atRateOf: 'tidemq/broker/e2e-batch/100',
-      },
-    );
+    // The same pipeline with almost no work per message (limits/broker-pipeline.ts), in memory
+    // already and growing into fresh pages as a store does; each also timed at the batched row's
+    // half-peak rate when that ran first.
+    for (const pages of ['warm', 'fresh']) {
+      add(
+        'limit',
+        `limit/broker-pipeline/${pages}/100`,
+        'broker',
+        'limit-broker-pipeline',
+        `pipeline floor 100 B, ${pages === 'warm' ? 'memory in place' : 'fresh pages'}`,
+        {
+          bodyBytes: 100,
+          recordBytes: recordBytesFor(100, benchTopic, UNIQ_KEY_PROPERTY_BYTES),
+          batch: o.quick ? 64 : 256,
+          pages,
+          atRateOf: 'tidemq/broker/e2e-batch/100',
+        },
+      );
+    }
     const burst = o.quick ? 5000 : 100_000;
     add(
       'tidemq',

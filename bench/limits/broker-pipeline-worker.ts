@@ -1,7 +1,7 @@
 /**
  * The dispatch side of the broker pipeline limit (broker-pipeline.ts), in a worker thread: waits
  * for the main thread to publish how many records it wrote (polling every millisecond, as the
- * dispatch worker does while busy), walks each new record of the ring, writes a 20-byte entry for
+ * dispatch worker does while busy), walks each new record (mapping each fresh file as it reaches it), writes a 20-byte entry for
  * it (physical offset, size, tag code: a consume queue entry), and publishes how many it
  * dispatched, waking the consumer.
  */
@@ -14,17 +14,20 @@ import {
   DISPATCHED,
   ENTRY_BYTES,
   type PipelineShared,
+  segmentPath,
   WRITTEN,
 } from './broker-pipeline.js';
 
 const shared = workerData as PipelineShared;
 const ctl = new Int32Array(shared.control);
 const counts = new Float64Array(shared.counts);
-const log = native.mapFile(shared.logPath, 0, 0);
 const entries = native.mapFile(shared.entriesPath, 0, 0);
-const logView = new DataView(log);
 const entryView = new DataView(entries);
-const { recordBytes, ringRecords } = shared;
+const { recordBytes, ringRecords, segmentRecords } = shared;
+const fresh = shared.pages === 'fresh';
+/** The records' mapping in use: the ring, or the segment `segment` (fresh: mapped as reached). */
+let segment = 0;
+let logView = new DataView(native.mapFile(fresh ? segmentPath(shared.logPath, 0) : shared.logPath, 0, 0));
 parentPort!.postMessage('ready');
 
 let dispatched = 0;
@@ -35,7 +38,16 @@ while (Atomics.load(ctl, CTL_STOP) === 0) {
   if (written > dispatched) {
     for (; dispatched < written; dispatched++) {
       const slot = dispatched % ringRecords;
-      const at = slot * recordBytes;
+      let at = slot * recordBytes;
+      if (fresh) {
+        const n = Math.floor(dispatched / segmentRecords);
+        if (n !== segment) {
+          native.releaseMapping(logView.buffer as ArrayBuffer);
+          logView = new DataView(native.mapFile(segmentPath(shared.logPath, n), 0, 0));
+          segment = n;
+        }
+        at = (dispatched - n * segmentRecords) * recordBytes;
+      }
       const size = logView.getInt32(at, false);
       if (size !== recordBytes) badRecords++;
       const e = slot * ENTRY_BYTES;

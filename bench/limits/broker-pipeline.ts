@@ -2,9 +2,13 @@
  * The machine's limit for the broker end-to-end scenario: the same pipeline shape with almost no
  * work per message, timed by the same method (paced.ts).
  *
- * - The main thread writes records of tidemq's size for the body (header, topic, UNIQ_KEY) into a
- *   ring-shaped file mapping, already in memory (no page-cache growth), stamps each with its due
- *   time and sequence number, and publishes the count (Atomics.notify).
+ * - The main thread writes records of tidemq's size for the body (header, topic, UNIQ_KEY), stamps
+ *   each with its due time and sequence number, and publishes the count (Atomics.notify). Param
+ *   `pages`: 'warm' — into a ring-shaped file mapping already in memory (no page-cache growth);
+ *   'fresh' — into new 64 MiB files, as a store that keeps its messages grows, with the addon's
+ *   prefault thread following the writer as tidemq's commit log does (each file is deleted once
+ *   consumed, so the disk use stays small; memory freed that way may be handed out again cheaply,
+ *   which only makes this floor lower).
  * - A worker thread (broker-pipeline-worker.ts) walks the new records and writes a 20-byte entry
  *   for each into a second mapping, then publishes its count and wakes the main thread.
  * - The main thread's consumer (Atomics.waitAsync) takes each new entry, makes a Buffer view of
@@ -17,10 +21,11 @@
  * named by `atRateOf` first, that scenario's half-peak rate (extra: latencyP99MsAtTidemqRate), so
  * both are compared at the same load too.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MapFlags, native } from '../../src/native.js';
+import { PREFAULT_CHUNK_BYTES, PREFAULT_IDLE_MS, PREFAULT_LEAD_BYTES } from '../../src/store/commit-log.js';
 import type { LatencyRecorder } from '../histogram.js';
 import { nowNs } from '../measure.js';
 import { num } from '../outcome.js';
@@ -37,10 +42,14 @@ export const DISPATCHED = 1;
 export const ENTRY_BYTES = 20;
 
 export interface PipelineShared {
+  /** 'fresh': records live in files `${logPath}.<n>` of segmentRecords each; 'warm': one ring. */
+  pages: 'warm' | 'fresh';
   logPath: string;
   entriesPath: string;
   recordBytes: number;
+  /** Entries (and, warm, records) ring capacity. */
   ringRecords: number;
+  segmentRecords: number;
   control: SharedArrayBuffer;
   counts: SharedArrayBuffer;
 }
@@ -49,6 +58,113 @@ export interface PipelineShared {
 const DUE_AT = 16;
 const SEQ_AT = 24;
 const RING_BYTES = 256 * 1024 * 1024;
+const SEGMENT_BYTES = 64 * 1024 * 1024;
+
+/** Where the main thread's records live: record i's mapping and byte position. */
+export interface RecordFiles {
+  /** The mapping record `i` is in (mapped, created or prepared as needed), and its position. */
+  at(i: number): { mapping: ArrayBuffer; pos: number };
+  /** Records below `i` are consumed: what only they used may go. */
+  consumedTo(i: number): void;
+  /** The writer wrote records below `i` (prefault follows it). */
+  wroteTo(i: number): void;
+  close(): void;
+}
+
+/** 'warm': one ring mapping, faulted in before the run. */
+function warmRing(s: PipelineShared): RecordFiles {
+  const mapping = native.mapFile(s.logPath, s.ringRecords * s.recordBytes, MapFlags.create);
+  new Uint8Array(mapping).fill(0);
+  const place = { mapping, pos: 0 };
+  return {
+    at: (i) => {
+      place.pos = (i % s.ringRecords) * s.recordBytes;
+      return place;
+    },
+    consumedTo: () => {},
+    wroteTo: () => {},
+    close: () => release(mapping),
+  };
+}
+
+/** Unmap now if the addon allows it (else the finalizer does, later). */
+function release(mapping: ArrayBuffer): void {
+  try {
+    native.releaseMapping(mapping);
+  } catch {
+    // still in use by a native task: left to the finalizer
+  }
+}
+
+/** The file of segment `n` of the fresh layout (the worker maps the same names). */
+export function segmentPath(logPath: string, n: number): string {
+  return `${logPath}.${n}`;
+}
+
+/**
+ * 'fresh': new files of segmentRecords records, created (preallocated, mapped) half a segment
+ * ahead, the writer followed by the prefault thread, each file deleted once consumed.
+ */
+function freshSegments(s: PipelineShared): RecordFiles {
+  const segBytes = s.segmentRecords * s.recordBytes;
+  const maps = new Map<number, ArrayBuffer>();
+  const cells = native.prefaultWriter();
+  let nextFollowAt = 0;
+  let released = 0;
+  const mapOf = (n: number): ArrayBuffer => {
+    let m = maps.get(n);
+    if (m === undefined) {
+      m = native.mapFile(segmentPath(s.logPath, n), segBytes, MapFlags.create);
+      maps.set(n, m);
+    }
+    return m;
+  };
+  const follow = (n: number): void => {
+    native.prefaultFollow(
+      mapOf(n),
+      cells,
+      n * segBytes,
+      PREFAULT_LEAD_BYTES,
+      PREFAULT_CHUNK_BYTES,
+      PREFAULT_IDLE_MS,
+    );
+  };
+  const place = { mapping: mapOf(0), pos: 0 }; // the worker maps the first file as it starts
+  return {
+    at: (i) => {
+      const n = Math.floor(i / s.segmentRecords);
+      place.mapping = mapOf(n);
+      place.pos = (i - n * s.segmentRecords) * s.recordBytes;
+      return place;
+    },
+    wroteTo: (i) => {
+      const wrote = i * s.recordBytes;
+      cells[0] = wrote;
+      if (wrote < nextFollowAt) return;
+      nextFollowAt = wrote + PREFAULT_CHUNK_BYTES;
+      const n = Math.floor(wrote / segBytes);
+      follow(n);
+      if (wrote - n * segBytes > segBytes / 2) mapOf(n + 1); // prepared ahead
+      if (wrote + PREFAULT_LEAD_BYTES > (n + 1) * segBytes) follow(n + 1);
+    },
+    consumedTo: (i) => {
+      const done = Math.floor(i / s.segmentRecords);
+      for (; released < done; released++) {
+        const m = maps.get(released);
+        maps.delete(released);
+        if (m !== undefined) release(m);
+        rmSync(segmentPath(s.logPath, released), { force: true });
+      }
+    },
+    close: () => {
+      cells[1] = 1;
+      for (const [n, m] of maps) {
+        release(m);
+        rmSync(segmentPath(s.logPath, n), { force: true });
+      }
+    },
+  };
+}
 
 /** Atomics.waitAsync (Node ≥ 16; not in the ES2023 typings this project compiles against). */
 const waitAsync = (
@@ -67,29 +183,38 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
   const recordBytes = num(spec, 'recordBytes');
   const batch = num(spec, 'batch');
   const atRate = typeof spec.params.atRate === 'number' ? spec.params.atRate : 0;
+  const pages = spec.params.pages === 'fresh' ? 'fresh' : 'warm';
   const ringRecords = Math.floor(RING_BYTES / recordBytes);
   mkdirSync(dir, { recursive: true });
   const shared: PipelineShared = {
+    pages,
     logPath: path.join(dir, 'pipeline-log'),
     entriesPath: path.join(dir, 'pipeline-entries'),
     recordBytes,
     ringRecords,
+    segmentRecords: Math.floor(SEGMENT_BYTES / recordBytes),
     control: new SharedArrayBuffer(16),
     counts: new SharedArrayBuffer(16),
   };
-  const log = native.mapFile(shared.logPath, ringRecords * recordBytes, MapFlags.create);
+  const files = pages === 'fresh' ? freshSegments(shared) : warmRing(shared);
   const entryBytes = Math.ceil((ringRecords * ENTRY_BYTES) / 4096) * 4096;
   const entries = native.mapFile(shared.entriesPath, entryBytes, MapFlags.create);
-  // in memory before the run: a store's page-cache growth is left out of this limit
-  new Uint8Array(log).fill(0);
-  new Uint8Array(entries).fill(0);
+  new Uint8Array(entries).fill(0); // the entries stay a warm ring either way
   const ctl = new Int32Array(shared.control);
   const counts = new Float64Array(shared.counts);
-  const logBytes = new Uint8Array(log);
-  const logView = new DataView(log);
   const entryView = new DataView(entries);
   const template = Buffer.alloc(recordBytes, 7);
   template.writeInt32BE(recordBytes, 0);
+  /** A DataView and byte view per mapping, made once. */
+  const views = new WeakMap<ArrayBuffer, { bytes: Uint8Array; view: DataView }>();
+  const viewsOf = (m: ArrayBuffer): { bytes: Uint8Array; view: DataView } => {
+    let v = views.get(m);
+    if (v === undefined) {
+      v = { bytes: new Uint8Array(m), view: new DataView(m) };
+      views.set(m, v);
+    }
+    return v;
+  };
 
   const worker = new Worker(new URL('./broker-pipeline-worker.js', import.meta.url), {
     workerData: shared,
@@ -118,12 +243,14 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
         overruns++;
         continue;
       }
-      const at = (written % ringRecords) * recordBytes;
-      logBytes.set(template, at);
-      logView.setFloat64(at + DUE_AT, firstDueMs + i * stepMs, true);
-      logView.setFloat64(at + SEQ_AT, written, true);
+      const place = files.at(written);
+      const v = viewsOf(place.mapping);
+      v.bytes.set(template, place.pos);
+      v.view.setFloat64(place.pos + DUE_AT, firstDueMs + i * stepMs, true);
+      v.view.setFloat64(place.pos + SEQ_AT, written, true);
       written++;
     }
+    files.wroteTo(written);
     counts[WRITTEN] = written;
     Atomics.add(ctl, CTL_WRITTEN_SEQ, 1);
     Atomics.notify(ctl, CTL_WRITTEN_SEQ);
@@ -140,13 +267,16 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
         const now = performance.now();
         for (; consumed < upto; consumed++) {
           const e = (consumed % ringRecords) * ENTRY_BYTES;
-          const at = entryView.getFloat64(e, false);
-          const body = Buffer.from(log, at + recordBytes - bodyBytes, bodyBytes);
+          const place = files.at(consumed);
+          const pos = entryView.getFloat64(e, false);
+          const logView = viewsOf(place.mapping).view;
+          const body = Buffer.from(place.mapping, pos + recordBytes - bodyBytes, bodyBytes);
           bodyBytesSeen += body.length;
-          if (logView.getFloat64(at + SEQ_AT, true) !== consumed) misordered++;
-          const due = logView.getFloat64(at + DUE_AT, true);
+          if (pos !== place.pos || logView.getFloat64(pos + SEQ_AT, true) !== consumed) misordered++;
+          const due = logView.getFloat64(pos + DUE_AT, true);
           if (recorder && due >= timedFrom) recorder.recordNs((now - due) * 1e6);
         }
+        files.consumedTo(consumed);
         continue;
       }
       const wait = waitAsync(ctl, CTL_DISPATCHED_SEQ, seq, 100);
@@ -209,6 +339,7 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
   const { badRecords } = await workerResult;
   await consumer;
   await worker.terminate();
+  files.close();
   return {
     status: 'ok',
     ops: peakOps,
@@ -231,8 +362,9 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
       misordered,
       badRecords,
     },
-    method: `main thread writes ${recordBytes} B records into a ${RING_BYTES / 2 ** 20} MiB ring mapping already in memory, one worker thread writes a 20 B entry per record, the main thread's consumer makes a Buffer view per message (Atomics notify/waitAsync both ways); flat out with at most ${window} in flight for the peak, then paced as the broker scenario (paced.ts)${atRate > 0 ? `, and at the broker's half-peak rate (${Math.round(atRate)}/s)` : ''}`,
+    method: `main thread writes ${recordBytes} B records ${pages === 'fresh' ? `into new ${SEGMENT_BYTES / 2 ** 20} MiB files (prefault thread ahead of the writer, each file deleted once consumed)` : `into a ${RING_BYTES / 2 ** 20} MiB ring mapping already in memory`}, one worker thread writes a 20 B entry per record, the main thread's consumer makes a Buffer view per message (Atomics notify/waitAsync both ways); flat out with at most ${window} in flight for the peak, then paced as the broker scenario (paced.ts)${atRate > 0 ? `, and at the broker's half-peak rate (${Math.round(atRate)}/s)` : ''}`,
     extra: {
+      pages,
       peakMsgPerSec: Math.round(peakPerSec),
       pacedMsgPerSec: Math.round(peakPerSec / 2),
       pacedMs: ms.paceMs,

@@ -112,7 +112,7 @@ export const PREFAULT_LEAD_BYTES = 32 * 1024 * 1024;
  */
 export const PREFAULT_CHUNK_BYTES = 2 * 1024 * 1024;
 /** A follow with nothing to do for this long ends; the next step written renews it. */
-const PREFAULT_IDLE_MS = 50;
+export const PREFAULT_IDLE_MS = 50;
 
 export interface CommitLogOptions {
   dir: string;

@@ -38,20 +38,26 @@ t.test('bench: --quick runs every scenario and each one proves its path', async 
     );
   }
   t.match(readFileSync(path.join(dir, 'report.svg'), 'utf8'), /^<svg /, 'the report is an SVG');
-  const floor = lines.find((l) => l.scenario === 'limit/broker-pipeline/100');
+  const floors = lines.filter((l) => l.scenario.startsWith('limit/broker-pipeline/'));
   const batched = lines.find((l) => l.scenario === 'tidemq/broker/e2e-batch/100');
-  t.ok(floor && batched, 'the broker group has its machine limit, the pipeline floor');
-  t.equal(batched?.vsLimit?.against, 'limit/broker-pipeline/100', 'the broker rows are compared with it');
-  t.equal(
-    floor?.extra.atTidemqRatePerSec,
-    batched?.extra.pacedMsgPerSec,
-    "the floor is also timed at the batched scenario's half-peak rate",
+  t.same(
+    floors.map((l) => l.extra.pages).sort(),
+    ['fresh', 'warm'],
+    'the broker group has its machine limits: the pipeline floor in memory and into fresh pages',
   );
-  const atRate = floor?.extra.latencyP99MsAtTidemqRate;
-  t.ok(typeof atRate === 'number' && atRate > 0, `floor p99 at that rate: ${atRate} ms`);
+  t.match(batched?.vsLimit?.against, /^limit\/broker-pipeline\//, 'the broker rows are compared with them');
+  for (const floor of floors) {
+    t.equal(
+      floor.extra.atTidemqRatePerSec,
+      batched?.extra.pacedMsgPerSec,
+      `${floor.scenario} is also timed at the batched scenario's half-peak rate`,
+    );
+    const atRate = floor.extra.latencyP99MsAtTidemqRate;
+    t.ok(typeof atRate === 'number' && atRate > 0, `${floor.scenario}: p99 at that rate ${atRate} ms`);
+  }
   const e2e = lines.filter((l) => l.scenario.startsWith('tidemq/broker/e2e'));
   t.ok(e2e.length > 0, 'the quick run has the broker end-to-end scenarios');
-  for (const line of [...e2e, ...(floor ? [floor] : [])]) {
+  for (const line of [...e2e, ...floors]) {
     for (const pct of [25, 10]) {
       const rate = line.extra[`pacedMsgPerSecAt${pct}pct`];
       const p99 = line.extra[`latencyP99MsAt${pct}pct`];
