@@ -144,13 +144,15 @@ export function addRatios(lines: ResultLine[]): void {
 
 /**
  * A limit timed at the rate a tidemq scenario's latency phase ran at (params.atRateOf names it):
- * params.atRate is that line's pacedMsgPerSec when it ran earlier in this run.
+ * params.atRatePerSec is that line's pacedMsgPerSec when it ran earlier in this run and passed its
+ * check.
  */
 function withRateOf(spec: ScenarioSpec, done: ResultLine[]): ScenarioSpec {
   const of = spec.params.atRateOf;
   if (typeof of !== 'string') return spec;
-  const rate = done.find((l) => l.scenario === of && l.status === 'ok')?.extra.pacedMsgPerSec;
-  return typeof rate === 'number' ? { ...spec, params: { ...spec.params, atRate: rate } } : spec;
+  const rate = done.find((l) => l.scenario === of && l.status === 'ok' && l.check.passed)?.extra
+    .pacedMsgPerSec;
+  return typeof rate === 'number' ? { ...spec, params: { ...spec.params, atRatePerSec: rate } } : spec;
 }
 
 /** The run with the median throughput (the lower middle for an even count); a failed run wins. */

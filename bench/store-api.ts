@@ -15,15 +15,15 @@ export async function openStore(dir: string, options?: StoreOptions): Promise<Be
 /** Topic every bench message goes to. */
 export const benchTopic = 'bench';
 
+/** UNIQ_KEY=<34 hex digits> with its separators: the property every broker message carries. */
+export const UNIQ_KEY_PROPERTY_BYTES = 44;
+
 /**
  * Size of a RocketMQ commit log record (header included) for a body of `bodyBytes` with the
  * bench's topic and no properties: 91 fixed header bytes with IPv4 hosts, then body, topic and
  * properties. The tidemq scenarios check this against AppendResult.size, so the memcpy ceiling
  * copies records of exactly the size tidemq writes.
  */
-/** UNIQ_KEY=<34 hex digits> with its separators: the property every broker message carries. */
-export const UNIQ_KEY_PROPERTY_BYTES = 44;
-
 export function recordBytesFor(bodyBytes: number, topic = benchTopic, propertiesBytes = 0): number {
   return 91 + bodyBytes + Buffer.byteLength(topic) + propertiesBytes;
 }

@@ -231,15 +231,26 @@ function parse(spec: Spec, raw: unknown, source: string): StoreConfig[keyof Stor
   }
 }
 
-/** deleteWhen: "04", "3;4" (RocketMQ's form), an array of hours, or "*" (any hour: undefined). */
+/**
+ * deleteWhen: "04", "3;4" (RocketMQ's form; a trailing ";" is ignored, as Java's split does), a
+ * number or an array of hours, or "*" (any hour: undefined).
+ */
 function parseHourList(raw: unknown, source: string, spec: Spec): readonly number[] | undefined {
-  if (raw === '*') return undefined;
+  if (typeof raw === 'string' && raw.trim() === '*') return undefined;
   const parts =
-    typeof raw === 'string' ? raw.split(';').map((p) => p.trim()) : Array.isArray(raw) ? raw : undefined;
+    typeof raw === 'string'
+      ? raw.replace(/;\s*$/, '').split(';')
+      : typeof raw === 'number'
+        ? [raw]
+        : Array.isArray(raw)
+          ? raw
+          : undefined;
   if (parts === undefined || parts.length === 0) throw invalid(source, raw, spec);
   const hours = new Set<number>();
   for (const part of parts) {
-    const hour = typeof part === 'number' ? part : /^\d{1,2}$/.test(String(part)) ? Number(part) : NaN;
+    const text = typeof part === 'string' ? part.trim() : undefined;
+    const hour =
+      typeof part === 'number' ? part : text !== undefined && /^\d{1,2}$/.test(text) ? Number(text) : NaN;
     if (!Number.isInteger(hour) || hour < 0 || hour > 23) throw invalid(source, raw, spec);
     hours.add(hour);
   }
@@ -263,6 +274,12 @@ export function resolveConfig(options: StoreOptions = {}, env: NodeJS.ProcessEnv
     }
   }
   const c = config as unknown as StoreConfig;
+  if (c.deleteWhen !== undefined && c.cleanIntervalMs > 3_600_000) {
+    throw new StoreError(
+      'INVALID_CONFIG',
+      `cleanIntervalMs (${c.cleanIntervalMs}) is longer than an hour, so retention could miss the deleteWhen hours (${c.deleteWhen.join(';')}): shorten it, or set deleteWhen to "*".`,
+    );
+  }
   if (!(c.diskMaxUsedRatio <= c.diskCleanForciblyRatio && c.diskCleanForciblyRatio <= c.diskWarningRatio)) {
     throw new StoreError(
       'INVALID_CONFIG',

@@ -20,7 +20,7 @@ import {
 
 const shared = workerData as PipelineShared;
 const ctl = new Int32Array(shared.control);
-const counts = new Float64Array(shared.counts);
+const counts = new Int32Array(shared.counts);
 const entries = native.mapFile(shared.entriesPath, 0, 0);
 const entryView = new DataView(entries);
 const { recordBytes, ringRecords, segmentRecords } = shared;
@@ -34,7 +34,7 @@ let dispatched = 0;
 let badRecords = 0;
 while (Atomics.load(ctl, CTL_STOP) === 0) {
   const seq = Atomics.load(ctl, CTL_WRITTEN_SEQ);
-  const written = counts[WRITTEN]!;
+  const written = Atomics.load(counts, WRITTEN);
   if (written > dispatched) {
     for (; dispatched < written; dispatched++) {
       const slot = dispatched % ringRecords;
@@ -55,7 +55,7 @@ while (Atomics.load(ctl, CTL_STOP) === 0) {
       entryView.setInt32(e + 8, size, false);
       entryView.setFloat64(e + 12, 0, false);
     }
-    counts[DISPATCHED] = dispatched;
+    Atomics.store(counts, DISPATCHED, dispatched);
     Atomics.add(ctl, CTL_DISPATCHED_SEQ, 1);
     Atomics.notify(ctl, CTL_DISPATCHED_SEQ);
     continue;

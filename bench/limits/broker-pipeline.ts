@@ -6,11 +6,12 @@
  *   each with its due time and sequence number, and publishes the count (Atomics.notify). Param
  *   `pages`: 'warm' — into a ring-shaped file mapping already in memory (no page-cache growth);
  *   'fresh' — into new 64 MiB files, as a store that keeps its messages grows, with the addon's
- *   prefault thread following the writer as tidemq's commit log does (each file is deleted once
- *   consumed, so the disk use stays small; memory freed that way may be handed out again cheaply,
- *   which only makes this floor lower).
- * - A worker thread (broker-pipeline-worker.ts) walks the new records and writes a 20-byte entry
- *   for each into a second mapping, then publishes its count and wakes the main thread.
+ *   prefault thread following the writer as tidemq's commit log does, kept until the end as a
+ *   store keeps its messages (deleting them during the run would stall the event loop — 7–15 ms
+ *   an unlink of 64 MiB — and hand their memory back for reuse): up to ~3 GB of files in a full run.
+ * - A worker thread (broker-pipeline-worker.ts), polling every millisecond as the dispatch worker
+ *   does while busy, walks the new records and writes a 20-byte entry for each into a second
+ *   mapping, then publishes its count and wakes the main thread.
  * - The main thread's consumer (Atomics.waitAsync) takes each new entry, makes a Buffer view of
  *   the record's body and records the latency from its due time.
  *
@@ -36,7 +37,7 @@ import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 export const CTL_WRITTEN_SEQ = 0;
 export const CTL_DISPATCHED_SEQ = 1;
 export const CTL_STOP = 2;
-/** Float64 cells of the counts block. */
+/** Int32 cells of the counts block (Atomics.store after the data, Atomics.load before reading it). */
 export const WRITTEN = 0;
 export const DISPATCHED = 1;
 export const ENTRY_BYTES = 20;
@@ -64,8 +65,9 @@ const SEGMENT_BYTES = 64 * 1024 * 1024;
 export interface RecordFiles {
   /** The mapping record `i` is in (mapped, created or prepared as needed), and its position. */
   at(i: number): { mapping: ArrayBuffer; pos: number };
-  /** Records below `i` are consumed: what only they used may go. */
-  consumedTo(i: number): void;
+  /** New files created and deleted so far (fresh). */
+  created: number;
+  deleted: number;
   /** The writer wrote records below `i` (prefault follows it). */
   wroteTo(i: number): void;
   close(): void;
@@ -81,7 +83,8 @@ function warmRing(s: PipelineShared): RecordFiles {
       place.pos = (i % s.ringRecords) * s.recordBytes;
       return place;
     },
-    consumedTo: () => {},
+    created: 0,
+    deleted: 0,
     wroteTo: () => {},
     close: () => release(mapping),
   };
@@ -103,21 +106,28 @@ export function segmentPath(logPath: string, n: number): string {
 
 /**
  * 'fresh': new files of segmentRecords records, created (preallocated, mapped) half a segment
- * ahead, the writer followed by the prefault thread, each file deleted once consumed.
+ * ahead, the writer followed by the prefault thread; all deleted at close.
  */
 function freshSegments(s: PipelineShared): RecordFiles {
   const segBytes = s.segmentRecords * s.recordBytes;
   const maps = new Map<number, ArrayBuffer>();
   const cells = native.prefaultWriter();
   let nextFollowAt = 0;
-  let released = 0;
   const mapOf = (n: number): ArrayBuffer => {
     let m = maps.get(n);
     if (m === undefined) {
       m = native.mapFile(segmentPath(s.logPath, n), segBytes, MapFlags.create);
       maps.set(n, m);
+      files.created++;
     }
     return m;
+  };
+  const remove = (n: number): void => {
+    const m = maps.get(n);
+    maps.delete(n);
+    if (m !== undefined) release(m);
+    rmSync(segmentPath(s.logPath, n), { force: true });
+    files.deleted++;
   };
   const follow = (n: number): void => {
     native.prefaultFollow(
@@ -129,8 +139,7 @@ function freshSegments(s: PipelineShared): RecordFiles {
       PREFAULT_IDLE_MS,
     );
   };
-  const place = { mapping: mapOf(0), pos: 0 }; // the worker maps the first file as it starts
-  return {
+  const files: RecordFiles = {
     at: (i) => {
       const n = Math.floor(i / s.segmentRecords);
       place.mapping = mapOf(n);
@@ -147,23 +156,15 @@ function freshSegments(s: PipelineShared): RecordFiles {
       if (wrote - n * segBytes > segBytes / 2) mapOf(n + 1); // prepared ahead
       if (wrote + PREFAULT_LEAD_BYTES > (n + 1) * segBytes) follow(n + 1);
     },
-    consumedTo: (i) => {
-      const done = Math.floor(i / s.segmentRecords);
-      for (; released < done; released++) {
-        const m = maps.get(released);
-        maps.delete(released);
-        if (m !== undefined) release(m);
-        rmSync(segmentPath(s.logPath, released), { force: true });
-      }
-    },
+    created: 0,
+    deleted: 0,
     close: () => {
       cells[1] = 1;
-      for (const [n, m] of maps) {
-        release(m);
-        rmSync(segmentPath(s.logPath, n), { force: true });
-      }
+      for (const n of [...maps.keys()]) remove(n);
     },
   };
+  const place = { mapping: mapOf(0), pos: 0 }; // the worker maps the first file as it starts
+  return files;
 }
 
 /** Atomics.waitAsync (Node ≥ 16; not in the ES2023 typings this project compiles against). */
@@ -182,7 +183,7 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
   const bodyBytes = num(spec, 'bodyBytes');
   const recordBytes = num(spec, 'recordBytes');
   const batch = num(spec, 'batch');
-  const atRate = typeof spec.params.atRate === 'number' ? spec.params.atRate : 0;
+  const atRatePerSec = typeof spec.params.atRatePerSec === 'number' ? spec.params.atRatePerSec : 0;
   const pages = spec.params.pages === 'fresh' ? 'fresh' : 'warm';
   const ringRecords = Math.floor(RING_BYTES / recordBytes);
   mkdirSync(dir, { recursive: true });
@@ -201,7 +202,7 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
   const entries = native.mapFile(shared.entriesPath, entryBytes, MapFlags.create);
   new Uint8Array(entries).fill(0); // the entries stay a warm ring either way
   const ctl = new Int32Array(shared.control);
-  const counts = new Float64Array(shared.counts);
+  const counts = new Int32Array(shared.counts);
   const entryView = new DataView(entries);
   const template = Buffer.alloc(recordBytes, 7);
   template.writeInt32BE(recordBytes, 0);
@@ -225,11 +226,15 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
       if (m !== 'ready') resolve(m as { badRecords: number });
     });
     worker.once('error', reject);
+    worker.once('exit', (code) =>
+      reject(new Error(`the pipeline worker exited (code ${code}) before reporting`)),
+    );
   });
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-  });
+  workerResult.catch(() => {}); // awaited below; a failure before then is reported there
+  await Promise.race([
+    new Promise<void>((resolve) => worker.once('message', () => resolve())),
+    workerResult.then(() => {}),
+  ]);
 
   let written = 0;
   let consumed = 0;
@@ -251,7 +256,7 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
       written++;
     }
     files.wroteTo(written);
-    counts[WRITTEN] = written;
+    Atomics.store(counts, WRITTEN, written);
     Atomics.add(ctl, CTL_WRITTEN_SEQ, 1);
     Atomics.notify(ctl, CTL_WRITTEN_SEQ);
   };
@@ -262,7 +267,7 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
   const consume = async (): Promise<void> => {
     while (!stop) {
       const seq = Atomics.load(ctl, CTL_DISPATCHED_SEQ);
-      const upto = counts[DISPATCHED]!;
+      const upto = Atomics.load(counts, DISPATCHED);
       if (upto > consumed) {
         const now = performance.now();
         for (; consumed < upto; consumed++) {
@@ -276,7 +281,6 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
           const due = logView.getFloat64(pos + DUE_AT, true);
           if (recorder && due >= timedFrom) recorder.recordNs((now - due) * 1e6);
         }
-        files.consumedTo(consumed);
         continue;
       }
       const wait = waitAsync(ctl, CTL_DISPATCHED_SEQ, seq, 100);
@@ -285,10 +289,10 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
   };
   const consumer = consume();
 
-  const window = 64 * batch;
+  const maxInFlight = 64 * batch;
   const flatOut = async (untilNs: number): Promise<void> => {
     while (nowNs() < untilNs) {
-      const room = Math.min(batch, window - (written - consumed));
+      const room = Math.min(batch, maxInFlight - (written - consumed));
       if (room > 0) send(room, 0, 0);
       await tick();
     }
@@ -324,9 +328,9 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
   );
   const byLoad = await lighterLoads(pipeline, peakPerSec, ms);
   const atTidemq: Record<string, number> = {};
-  if (atRate > 0) {
-    const s = await timedAt(pipeline, atRate, ms, '');
-    atTidemq.atTidemqRatePerSec = Math.round(atRate);
+  if (atRatePerSec > 0) {
+    const s = await timedAt(pipeline, atRatePerSec, ms, '');
+    atTidemq.atTidemqRatePerSec = Math.round(atRatePerSec);
     atTidemq.latencyP50MsAtTidemqRate = roundMs(s.p50Us);
     atTidemq.latencyP99MsAtTidemqRate = roundMs(s.p99Us);
   }
@@ -353,16 +357,19 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
         misordered === 0 &&
         badRecords === 0 &&
         bodyBytesSeen === consumed * bodyBytes &&
+        (pages === 'warm' || (files.created >= 2 && files.deleted === files.created)) &&
         summary.count > 0,
       description:
-        'every record written was dispatched and consumed once, in order, with its size intact; the ring never overran; phase 2 timed messages',
+        'every record written was dispatched and consumed once, in order, with its size intact; the ring never overran; fresh: the writer rolled into new files and every one was deleted; phase 2 timed messages',
       written,
       consumed,
       overruns,
       misordered,
       badRecords,
+      filesCreated: files.created,
+      filesDeleted: files.deleted,
     },
-    method: `main thread writes ${recordBytes} B records ${pages === 'fresh' ? `into new ${SEGMENT_BYTES / 2 ** 20} MiB files (prefault thread ahead of the writer, each file deleted once consumed)` : `into a ${RING_BYTES / 2 ** 20} MiB ring mapping already in memory`}, one worker thread writes a 20 B entry per record, the main thread's consumer makes a Buffer view per message (Atomics notify/waitAsync both ways); flat out with at most ${window} in flight for the peak, then paced as the broker scenario (paced.ts)${atRate > 0 ? `, and at the broker's half-peak rate (${Math.round(atRate)}/s)` : ''}`,
+    method: `main thread writes ${recordBytes} B records ${pages === 'fresh' ? `into new ${SEGMENT_BYTES / 2 ** 20} MiB files (prefault thread ahead of the writer, all kept until the end)` : `into a ${RING_BYTES / 2 ** 20} MiB ring mapping already in memory`}, one worker thread writes a 20 B entry per record, the main thread's consumer makes a Buffer view per message (the worker polls every ms with Atomics.wait, the consumer waits with Atomics.waitAsync); flat out with at most ${maxInFlight} in flight for the peak, then paced as the broker scenario (paced.ts)${atRatePerSec > 0 ? `, and at the broker's half-peak rate (${Math.round(atRatePerSec)}/s)` : ''}`,
     extra: {
       pages,
       peakMsgPerSec: Math.round(peakPerSec),

@@ -147,7 +147,6 @@ let index: IndexFile | undefined;
 if (!isMainThread) {
   const spent = new ArrayBuffer(1);
   structuredClone(spent, { transfer: [spent] });
-  native.setThreadName('tidemq-dispatch'); // as top -H and perf show this thread
 }
 
 const dirtyQueues: Partition[] = [];
@@ -663,6 +662,8 @@ function retention(minPhysicalOffset: number): void {
 
 function initialize(task: InitTask): void {
   init = task;
+  // named here, in the dispatch pool's own thread (the module is also imported for its constants)
+  native.setThreadName('tidemq-dispatch'); // as top -H and perf show this thread
   progress = new SharedProgress(task.shared);
   for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
 }

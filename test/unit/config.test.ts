@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { CONFIG_SPECS, MessageStore } from '../../src/index.js';
+import { CONFIG_SPECS, MessageStore, resolveConfig } from '../../src/index.js';
 import type { StoreOptions } from '../../src/store/types.js';
 import { repoRoot, tempDir } from '../helpers/fs.js';
 import { caught } from '../helpers/store.js';
@@ -113,6 +113,11 @@ t.test('config: invalid options make open fail with INVALID_CONFIG naming the op
     ['diskWarningRatio', { diskWarningRatio: 2 }],
     ['maxMessageBytes', { maxMessageBytes: 0 }],
     ['noSuchOption', { noSuchOption: 1 }],
+    ['deleteWhen', { deleteWhen: [25] }],
+    ['deleteWhen', { deleteWhen: ['x'] }],
+    ['deleteWhen', { deleteWhen: [[4]] }],
+    // an interval over an hour could miss the deleteWhen hours altogether
+    ['cleanIntervalMs', { cleanIntervalMs: 7_200_000 }],
   ];
   for (const [option, options] of cases) {
     const err = await withEnv({}, () => caught(() => MessageStore.open(tempDir(t), options as StoreOptions)));
@@ -235,3 +240,15 @@ t.test(
     t.equal(await settle(anyHour, 3000), 1, 'the option "*" (any hour) overrides the env var');
   },
 );
+
+t.test('config: deleteWhen forms (RocketMQ\'s text, a number, an array, "*")', async (t) => {
+  const hours = (deleteWhen: unknown, cleanIntervalMs?: number) =>
+    resolveConfig({ deleteWhen, cleanIntervalMs } as StoreOptions, {}).deleteWhen;
+  t.same(hours(undefined), [4], 'default: 04, as RocketMQ');
+  t.same(hours('04'), [4]);
+  t.same(hours('3;4;'), [3, 4], 'a trailing ";" is ignored, as RocketMQ does');
+  t.same(hours(' 23 ; 3 ; 3 '), [3, 23], 'spaces and repeats');
+  t.same(hours(4), [4], 'a number');
+  t.same(hours([5, 4]), [4, 5], 'an array');
+  t.equal(hours(' * ', 7_200_000), undefined, '"*": any hour (and then any clean interval)');
+});
