@@ -18,7 +18,7 @@
  * the per-thread state below stays coherent.
  */
 import path from 'node:path';
-import { isMainThread, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { MapFlags, native } from '../native.js';
 import { ConsumeQueue } from './consume-queue.js';
 import { IndexFile, type IndexGeometry, listIndexFiles } from './index-file.js';
@@ -137,18 +137,6 @@ let progress: SharedProgress | undefined;
 const topicsByHash = new Map<number, TopicEntry[]>();
 const segments = new Map<number, Segment>();
 let index: IndexFile | undefined;
-// V8 assumes no ArrayBuffer has been detached in an isolate until one is, and then discards every
-// optimized function that reads a typed array or DataView (its detach protector). releaseMapping
-// detaches; without this, the first segment roll deoptimized all of this worker's hot code at once
-// and recompiling it took ~60 ms of both cores (the end-to-end tail after the first roll). Detach
-// a buffer of our own now, before anything is optimized — in the worker only: the main thread
-// imports this module for its constants, and never detaches (its typed-array code keeps V8's
-// cheaper no-detach form).
-if (!isMainThread) {
-  const spent = new ArrayBuffer(1);
-  structuredClone(spent, { transfer: [spent] });
-}
-
 const dirtyQueues: Partition[] = [];
 /** The partitions one batch appended to (reused from batch to batch). */
 const touched: Partition[] = [];
@@ -662,8 +650,17 @@ function retention(minPhysicalOffset: number): void {
 
 function initialize(task: InitTask): void {
   init = task;
-  // named here, in the dispatch pool's own thread (the module is also imported for its constants)
+  // Both done here, at the dispatch pool thread's first task: the module is also imported for its
+  // constants by whatever thread opens a store (the main thread, or a user's own worker).
   native.setThreadName('tidemq-dispatch'); // as top -H and perf show this thread
+  // V8 assumes no ArrayBuffer has been detached in an isolate until one is, and then discards every
+  // optimized function that reads a typed array or DataView (its detach protector). releaseMapping
+  // detaches; without this, the first segment roll deoptimized all of this worker's hot code at
+  // once and recompiling it took ~60 ms of both cores (the end-to-end tail after the first roll).
+  // Detach a buffer of our own now, before anything is optimized; the thread that opens the store
+  // never detaches (its typed-array code keeps V8's cheaper no-detach form).
+  const spent = new ArrayBuffer(1);
+  structuredClone(spent, { transfer: [spent] });
   progress = new SharedProgress(task.shared);
   for (const s of task.slots) progress.registerSlot(s.topic, s.queueId, s.slot);
 }
