@@ -1,9 +1,9 @@
 /**
  * The dispatch side of the broker pipeline limit (broker-pipeline.ts), in a worker thread: waits
  * for the main thread to publish how many records it wrote (polling every millisecond, as the
- * dispatch worker does while busy), walks each new record (mapping each fresh file as it reaches it), writes a 20-byte entry for
- * it (physical offset, size, tag code: a consume queue entry), and publishes how many it
- * dispatched, waking the consumer.
+ * dispatch worker does while busy), walks each new record (mapping each fresh file as it reaches
+ * it), writes a 20-byte entry for it (physical offset, size, tag code: a consume queue entry), and
+ * publishes how many it dispatched, waking the consumer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { native } from '../../src/native.js';

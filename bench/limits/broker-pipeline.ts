@@ -27,10 +27,11 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MapFlags, native } from '../../src/native.js';
 import { PREFAULT_CHUNK_BYTES, PREFAULT_IDLE_MS, PREFAULT_LEAD_BYTES } from '../../src/store/commit-log.js';
+import { waitAsync } from '../../src/store/dispatch-worker.js';
 import type { LatencyRecorder } from '../histogram.js';
 import { nowNs } from '../measure.js';
 import { num } from '../outcome.js';
-import { lighterLoads, type PacedPipeline, roundMs, tick, timedAt } from '../scenarios/paced.js';
+import { lighterLoads, type PacedPipeline, phaseMs, roundMs, tick, timedAt } from '../scenarios/paced.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 
 /** Int32 cells of the control block. */
@@ -167,18 +168,6 @@ function freshSegments(s: PipelineShared): RecordFiles {
   return files;
 }
 
-/** Atomics.waitAsync (Node ≥ 16; not in the ES2023 typings this project compiles against). */
-const waitAsync = (
-  Atomics as unknown as {
-    waitAsync(
-      a: Int32Array,
-      index: number,
-      value: number,
-      timeoutMs: number,
-    ): { async: boolean; value: unknown };
-  }
-).waitAsync;
-
 export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Promise<ScenarioOutcome> {
   const bodyBytes = num(spec, 'bodyBytes');
   const recordBytes = num(spec, 'recordBytes');
@@ -297,8 +286,7 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
       await tick();
     }
   };
-  const warmupMs = Math.max(200, spec.warmupMs);
-  const windowMs = Math.max(300, spec.durationMs);
+  const { warmupMs, windowMs, paced: ms } = phaseMs(spec);
   await flatOut(nowNs() + warmupMs * 1e6);
   const consumed0 = consumed;
   const t0 = nowNs();
@@ -319,7 +307,6 @@ export async function limitBrokerPipeline(spec: ScenarioSpec, dir: string): Prom
       while (consumed < written && Date.now() < until) await tick();
     },
   };
-  const ms = { warmMs: Math.max(200, Math.min(500, windowMs / 2)), paceMs: windowMs };
   const summary = await timedAt(
     pipeline,
     peakPerSec / 2,

@@ -19,7 +19,7 @@ import { mainThreadCpuUs, nowNs } from '../measure.js';
 import { num } from '../outcome.js';
 import type { ScenarioOutcome, ScenarioSpec } from '../spec.js';
 import { makeBody } from '../store-api.js';
-import { lighterLoads, type PacedPipeline, tick, timedAt } from './paced.js';
+import { lighterLoads, type PacedPipeline, phaseMs, tick, timedAt } from './paced.js';
 
 const topic = 'bench';
 const group = 'bench-group';
@@ -162,10 +162,8 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   };
 
   const consumers = Array.from({ length: num(spec, 'receivers') }, () => consume());
-  // Phase 1: peak. Windows of at least a few hundred ms: the first receives wait for the
-  // dispatch workers and the JIT, which a --quick window of 100 ms would not outlast.
-  const warmupMs = Math.max(200, spec.warmupMs);
-  const windowMs = Math.max(300, spec.durationMs);
+  // Phase 1: peak (phaseMs: the lengths of every phase).
+  const { warmupMs, windowMs, paced: ms } = phaseMs(spec);
   await produceFlatOut(nowNs() + warmupMs * 1e6);
   const acked0 = flow.acked;
   const main0 = mainThreadCpuUs();
@@ -188,11 +186,8 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   // what phase 1 left behind (dispatch and flush backlog, a full collection) is not timed as
   // latency at that rate; then every message due in the window is timed.
   while (flow.acked < flow.sent) await tick();
-  const paceMs = windowMs;
-  const warmMs = Math.max(200, Math.min(500, windowMs / 2));
   // Event-loop stalls explain the latency tail (GC pauses, long synchronous passes).
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  const ms = { warmMs, paceMs };
   const summary = await timedAt(
     pipeline,
     peakPerSec / 2,
@@ -204,7 +199,7 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   flow.stop = true;
   const allAcked = flow.acked === flow.sent;
   const pacedMethod = (perMs: string): string =>
-    `latency phase sends at half the measured rate (after ${warmMs} ms untimed at that rate), ${perMs} per ms without waiting for receipts, each message timed from when it was due; then a quarter and a tenth of the peak rate, timed the same way (extra: latencyP99MsAt25pct, At10pct)`;
+    `latency phase sends at half the measured rate (after ${ms.warmMs} ms untimed at that rate), ${perMs} per ms without waiting for receipts, each message timed from when it was due; then a quarter and a tenth of the peak rate, timed the same way (extra: latencyP99MsAt25pct, At10pct)`;
   await Promise.race([Promise.all(consumers), new Promise((r) => setTimeout(r, 500))]);
   const left = await consumer.receive(1, 1000).catch(() => []);
   return {
@@ -239,7 +234,7 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
       peakProcessCpuUsPerMsg: perMsg(cpu.user + cpu.system),
       peakMainThreadCpuUsPerMsg: main0 < 0 || main1 < 0 ? -1 : perMsg(main1 - main0),
       pacedMsgPerSec: Math.round(peakPerSec / 2),
-      pacedMs: paceMs,
+      pacedMs: ms.paceMs,
       queues,
       eventLoopDelayP99MsPaced: Math.round(loopDelay.percentile(99) / 1e4) / 100,
       eventLoopDelayMaxMsPaced: Math.round(loopDelay.max / 1e4) / 100,

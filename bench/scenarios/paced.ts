@@ -8,13 +8,31 @@
  */
 import { LatencyRecorder } from '../histogram.js';
 import { nowNs } from '../measure.js';
-import type { LatencySummary } from '../spec.js';
+import type { LatencySummary, ScenarioSpec } from '../spec.js';
 
 export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 export const sleep1ms = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
 /** Shares of the peak rate timed after the half-peak phase, each for the same window. */
 export const LIGHTER_LOADS = [0.25, 0.1];
+
+/**
+ * The phases' lengths: flat-out warm-up and window of at least a few hundred ms (the first
+ * receives wait for the worker and the JIT, which a --quick window of 100 ms would not outlast),
+ * then each paced rate warmMs untimed and paceMs (the window's length) timed.
+ */
+export function phaseMs(spec: ScenarioSpec): {
+  warmupMs: number;
+  windowMs: number;
+  paced: { warmMs: number; paceMs: number };
+} {
+  const windowMs = Math.max(300, spec.durationMs);
+  return {
+    warmupMs: Math.max(200, spec.warmupMs),
+    windowMs,
+    paced: { warmMs: Math.max(200, Math.min(500, windowMs / 2)), paceMs: windowMs },
+  };
+}
 
 /** What a paced phase drives. */
 export interface PacedPipeline {

@@ -386,9 +386,14 @@ function dispatchBatch(cursor: Cursor, limit: number, port: MessagePort): Dispat
 }
 
 /** Atomics.waitAsync (Node ≥ 16; not in the ES2023 typings this project compiles against). */
-const waitAsync = (
+export const waitAsync = (
   Atomics as unknown as {
-    waitAsync(a: Int32Array, index: number, value: number): { async: boolean; value: unknown };
+    waitAsync(
+      a: Int32Array,
+      index: number,
+      value: number,
+      timeoutMs?: number,
+    ): { async: boolean; value: unknown };
   }
 ).waitAsync;
 

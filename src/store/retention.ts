@@ -41,7 +41,7 @@ export interface RetentionResult {
 }
 
 /** Whether the periodic cleaner may delete expired segments at `nowMs` (a deleteWhen hour). */
-export function isDeleteHour(config: StoreConfig, nowMs: number): boolean {
+function isDeleteHour(config: StoreConfig, nowMs: number): boolean {
   return config.deleteWhen === undefined || config.deleteWhen.includes(new Date(nowMs).getHours());
 }
 
@@ -60,7 +60,8 @@ export function runRetention(
   const forcibly = usage.usedRatio > config.diskCleanForciblyRatio;
   const expiredGo = !scheduled || usage.usedRatio > config.diskMaxUsedRatio || isDeleteHour(config, nowMs);
   let deleted = 0;
-  while (deleted < MAX_DELETES_PER_RUN && log.segments.length > 1) {
+  // nothing can go: not even the oldest segment's age is looked up
+  while ((forcibly || expiredGo) && deleted < MAX_DELETES_PER_RUN && log.segments.length > 1) {
     const oldest = log.segments[0]!;
     let expired: boolean;
     try {
