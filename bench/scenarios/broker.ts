@@ -10,7 +10,13 @@
  *   lateness for such bursts, apache/rocketmq#6566); lateness = time each message became
  *   readable in its topic minus its due time, and the time until the last one was readable.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import {
+  constants,
+  monitorEventLoopDelay,
+  type PerformanceEntry,
+  PerformanceObserver,
+  performance,
+} from 'node:perf_hooks';
 import { Broker } from '../../src/broker/broker.js';
 import { MAX_SEND_BATCH } from '../../src/broker/producer.js';
 import type { MessageView, SendMessage } from '../../src/broker/types.js';
@@ -32,6 +38,32 @@ interface Flow {
   /** sends may not run further ahead of acks than this */
   window: number;
   stop: boolean;
+}
+
+/** The main thread's garbage collections between start() and stop(). */
+class GcTally {
+  full = 0;
+  pauseMs = 0;
+  maxPauseMs = 0;
+  private readonly observer = new PerformanceObserver((list) => this.add(list.getEntries()));
+
+  start(): void {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): void {
+    this.add(this.observer.takeRecords());
+    this.observer.disconnect();
+  }
+
+  private add(entries: readonly PerformanceEntry[]): void {
+    for (const e of entries) {
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.full++;
+      this.pauseMs += e.duration;
+      if (e.duration > this.maxPauseMs) this.maxPauseMs = e.duration;
+    }
+  }
 }
 
 /** Stamp the send time (performance.now() ms, float64) into the first 8 bytes. */
@@ -187,13 +219,25 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
   // latency at that rate; then every message due in the window is timed.
   while (flow.acked < flow.sent) await tick();
   // Event-loop stalls explain the latency tail (GC pauses, long synchronous passes).
+  // So are garbage collections: full ones (objects promoted, e.g. by a pretenured allocation
+  // site, see src/deferred.ts) and the pauses of all of them.
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  const gcs = new GcTally();
   const summary = await timedAt(
     pipeline,
     peakPerSec / 2,
     ms,
     'due time of the send to receive() returning the message, at half of peak',
-    { start: () => loopDelay.enable(), stop: () => loopDelay.disable() },
+    {
+      start: () => {
+        loopDelay.enable();
+        gcs.start();
+      },
+      stop: () => {
+        loopDelay.disable();
+        gcs.stop();
+      },
+    },
   );
   const byLoad = await lighterLoads(pipeline, peakPerSec, ms);
   flow.stop = true;
@@ -238,6 +282,9 @@ export async function tidemqBrokerE2e(spec: ScenarioSpec, dir: string): Promise<
       queues,
       eventLoopDelayP99MsPaced: Math.round(loopDelay.percentile(99) / 1e4) / 100,
       eventLoopDelayMaxMsPaced: Math.round(loopDelay.max / 1e4) / 100,
+      fullGcsPaced: gcs.full,
+      gcPauseMsPaced: Math.round(gcs.pauseMs * 10) / 10,
+      gcPauseMaxMsPaced: Math.round(gcs.maxPauseMs * 10) / 10,
       ...byLoad,
     },
   };

@@ -8,6 +8,7 @@
  * bounds the replay. Open = load snapshot, scan the log from its position.
  */
 import path from 'node:path';
+import { Deferred } from '../deferred.js';
 import type { BatchAppendResult } from '../store/commit-log.js';
 import { MessageStore } from '../store/message-store.js';
 import type { AppendResult, Message, UniqKeyRun } from '../store/types.js';
@@ -47,6 +48,13 @@ import type {
 /** Receipt handle sequence numbers skipped at every open (see recover). */
 const HANDLE_SEQ_GAP = 1 << 24;
 
+/** The durability wait shared by every append of one microtask turn (see durableTo). */
+class DurableBatch extends Deferred<void> {
+  constructor(public end: number) {
+    super();
+  }
+}
+
 export class Broker implements BrokerCore {
   readonly store: MessageStore;
   readonly reader: QueueReader;
@@ -63,9 +71,7 @@ export class Broker implements BrokerCore {
   private snapshotting: Promise<void> | undefined;
   private lastSnapshotPosition = -1;
   private closingFlag = false;
-  private durableBatch:
-    | { end: number; promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void }
-    | undefined;
+  private durableBatch: DurableBatch | undefined;
   private closePromise: Promise<void> | undefined;
 
   private constructor(store: MessageStore, settings: BrokerSettings) {
@@ -221,13 +227,7 @@ export class Broker implements BrokerCore {
   durableTo(end: number): Promise<void> {
     let b = this.durableBatch;
     if (b === undefined) {
-      let resolve!: () => void;
-      let reject!: (err: unknown) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      b = { end, promise, resolve, reject };
+      b = new DurableBatch(end);
       this.durableBatch = b;
       queueMicrotask(() => {
         const batch = this.durableBatch!;

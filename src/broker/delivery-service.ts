@@ -12,6 +12,8 @@
  * PRIORITY topics: candidates from a window of each queue are ranked by priority (then store
  * time) across queues; fresh candidates not chosen are held.
  */
+
+import { Deferred } from '../deferred.js';
 import type { StoredMessage } from '../store/types.js';
 import {
   AckedOffsets,
@@ -74,31 +76,36 @@ interface Pick {
   fresh: boolean;
 }
 
-interface QueueHarvest {
-  topic: string;
-  queueId: number;
-  qp: QueueProgress;
+/** What one pass found in one queue. Hot-path objects are classes, not literals: see deferred.ts. */
+class QueueHarvest {
   /** Redeliveries, and fresh picks of FIFO and PRIORITY reads, in offset order … */
-  picks: Pick[];
+  picks: Pick[] = [];
   /**
    * … then fresh first deliveries of plain reads (attempt 1, no group, no priority): no Pick
    * each, their views made at once (deliver() gives them their handles).
    */
-  fresh: DeliveryView[];
-  held: HeldTuple[];
-  next: number;
+  fresh: DeliveryView[] = [];
+  readonly held: HeldTuple[] = [];
+  constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    readonly qp: QueueProgress,
+    public next: number,
+  ) {}
 }
 
-interface PendingAcks {
-  s: string;
-  t: string;
-  q: number;
-  offsets: AckedOffsets;
-  /** An ack among them may free a message for a parked receive (see acksFree). */
-  wake: boolean;
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
+/** Acks of one subscriber's queue not journaled yet; `promise` settles once they are durable. */
+class PendingAcks extends Deferred<void> {
+  readonly offsets = new AckedOffsets();
+  constructor(
+    readonly s: string,
+    readonly t: string,
+    readonly q: number,
+    /** An ack among them may free a message for a parked receive (see acksFree). */
+    readonly wake: boolean,
+  ) {
+    super();
+  }
 }
 
 /** The acks of one batch that fall in one queue. */
@@ -109,11 +116,12 @@ interface AckGroup {
   offsets: AckedOffsets;
 }
 
-interface Attempt {
-  views: MessageView[];
-  durables: Promise<void>[];
-  waits: [string, number, number][];
-  nextVisibleAt: number;
+/** One receive pass: its views, their journal records' durability, what to wait for next. */
+class Attempt {
+  views: MessageView[] = [];
+  readonly durables: Promise<void>[] = [];
+  readonly waits: [string, number, number][] = [];
+  nextVisibleAt = Number.POSITIVE_INFINITY;
 }
 
 export class DeliveryService {
@@ -234,7 +242,7 @@ export class DeliveryService {
     this.flushAcks();
     const core = this.core;
     const now = Date.now();
-    const attempt: Attempt = { views: [], durables: [], waits: [], nextVisibleAt: Number.POSITIVE_INFINITY };
+    const attempt = new Attempt();
     const subs = spec.subscriptions;
     const start = this.rotation++;
     for (let i = 0; i < subs.length && attempt.views.length < max; i++) {
@@ -275,7 +283,7 @@ export class DeliveryService {
     const qp = state.progress(spec.key, topic, queueId, () => reader.minOffset(topic, queueId));
     const minOffset = reader.minOffset(topic, queueId);
     if (qp.next < minOffset) qp.next = minOffset;
-    const h: QueueHarvest = { topic, queueId, qp, picks: [], fresh: [], held: [], next: qp.next };
+    const h = new QueueHarvest(topic, queueId, qp, qp.next);
     const maxAttempts = spec.maxDeliveryAttempts;
     const blocked = new Set<string>();
     const gone: number[] = [];
@@ -538,19 +546,13 @@ export class DeliveryService {
     const key = this.ackKey(spec.key, h.topic, h.queueId);
     let p = this.pendingAcks.get(key);
     if (!p) {
-      let resolve!: () => void;
-      let reject!: (err: unknown) => void;
-      const done = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
       const wake = this.acksFree(spec, h.topic, this.core.state.get(spec.key, h.topic, h.queueId));
-      p = { s: spec.key, t: h.topic, q: h.queueId, offsets: new AckedOffsets(), wake, done, resolve, reject };
+      p = new PendingAcks(spec.key, h.topic, h.queueId, wake);
       this.pendingAcks.set(key, p);
       if (this.pendingAcks.size === 1) queueMicrotask(() => this.flushAcks());
     }
     p.offsets.add(h.offset);
-    return p.done;
+    return p.promise;
   }
 
   /**

@@ -42,12 +42,15 @@ import {
 import type { IndexGeometry } from './index-file.js';
 import { SharedProgress } from './shared-progress.js';
 
-interface Waiter {
-  topic: string;
-  queueId: number;
-  offset: number;
-  resolve: (ok: boolean) => void;
-  timer: NodeJS.Timeout | undefined;
+/** A long poll (a class, not a literal: see deferred.ts). */
+class Waiter {
+  timer: NodeJS.Timeout | undefined = undefined;
+  constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    readonly offset: number,
+    readonly resolve: (ok: boolean) => void,
+  ) {}
 }
 
 export interface DispatcherOptions {
@@ -241,7 +244,7 @@ export class Dispatcher {
     if (this.progress.count(topic, queueId) > offset) return Promise.resolve(true);
     if (timeoutMs <= 0 || this.stopped) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      const w: Waiter = { topic, queueId, offset, resolve, timer: undefined };
+      const w = new Waiter(topic, queueId, offset, resolve);
       w.timer = setTimeout(() => {
         this.waiters.delete(w);
         resolve(false);

@@ -30,11 +30,14 @@ const PAGE_BYTES = 4096;
  */
 const INLINE_SEAL_BYTES = 128 * 1024;
 
-interface Waiter {
-  target: number;
-  deadline: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
+/** A put waiting for durability (a class, not a literal: see deferred.ts). */
+class Waiter {
+  constructor(
+    readonly target: number,
+    readonly deadline: number,
+    readonly resolve: () => void,
+    readonly reject: (err: Error) => void,
+  ) {}
 }
 
 export interface FlushServiceOptions {
@@ -90,7 +93,7 @@ export class FlushService {
     if (this.failure) return Promise.reject(this.readOnlyError());
     if (this.log.flushedOffset >= target) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ target, deadline: Date.now() + this.options.syncTimeoutMs, resolve, reject });
+      this.waiters.push(new Waiter(target, Date.now() + this.options.syncTimeoutMs, resolve, reject));
       if (this.deadlineTimer === undefined) this.armDeadline();
       this.schedule();
     });
@@ -116,7 +119,7 @@ export class FlushService {
     if (this.failure) return Promise.reject(this.readOnlyError());
     if (this.log.sealedOffset >= target) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.sealWaiters.push({ target, deadline: 0, resolve, reject });
+      this.sealWaiters.push(new Waiter(target, 0, resolve, reject));
       this.noteAppend();
     });
   }
