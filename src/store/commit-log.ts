@@ -87,14 +87,19 @@ export class AppendReceipt implements AppendResult {
   }
 }
 
-/** What appendBatch wrote: offsets in message order. */
-export interface BatchAppendResult {
-  count: number;
-  physicalOffsets: Float64Array;
-  queueOffsets: Float64Array;
-  storeTimestamp: number;
-  /** Physical offset after the last record (what a durability wait targets). */
-  endOffset: number;
+/**
+ * What appendBatch wrote: offsets in message order. A class: putBatch holds it across the
+ * durability wait (see deferred.ts).
+ */
+export class BatchAppendResult {
+  constructor(
+    readonly count: number,
+    readonly physicalOffsets: Float64Array,
+    readonly queueOffsets: Float64Array,
+    readonly storeTimestamp: number,
+    /** Physical offset after the last record (what a durability wait targets). */
+    readonly endOffset: number,
+  ) {}
 }
 
 /**
@@ -496,7 +501,7 @@ export class CommitLog {
       end = physicalOffsets[i]! + this.sTotal[i]!;
     }
     if (n > 0) this.prefaultAhead();
-    return { count: n, physicalOffsets, queueOffsets, storeTimestamp: now, endOffset: end };
+    return new BatchAppendResult(n, physicalOffsets, queueOffsets, now, end);
   }
 
   // --- segments ------------------------------------------------------------------------------------
