@@ -50,12 +50,14 @@ void PrefaultService::Follow(const FollowRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return;
   if (Job* job = Find(request.base)) {
+    // The thread polls its jobs every millisecond and reads the writer's position itself: waking
+    // it here would only let it take the core from this (event loop) thread at once.
     job->request = request;
     job->lastWork = Clock::now();
-  } else {
-    auto it = reached_.find(request.base);
-    jobs_.push_back(Job{request, it == reached_.end() ? 0 : it->second, Clock::now()});
+    return;
   }
+  auto it = reached_.find(request.base);
+  jobs_.push_back(Job{request, it == reached_.end() ? 0 : it->second, Clock::now()});
   if (!thread_.joinable()) {
     try {
       thread_ = std::thread([this] { Run(); });
