@@ -22,13 +22,18 @@ import type { CommitLog } from './commit-log.js';
 
 const PAGE_BYTES = 4096;
 /**
- * Unsealed bytes up to which sealing runs on the JS thread instead of the pool: ~15 µs of CRC for
- * small records with the folded CRC (native/crc32.cc), ~35 µs with the table one. A round trip to
- * the pool costs the JS thread more than that on a busy 2-core machine (the async work, its
- * promise, the woken thread taking the core): flat-out e2e sendBatch(256) runs had main-thread
- * µs/msg 0.82 with 128 KiB against 0.94 with 64 KiB (medians of 6).
+ * Unsealed bytes up to which sealing runs on the JS thread instead of the libuv pool: ~15 µs of
+ * CRC per 128 KiB of small records with the folded CRC (native/crc32.cc), ~120 µs for 1 MiB.
+ * The pool is a latency trap for what sealing gates (async puts, dispatch, hence consumers): its
+ * four threads are shared with the periodic msyncs of the commit log, consume queues, index and
+ * checkpoint (each blocks tens of ms on the disk), and its answer needs one more turn of the
+ * event loop. With 128 KiB, a 2-3 ms hiccup of the event loop at 420 k msg/s left more than that
+ * unsealed, the pool sealed it 2-14 ms later, and consumers saw it that much later: four
+ * alternating paced runs (420 k msg/s, 3 s) had p99 4.9-7.1 ms with 128 KiB and 3.5-4.1 ms with
+ * 1 MiB; the flat-out e2e loop and the append scenarios did not move beyond their noise. Longer
+ * tails (a flat-out batch writer) still go to the pool, in parallel with the JS thread.
  */
-const INLINE_SEAL_BYTES = 128 * 1024;
+const INLINE_SEAL_BYTES = 1024 * 1024;
 
 /** A put waiting for durability (a class, not a literal: see deferred.ts). */
 class Waiter {

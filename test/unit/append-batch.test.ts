@@ -3,6 +3,7 @@
 import t from 'tap';
 import { type Message, MessageStore } from '../../src/index.js';
 import { isSafeInteger } from '../../src/store/commit-log.js';
+import { bodyCrc } from '../../src/store/record-codec.js';
 import { tempDir } from '../helpers/native-env.js';
 
 const opts = { segmentBytes: 64 * 1024, cqEntriesPerFile: 4096, indexHashSlots: 4096, indexMaxEntries: 8192 };
@@ -152,3 +153,34 @@ t.test('append-batch: bornTimestamp is checked as Number.isSafeInteger checks it
     }
   }
 });
+
+// A batch longer than what the JS thread seals itself (1 MiB, flush-service.ts) is sealed on the
+// libuv pool; one shorter, in the turn that wrote it. Either way an async putBatch resolves only
+// once every record carries its body CRC (it then survives a process crash).
+for (const [label, count] of [
+  ['sealed on the JS thread', 40],
+  ['sealed on the pool', 200],
+] as const) {
+  t.test(
+    `append-batch: async putBatch of ${count} × 16 KiB (${label}) resolves with every record sealed`,
+    async (t) => {
+      const store = await MessageStore.open(tempDir(t, 'tidemq-batch-seal-'), {
+        ...opts,
+        segmentBytes: 8 * 1024 * 1024,
+        flush: 'async',
+      });
+      t.teardown(() => store.close());
+      const msgs: Message[] = Array.from({ length: count }, (_, i) => ({
+        topic: 'b',
+        body: Buffer.alloc(16 * 1024, i % 251),
+      }));
+      const r = await store.putBatch(msgs);
+      t.equal(r.count, count);
+      let sealed = 0;
+      for (const rec of store.scan(0, count)) {
+        if (rec.bodyCrc === bodyCrc(rec.body, 0, rec.body.length) && rec.bodyCrc !== 0) sealed++;
+      }
+      t.equal(sealed, count, 'every body CRC is written and matches its body');
+    },
+  );
+}
