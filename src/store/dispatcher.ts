@@ -87,9 +87,17 @@ export class Dispatcher {
   private failure: Error | undefined;
   private stopped = false;
   recordsDispatched = 0;
-  private rateWindowStart = Date.now();
-  private rateWindowRecords = 0;
-  recordsPerSecond = 0;
+  /**
+   * [window start (ms), records in the window, records per second of the last window]: numbers
+   * in a Float64Array, not fields — a field that first holds an integer and later a fraction
+   * changes the object's shape and discards every optimized function that relied on it (wake,
+   * scan, …) when the first window closes.
+   */
+  private readonly rate = new Float64Array([Date.now(), 0, 0]);
+
+  get recordsPerSecond(): number {
+    return this.rate[2]!;
+  }
 
   private constructor(options: DispatcherOptions, progress: SharedProgress) {
     this.log = options.log;
@@ -199,12 +207,13 @@ export class Dispatcher {
     if (end > this.dispatched[i]!) this.dispatched[i] = end;
     if (i === 0) {
       this.recordsDispatched += records;
-      this.rateWindowRecords += records;
+      const rate = this.rate;
+      rate[1]! += records;
       const now = Date.now();
-      if (now - this.rateWindowStart >= 1000) {
-        this.recordsPerSecond = (this.rateWindowRecords * 1000) / (now - this.rateWindowStart);
-        this.rateWindowStart = now;
-        this.rateWindowRecords = 0;
+      if (now - rate[0]! >= 1000) {
+        rate[2] = (rate[1]! * 1000) / (now - rate[0]!);
+        rate[0] = now;
+        rate[1] = 0;
       }
     }
     this.wake();

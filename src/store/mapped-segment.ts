@@ -41,6 +41,11 @@ export class MappedSegment {
     this.size = mapping.byteLength;
     this.buf = Buffer.from(mapping);
     this.view = new DataView(mapping);
+    // Written once more here so that V8 treats them as mutable from the start: a field first
+    // written after construction (at the first flush, at the first roll) changes from "constant"
+    // to mutable then and discards the optimized append path that relied on it, mid-run.
+    this.flushedPosition = 0;
+    this.full = false;
   }
 
   /** Create and preallocate a new segment file. Throws the native errno error (ENOSPC…). */
