@@ -15,6 +15,7 @@ class TidemqAddon : public Napi::Addon<TidemqAddon> {
     DefineAddon(exports, {
                              InstanceMethod("crc32", &TidemqAddon::Crc32Js),
                              Bind<MapFileJs>("mapFile"),
+                             Bind<AllocateFileJs>("allocateFile"),
                              Bind<FlushJs>("flush"),
                              Bind<FlushSyncJs>("flushSync"),
                              Bind<AdviseJs>("advise"),

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace tidemq {
 namespace {
@@ -83,5 +84,30 @@ SysError MapFile(const std::string& path, size_t sizeBytes, int flags, Mapping* 
 }
 
 void UnmapFile(void* base, size_t length) { munmap(base, length); }
+
+SysError AllocateFile(const std::string& tempPath, const std::string& finalPath, size_t sizeBytes,
+                      bool* placed) {
+  *placed = false;
+  if (sizeBytes == 0) return Fail(EINVAL, "posix_fallocate");
+  const int fd = open(tempPath.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail(errno, "open");
+  FileGuard guard(fd, &tempPath);
+  const int rc = posix_fallocate(fd, 0, static_cast<off_t>(sizeBytes));
+  if (rc != 0) return Fail(rc, "posix_fallocate");
+  if (renameat2(AT_FDCWD, tempPath.c_str(), AT_FDCWD, finalPath.c_str(), RENAME_NOREPLACE) == 0) {
+    guard.Keep();
+    *placed = true;
+    return Ok();
+  }
+  if (errno == EEXIST) return Ok();  // the guard unlinks the temp file
+  if (errno != EINVAL && errno != ENOSYS) return Fail(errno, "renameat2");
+  // No RENAME_NOREPLACE here: link() refuses an existing name just the same.
+  if (link(tempPath.c_str(), finalPath.c_str()) == 0) {
+    *placed = true;  // the guard unlinks the temp name; the file lives on under finalPath
+    return Ok();
+  }
+  if (errno == EEXIST) return Ok();
+  return Fail(errno, "link");
+}
 
 }  // namespace tidemq

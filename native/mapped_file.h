@@ -33,4 +33,14 @@ SysError MapFile(const std::string& path, size_t sizeBytes, int flags, Mapping* 
 
 void UnmapFile(void* base, size_t length);
 
+// Preallocate a file without mapping it, for a caller that maps it later (a commit log segment
+// prepared off the JS thread: posix_fallocate can wait on the disk for block bitmaps while
+// writeback is busy, ~12 ms seen). The file is made under `tempPath` (O_EXCL, fallocated, the
+// partial file unlinked on failure) and only then given `finalPath` with renameat2
+// RENAME_NOREPLACE (link + unlink where the filesystem has no such rename), so a file under
+// finalPath is always complete. If finalPath exists already (someone created it meanwhile),
+// the temp file is unlinked and *placed is false.
+SysError AllocateFile(const std::string& tempPath, const std::string& finalPath, size_t sizeBytes,
+                      bool* placed);
+
 }  // namespace tidemq

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "js_util.h"
+#include "promise_worker.h"
 #include "wraps.h"
 
 namespace tidemq {
@@ -82,6 +83,37 @@ Napi::Value MapFileJs(const Napi::CallbackInfo& info, AddonState& state) {
     throw Napi::Error::New(env, "mapFile(" + path + "): cannot attach the unmapping finalizer");
   }
   return buffer;
+}
+
+namespace {
+
+class AllocateWorker : public PromiseWorker {
+ public:
+  AllocateWorker(Napi::Env env, std::string tempPath, std::string finalPath, size_t sizeBytes)
+      : PromiseWorker(env, "tidemq.allocateFile", "allocateFile(" + finalPath + ")"),
+        tempPath_(std::move(tempPath)), finalPath_(std::move(finalPath)), sizeBytes_(sizeBytes) {}
+
+ protected:
+  SysError Run() override { return AllocateFile(tempPath_, finalPath_, sizeBytes_, &placed_); }
+  Napi::Value Result(Napi::Env env) override { return Napi::Boolean::New(env, placed_); }
+
+ private:
+  std::string tempPath_;
+  std::string finalPath_;
+  size_t sizeBytes_;
+  bool placed_ = false;
+};
+
+}  // namespace
+
+Napi::Value AllocateFileJs(const Napi::CallbackInfo& info, AddonState& /*state*/) {
+  std::string tempPath = ArgString(info, 0, "allocateFile", "tempPath");
+  std::string finalPath = ArgString(info, 1, "allocateFile", "finalPath");
+  const uint64_t sizeBytes = ArgIndex(info, 2, "allocateFile", "sizeBytes");
+  if (sizeBytes == 0) throw Napi::RangeError::New(info.Env(), "allocateFile: sizeBytes must be > 0");
+  auto* worker = new AllocateWorker(info.Env(), std::move(tempPath), std::move(finalPath),
+                                    static_cast<size_t>(sizeBytes));
+  return worker->QueueForPromise();
 }
 
 Napi::Value MappingCountersJs(const Napi::CallbackInfo& info, AddonState& state) {

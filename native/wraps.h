@@ -8,6 +8,7 @@ namespace tidemq {
 
 // mapped_file_wrap.cc
 Napi::Value MapFileJs(const Napi::CallbackInfo& info, AddonState& state);
+Napi::Value AllocateFileJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value MappingCountersJs(const Napi::CallbackInfo& info, AddonState& state);
 Napi::Value ReleaseMappingJs(const Napi::CallbackInfo& info, AddonState& state);
 // flush_wrap.cc

@@ -81,6 +81,13 @@ export interface NativeAddon {
    * mapping; munmap happens only in its finalizer (when no JS object references it any more).
    */
   mapFile(filePath: string, sizeBytes: number, flags: number): ArrayBuffer;
+  /**
+   * Create and posix_fallocate a file on a libuv worker thread, without mapping it: under
+   * tempPath first (O_EXCL; unlinked on failure), then renamed to finalPath unless a file of that
+   * name exists (then the temp file is unlinked). Resolves true if the file is now at finalPath,
+   * complete; false if finalPath was taken. Rejects with an errno error.
+   */
+  allocateFile(tempPath: string, finalPath: string, sizeBytes: number): Promise<boolean>;
 
   /**
    * msync(MS_SYNC) of [offset, offset+length) on a libuv worker thread, after unmapping its whole

@@ -10,10 +10,11 @@
  * - flushedOffset: everything before it is on disk.
  */
 import { Buffer } from 'node:buffer';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { errnoCode, StoreError } from '../errors.js';
 import { native } from '../native.js';
-import { MappedSegment, parseSegmentFileName } from './mapped-segment.js';
+import { MappedSegment, PREPARING_SUFFIX, parseSegmentFileName, segmentFileName } from './mapped-segment.js';
 import {
   BLANK_BYTES,
   encodeBlank,
@@ -159,7 +160,8 @@ export class CommitLog {
   private nextFollowAt = 0;
   /** Created ahead of time; becomes active at the next roll. */
   private prepared: MappedSegment | undefined;
-  private preparing = false;
+  /** The preparation in flight (prepareNext): the start offset of the segment it makes. */
+  private preparing: { fromOffset: number; done: Promise<void> } | undefined;
   private lastStoreTimestamp = 0;
   appendedCount = 0;
 
@@ -171,6 +173,18 @@ export class CommitLog {
     this.storeHost = options.storeHost;
     this.bornHost = options.bornHost;
     mkdirSync(this.dir, { recursive: true });
+  }
+
+  /**
+   * Delete what a crash left of background preparations (prepareNext): files under a temporary
+   * name, never a segment's. Recovery calls it before it reads the directory.
+   */
+  removeUnfinishedPreparations(): void {
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith(PREPARING_SUFFIX)) continue;
+      if (parseSegmentFileName(name.slice(0, -PREPARING_SUFFIX.length)) === undefined) continue;
+      rmSync(path.join(this.dir, name), { force: true });
+    }
   }
 
   /** Segment files present on disk, oldest first (start offsets). */
@@ -580,6 +594,11 @@ export class CommitLog {
       return MappedSegment.create(this.dir, fromOffset, this.segmentBytes);
     } catch (err) {
       const code = errnoCode(err);
+      // The preparation in flight has just given the file its name, complete (it is renamed
+      // only once allocated): map it. Its completion sees the segment in use and leaves it.
+      if (code === 'EEXIST' && this.preparing?.fromOffset === fromOffset) {
+        return MappedSegment.open(this.dir, fromOffset, this.segmentBytes);
+      }
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new StoreError(
           'DISK_FULL',
@@ -593,24 +612,50 @@ export class CommitLog {
     }
   }
 
-  /** Create the segment after the active one in the background (off the append path). */
+  /**
+   * Create the segment after the active one in the background: the file is made and
+   * preallocated on a libuv thread (posix_fallocate can wait tens of ms on the disk for block
+   * bitmaps while writeback is busy, which on the JS thread stalled every producer and consumer
+   * at each roll), under a temporary name that becomes the segment's only once it is complete;
+   * mapping it afterwards, here, is a quick mmap. A roll that comes first creates the segment
+   * itself (see createSegment), and the preparation then gives way.
+   */
   private prepareNext(): void {
-    if (this.preparing || this.prepared) return;
-    this.preparing = true;
-    setImmediate(() => {
-      this.preparing = false;
-      if (this.closed || this.prepared) return;
-      const last = this.segments[this.segments.length - 1];
-      if (!last) return;
-      try {
-        const seg = MappedSegment.create(this.dir, last.fromOffset + last.size, this.segmentBytes);
-        this.prepared = seg;
-        this.nextFollowAt = 0;
-        this.prefaultAhead();
-      } catch {
+    if (this.preparing || this.prepared || this.closed) return;
+    const last = this.segments[this.segments.length - 1];
+    if (!last) return;
+    const fromOffset = last.fromOffset + last.size;
+    const finalPath = path.join(this.dir, segmentFileName(fromOffset));
+    const done = native.allocateFile(finalPath + PREPARING_SUFFIX, finalPath, this.segmentBytes).then(
+      (placed) => {
+        this.preparing = undefined;
+        if (placed) this.adoptPrepared(fromOffset, finalPath);
+        this.prepareNext(); // rolls that came first have made this one: prepare the one after
+      },
+      () => {
         // No room now: the roll will try again and report DISK_FULL to its caller.
-      }
-    });
+        this.preparing = undefined;
+      },
+    );
+    this.preparing = { fromOffset, done };
+  }
+
+  /** A prepared file is complete under its name: map it, or delete it if it is not wanted now. */
+  private adoptPrepared(fromOffset: number, finalPath: string): void {
+    if (this.segments.some((s) => s.fromOffset === fromOffset)) return; // a roll mapped it
+    const last = this.segments[this.segments.length - 1];
+    if (this.closed || this.prepared || !last || last.fromOffset + last.size !== fromOffset) {
+      rmSync(finalPath, { force: true });
+      return;
+    }
+    try {
+      this.prepared = MappedSegment.open(this.dir, fromOffset, this.segmentBytes);
+    } catch {
+      rmSync(finalPath, { force: true }); // the roll creates it again and reports what fails
+      return;
+    }
+    this.nextFollowAt = 0;
+    this.prefaultAhead();
   }
 
   private closed = false;
@@ -620,10 +665,14 @@ export class CommitLog {
     this.segments.push(seg);
   }
 
-  /** Drop the prepared segment's file (close) and stop preparing. */
-  close(): void {
+  /**
+   * Stop preparing and drop the prepared segment's file. Resolves once no preparation is in
+   * flight (its file deleted too), so that a store opened on the directory next finds none.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.prefaultCells) this.prefaultCells[1] = 1;
+    if (this.preparing) await this.preparing.done;
     if (this.prepared) {
       this.prepared.deleteFile();
       this.prepared = undefined;

@@ -12,6 +12,9 @@ export function segmentFileName(fromOffset: number): string {
   return String(fromOffset).padStart(20, '0');
 }
 
+/** A segment file being preallocated in the background carries this suffix until complete. */
+export const PREPARING_SUFFIX = '.preparing';
+
 export function parseSegmentFileName(name: string): number | undefined {
   if (!/^\d{20}$/.test(name)) return undefined;
   const n = Number(name);

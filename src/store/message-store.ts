@@ -569,7 +569,7 @@ export class MessageStore {
     for (const t of this.timers) clearInterval(t);
     await this.flusher.stop();
     await this.dispatcher.close();
-    this.log.close();
+    await this.log.close();
     try {
       if (!this.flusher.failed) {
         const end = this.log.wroteOffset;

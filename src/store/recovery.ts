@@ -106,6 +106,7 @@ export function recoverCommitLog(
   input: RecoveryInput,
 ): RecoveryReport & { rule: RecoveryRule } {
   const started = performance.now();
+  log.removeUnfinishedPreparations();
   const files = log.listSegmentFiles();
   const size = log.segmentBytes;
   // S0: a segment prepared ahead of time is on disk after a crash; it must not make a short
