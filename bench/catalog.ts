@@ -212,6 +212,11 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
 
     addServerScenarios(add, d.serverSizes, o);
     // Issue 5: the embedded broker end to end, and a burst of timed messages due together.
+    // A broker is a long-running process: its rows time the steady state, after V8 has compiled
+    // the send, dispatch, receive and ack paths and the first segment roll, flush and consume
+    // queue file are behind it (flat out, the rate climbs for ~1-1.5 s in a fresh process; the
+    // warm-up's own rate is reported too, as warmupMsgPerSec).
+    const brokerTiming = { warmupMs: o.quick ? o.warmupMs : Math.max(o.warmupMs, BROKER_MIN_WARMUP_MS) };
     add(
       'tidemq',
       'tidemq/broker/e2e/100',
@@ -225,6 +230,7 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
         receivers: 4,
         api: 'message',
       },
+      brokerTiming,
     );
     add(
       'tidemq',
@@ -239,6 +245,7 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
         receivers: 4,
         api: 'batch',
       },
+      brokerTiming,
     );
     // The same pipeline with almost no work per message (limits/broker-pipeline.ts), in memory
     // already and growing into fresh pages as a store does; each also timed at the batched row's
@@ -257,6 +264,7 @@ export function buildCatalog(o: BenchOptions): ScenarioSpec[] {
           pages,
           atRateOf: 'tidemq/broker/e2e-batch/100',
         },
+        brokerTiming,
       );
     }
     const burst = o.quick ? 5000 : 100_000;
@@ -310,6 +318,9 @@ type Add = (
   params: Record<string, ParamValue>,
   extra?: Partial<ScenarioSpec>,
 ) => void;
+
+/** The broker rows' warm-up (and their pipeline floor's), unless --quick. */
+export const BROKER_MIN_WARMUP_MS = 2000;
 
 /**
  * Issue 6: the server through the official client over loopback, tidemq against the protocol's
