@@ -50,6 +50,16 @@ export function testSeed(): number {
 }
 
 /** The names of this process's threads (Linux /proc), or undefined where there is no /proc. */
+/** Poll `check` every 10 ms until it holds (true) or `ms` have passed (false). */
+export async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
 export function threadNames(): string[] | undefined {
   if (!existsSync('/proc/self/task')) return undefined;
   const names: string[] = [];

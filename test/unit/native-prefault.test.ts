@@ -5,18 +5,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { MapFlags, native } from '../../src/native.js';
-import { mappedRssKb, pageSize, skipWithoutReadahead, tempDir, threadNames } from '../helpers/native-env.js';
+import {
+  mappedRssKb,
+  pageSize,
+  skipWithoutReadahead,
+  tempDir,
+  threadNames,
+  until,
+} from '../helpers/native-env.js';
 
 const MiB = 1024 * 1024;
-
-async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
 
 t.test('prefault: follows the writer position with a lead, skipping what lies behind it', async (t) => {
   const file = path.join(tempDir(t), 'seg');

@@ -9,18 +9,9 @@ import t from 'tap';
 import { MessageStore } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { PREPARING_SUFFIX, segmentFileName } from '../../src/store/mapped-segment.js';
-import { tempDir } from '../helpers/native-env.js';
+import { tempDir, until } from '../helpers/native-env.js';
 
 const SEG = 64 * 1024;
-
-async function until(ok: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return true;
-}
 
 const logFiles = (dir: string) => readdirSync(path.join(dir, 'commitlog')).sort();
 
