@@ -6,7 +6,7 @@
  * consumer. A stall of the event loop counts against the messages it delayed (no coordinated
  * omission).
  */
-import { LatencyRecorder } from '../histogram.js';
+import { BufferedLatencyRecorder, type LatencyRecorder } from '../histogram.js';
 import { nowNs } from '../measure.js';
 import type { LatencySummary, ScenarioSpec } from '../spec.js';
 
@@ -80,7 +80,8 @@ export async function timedAt(
   unit: string,
   window?: { start(): void; stop(): void },
 ): Promise<LatencySummary> {
-  const recorder = new LatencyRecorder();
+  // Sized for the span's messages (and a margin), so that recording never copies mid-span.
+  const recorder = new BufferedLatencyRecorder(perSec * (ms.paceMs / 1000) * 1.25);
   // The warm span's first part times into a recorder of its own, so that the consumer's timing
   // path (a branch not taken before, the recorder's code) is compiled before the timed span: else
   // the hot loop deoptimized at its first timed message and the timed span began with a few ms
@@ -88,7 +89,8 @@ export async function timedAt(
   // the consumer, and a pipeline near its limit (the floor at half its own peak) would carry the
   // backlog of a whole recorded warm span into the timed one.
   const jitWarmMs = Math.min(100, ms.warmMs / 4);
-  p.timeFrom(new LatencyRecorder(), performance.now());
+  // (the same class as the timed recorder: the call site stays monomorphic)
+  p.timeFrom(new BufferedLatencyRecorder(perSec * (jitWarmMs / 1000) * 1.25), performance.now());
   await pacedLoop(p, perSec, nowNs() + jitWarmMs * 1e6);
   p.timeFrom(undefined, Number.POSITIVE_INFINITY);
   await pacedLoop(p, perSec, nowNs() + (ms.warmMs - jitWarmMs) * 1e6);
