@@ -642,8 +642,9 @@ export class CommitLog {
 
   /** A prepared file is complete under its name: map it, or delete it if it is not wanted now. */
   private adoptPrepared(fromOffset: number, finalPath: string): void {
-    if (this.segments.some((s) => s.fromOffset === fromOffset)) return; // a roll mapped it
     const last = this.segments[this.segments.length - 1];
+    // Segments are contiguous: a roll that reached this offset made or mapped this file (in use).
+    if (last && last.fromOffset >= fromOffset) return;
     if (this.closed || this.prepared || !last || last.fromOffset + last.size !== fromOffset) {
       rmSync(finalPath, { force: true });
       return;
